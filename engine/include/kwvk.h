@@ -1,0 +1,227 @@
+/*
+ * kwvk.h - the one public header of kwvk, a Vulkan compute inference engine for
+ * KernelWarehouse (KW) dynamic-convolution networks and plain ConvNets.
+ *
+ * Conventions
+ *   - Opaque handles with create/destroy pairs; destroy(NULL) is a no-op.
+ *   - Zero-initialised desc structs mean "defaults".
+ *   - Every call returns a kwvk_result. On failure, kwvk_last_error() returns a readable
+ *     message for the calling thread. The library never aborts or exits.
+ *   - Tensors are float32, NCHW, little-endian host order.
+ *
+ * Thread safety
+ *   - Distinct contexts are fully independent and may be used from different threads.
+ *   - One context may be shared by several threads: creating and destroying nets and running
+ *     distinct nets concurrently is safe (queue submission and the pipeline cache are guarded
+ *     by the context's lock).
+ *   - A single kwvk_net must not be used from two threads at the same time.
+ *   - A kwvk_model is immutable after loading and may be shared by any number of nets and
+ *     threads; it must outlive the nets created from it.
+ */
+#ifndef KWVK_H
+#define KWVK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(KWVK_SHARED_BUILD)
+#define KWVK_API __declspec(dllexport)
+#elif defined(__GNUC__) && defined(KWVK_SHARED_BUILD)
+#define KWVK_API __attribute__((visibility("default")))
+#else
+#define KWVK_API
+#endif
+
+#define KWVK_VERSION_MAJOR 0
+#define KWVK_VERSION_MINOR 1
+#define KWVK_VERSION_PATCH 0
+
+typedef enum kwvk_result {
+    KWVK_OK = 0,
+    KWVK_ERROR_INVALID_ARGUMENT = 1,  /* a caller-side mistake: NULL, bad shape, ... */
+    KWVK_ERROR_OUT_OF_HOST_MEMORY = 2,
+    KWVK_ERROR_OUT_OF_DEVICE_MEMORY = 3,
+    KWVK_ERROR_NO_DEVICE = 4,          /* no Vulkan loader, no device, or none matched */
+    KWVK_ERROR_VULKAN = 5,             /* any other Vulkan failure */
+    KWVK_ERROR_DEVICE_LOST = 6,        /* the context is unusable afterwards */
+    KWVK_ERROR_TIMEOUT = 7,            /* a fence did not signal in time */
+    KWVK_ERROR_IO = 8,                 /* a file could not be read or written */
+    KWVK_ERROR_MODEL_FORMAT = 9,       /* a model file is malformed */
+    KWVK_ERROR_UNSUPPORTED = 10,       /* valid, but this device or build cannot do it */
+} kwvk_result;
+
+/* Static name of a result code ("KWVK_ERROR_IO"). */
+KWVK_API const char *kwvk_result_name(kwvk_result r);
+/* Detail message of the last failed call on this thread ("" if none). */
+KWVK_API const char *kwvk_last_error(void);
+
+typedef enum kwvk_log_level {
+    KWVK_LOG_DEBUG = 0,
+    KWVK_LOG_INFO = 1,
+    KWVK_LOG_WARN = 2,
+    KWVK_LOG_ERROR = 3,
+} kwvk_log_level;
+
+typedef void (*kwvk_log_fn)(void *user, kwvk_log_level level, const char *message);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Context                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct kwvk_context kwvk_context;
+
+typedef struct kwvk_context_desc {
+    /* Device choice: a decimal index ("1") or a case-insensitive substring of the device
+     * name ("llvmpipe", "NVIDIA"). NULL: the environment variable KWVK_DEVICE, else the
+     * first discrete GPU, else the first integrated GPU, else device 0. */
+    const char *device;
+    /* Enable VK_LAYER_KHRONOS_validation (also enabled by KWVK_VALIDATION=1). Validation
+     * messages go to the log callback; errors and warnings are counted (see
+     * kwvk_context_validation_messages). */
+    int enable_validation;
+    /* Directory for the VkPipelineCache file. NULL: $KWVK_CACHE_DIR, else
+     * $XDG_CACHE_HOME/kwvk, else $HOME/.cache/kwvk; "" disables the on-disk cache. */
+    const char *cache_dir;
+    /* Log callback (NULL: warnings and errors to stderr, unless KWVK_QUIET=1). */
+    kwvk_log_fn log;
+    void *log_user;
+    /* Device-memory budget in bytes for all allocations of this context (0 = unlimited).
+     * An allocation that would exceed it fails with KWVK_ERROR_OUT_OF_DEVICE_MEMORY. */
+    uint64_t device_memory_budget;
+    /* Fence wait limit in milliseconds (0 = 60000). */
+    uint32_t timeout_ms;
+} kwvk_context_desc;
+
+typedef struct kwvk_device_info {
+    char name[256];
+    char driver_name[256];
+    char driver_info[256];
+    uint32_t vendor_id;
+    uint32_t device_id;
+    uint32_t api_version;
+    uint32_t driver_version;
+    int device_type; /* VkPhysicalDeviceType */
+    uint32_t subgroup_size;
+    uint32_t max_compute_workgroup_invocations;
+    uint32_t max_compute_workgroup_count[3];
+    uint64_t max_storage_buffer_range;
+    uint64_t max_texel_buffer_elements;
+    uint64_t device_local_bytes;
+    float timestamp_period_ns;
+    int has_timestamps;
+    int has_subgroup_arithmetic;
+    int has_16bit_storage;
+    int has_host_visible_device_local;
+} kwvk_device_info;
+
+KWVK_API kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **out);
+KWVK_API void kwvk_context_destroy(kwvk_context *ctx);
+KWVK_API kwvk_result kwvk_context_device_info(const kwvk_context *ctx, kwvk_device_info *out);
+/* Number of validation-layer errors and warnings seen so far (0 without validation). */
+KWVK_API uint32_t kwvk_context_validation_messages(const kwvk_context *ctx);
+/* Device bytes currently allocated by the context, and the high-water mark. */
+KWVK_API void kwvk_context_memory_usage(const kwvk_context *ctx, uint64_t *current, uint64_t *peak);
+
+/* List the Vulkan devices (no context needed). `infos` may be NULL to query the count. */
+KWVK_API kwvk_result kwvk_enumerate_devices(kwvk_device_info *infos, uint32_t *count);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Model                                                                                    */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct kwvk_model kwvk_model;
+
+typedef struct kwvk_model_info {
+    const char *name;          /* architecture name, e.g. "kw_resnet18" */
+    uint32_t input_channels;   /* default input shape */
+    uint32_t input_height;
+    uint32_t input_width;
+    uint32_t num_classes;
+    float mean[4];             /* per-channel normalisation: (x/255 - mean) / std */
+    float std[4];
+    uint32_t resize_short;     /* preprocessing: shorter side resized to this (0 = none) */
+    uint32_t crop;             /* then centre crop (0 = none) */
+    uint32_t num_ops;
+    uint32_t num_kw_layers;
+    uint64_t num_parameters;   /* float parameters stored in the file */
+} kwvk_model_info;
+
+/* Load a model file (mmap where available). Every field is validated. */
+KWVK_API kwvk_result kwvk_model_load_file(const char *path, kwvk_model **out);
+/* Load from memory (e.g. an Android asset). The bytes are copied. */
+KWVK_API kwvk_result kwvk_model_load_memory(const void *data, size_t size, kwvk_model **out);
+KWVK_API void kwvk_model_destroy(kwvk_model *model);
+KWVK_API kwvk_result kwvk_model_get_info(const kwvk_model *model, kwvk_model_info *out);
+/* Class label `index` ("" when the file has no labels; NULL when out of range). */
+KWVK_API const char *kwvk_model_label(const kwvk_model *model, uint32_t index);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Network                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct kwvk_net kwvk_net;
+
+typedef struct kwvk_net_desc {
+    /* Record timestamp queries around each layer (see kwvk_net_profile). */
+    int enable_profiling;
+} kwvk_net_desc;
+
+/* Upload the model's weights to the device. The model must outlive the net. */
+KWVK_API kwvk_result kwvk_net_create(kwvk_context *ctx, const kwvk_model *model,
+                                     const kwvk_net_desc *desc, kwvk_net **out);
+KWVK_API void kwvk_net_destroy(kwvk_net *net);
+
+/* Prepare (plan memory and record the command buffer for) input shape [n, c, h, w]. Done
+ * implicitly by the first kwvk_net_run with that shape; call it to move the cost earlier. */
+KWVK_API kwvk_result kwvk_net_prepare(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, uint32_t w);
+
+/* Run one inference. `input` holds n*c*h*w floats; `output` receives n*out_per_sample
+ * floats where out_per_sample comes from kwvk_net_output_shape (output_count is checked).
+ * Replays the command buffer recorded for this shape. */
+KWVK_API kwvk_result kwvk_net_run(kwvk_net *net, const float *input, uint32_t n, uint32_t c,
+                                  uint32_t h, uint32_t w, float *output, size_t output_count);
+
+/* Output shape per sample [c, h, w] for input [c_in, h_in, w_in] (h = w = 1 for classifiers). */
+KWVK_API kwvk_result kwvk_net_output_shape(kwvk_net *net, uint32_t c_in, uint32_t h_in,
+                                           uint32_t w_in, uint32_t out_chw[3]);
+
+typedef enum kwvk_op_kind {
+    KWVK_KIND_ATTENTION = 0,
+    KWVK_KIND_ASSEMBLY = 1,
+    KWVK_KIND_CONVOLUTION = 2,
+    KWVK_KIND_OTHER = 3,
+} kwvk_op_kind;
+
+typedef struct kwvk_layer_time {
+    uint32_t op_index;
+    uint32_t op_type;  /* kwvk model op type code, see docs/model-format.md */
+    kwvk_op_kind kind;
+    double ms;         /* GPU time of the op in the last run */
+    double gmac;       /* multiply-accumulates of the op, in units of 1e9 */
+} kwvk_layer_time;
+
+typedef struct kwvk_net_stats {
+    uint64_t weight_bytes;      /* device bytes of uploaded weights */
+    uint64_t activation_bytes;  /* device bytes of the largest recorded plan's arena */
+    uint64_t peak_device_bytes; /* high-water mark of the context while this net existed */
+    double pipeline_ms;         /* host time spent creating pipelines for this net */
+    double record_ms;           /* host time spent planning and recording */
+    uint32_t plans;             /* recorded (shape) plans */
+} kwvk_net_stats;
+
+/* Per-op GPU times of the last run (needs enable_profiling and timestamp support).
+ * `count` in: capacity of `times`; out: number of ops. `times` may be NULL. */
+KWVK_API kwvk_result kwvk_net_profile(const kwvk_net *net, kwvk_layer_time *times, uint32_t *count);
+KWVK_API kwvk_result kwvk_net_get_stats(const kwvk_net *net, kwvk_net_stats *out);
+
+/* Name of an op type code ("conv2d", "kw_attention", ...); "?" if unknown. */
+KWVK_API const char *kwvk_op_name(uint32_t op_type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KWVK_H */

@@ -1,0 +1,126 @@
+/* ref_kw.c - plain-C references of the KernelWarehouse ops: the attention (kw-spec section 2)
+ * and the kernel assembly (kw-spec section 3). Straight loops with double accumulation. */
+#include "ref.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* ---------------------------------------------------------------------------------------- */
+/* kw_attention                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+/* params: 0 C, 1 hidden, 2 nlm, 3 M, 4 nlc, 5 nb (0 = standard path), 6 start_cell_idx
+ * tensors: 0 fc1_w [hid, C], 1 fc1_b [hid], 2 fc2_w [rows, hid], 3 fc2_b [rows] (standard),
+ *          4 fc3_w [M - nlc, nb] (basis, absent when M == nlc), 5 basis_bias [nlm*(M+1)] */
+void kw_ref_kw_attention(const kw_op *op, const kw_tensor *const *t, uint32_t n,
+                         const kw_shape *in, const float *const *x, kw_shape out, float *y)
+{
+    const uint32_t C = (uint32_t)op->p[0], hid = (uint32_t)op->p[1], nlm = (uint32_t)op->p[2];
+    const uint32_t M = (uint32_t)op->p[3], nlc = (uint32_t)op->p[4], nb = (uint32_t)op->p[5];
+    const uint32_t start = (uint32_t)op->p[6];
+    const uint64_t hw = (uint64_t)in[0].h * in[0].w;
+    const uint64_t out_count = kw_shape_count(out); /* nlm * M */
+    const uint32_t rows_per_mix = nb ? nlc + nb + 1 : M + 1;
+
+    double *g = malloc(sizeof(double) * C);
+    double *h = malloc(sizeof(double) * hid);
+    double *zb = malloc(sizeof(double) * rows_per_mix); /* one mixture row of fc2 */
+    double *z = malloc(sizeof(double) * (M + 1));       /* one rebuilt mixture row */
+    if (!g || !h || !zb || !z) {
+        for (uint64_t i = 0; i < (uint64_t)n * out_count; i++) y[i] = NAN;
+        goto done;
+    }
+
+    for (uint32_t s = 0; s < n; s++) {
+        const float *xs = x[0] + (uint64_t)s * C * hw;
+        /* 1. global average pool */
+        for (uint32_t c = 0; c < C; c++) {
+            double acc = 0.0;
+            for (uint64_t p = 0; p < hw; p++) acc += xs[(uint64_t)c * hw + p];
+            g[c] = acc / (double)hw;
+        }
+        /* 2. fc1 (BatchNorm folded into its bias) + ReLU */
+        for (uint32_t j = 0; j < hid; j++) {
+            double acc = t[1]->data[j];
+            for (uint32_t c = 0; c < C; c++) acc += (double)t[0]->data[(uint64_t)j * C + c] * g[c];
+            h[j] = acc > 0.0 ? acc : 0.0;
+        }
+        for (uint32_t m = 0; m < nlm; m++) {
+            /* 3./4. fc2 for this mixture row */
+            for (uint32_t r = 0; r < rows_per_mix; r++) {
+                const float *w = t[2]->data + ((uint64_t)m * rows_per_mix + r) * hid;
+                double acc = nb ? 0.0 : t[3]->data[(uint64_t)m * rows_per_mix + r];
+                for (uint32_t k = 0; k < hid; k++) acc += (double)w[k] * h[k];
+                zb[r] = acc;
+            }
+            if (nb == 0) {
+                for (uint32_t j = 0; j <= M; j++) z[j] = zb[j];
+            } else {
+                /* rebuilt row: [nonlocal[:start], local, nonlocal[start:], zero] + basis_bias */
+                const double *basis = zb + nlc;
+                for (uint32_t j = 0; j <= M; j++) {
+                    double v;
+                    if (j == M) {
+                        v = zb[nlc + nb];
+                    } else if (j >= start && j < start + nlc) {
+                        v = zb[j - start];
+                    } else {
+                        uint32_t k = j < start ? j : j - nlc; /* nonlocal index */
+                        const float *w3 = t[4]->data + (uint64_t)k * nb;
+                        v = 0.0;
+                        for (uint32_t b = 0; b < nb; b++) v += (double)w3[b] * basis[b];
+                    }
+                    z[j] = v + t[5]->data[(uint64_t)m * (M + 1) + j];
+                }
+            }
+            /* 5. a = z / (sum |z| + 1e-3) over all M + 1 columns; 7. drop the zero column */
+            double sum = 0.0;
+            for (uint32_t j = 0; j <= M; j++) sum += fabs(z[j]);
+            float *ys = y + (uint64_t)s * out_count + (uint64_t)m * M;
+            for (uint32_t j = 0; j < M; j++) ys[j] = (float)(z[j] / (sum + 1e-3));
+        }
+    }
+done:
+    free(g);
+    free(h);
+    free(zb);
+    free(z);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* kw_assemble                                                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+/* params: 0 O, 1 Cg, 2 kh, 3 kw, 4 co, 5 ci, 6 ckh, 7 ckw, 8 M; tensor 0 warehouse
+ * [M, co, ci, ckh*ckw]. Output per sample: the kernel [O, Cg, kh, kw]. */
+void kw_ref_kw_assemble(const kw_op *op, const kw_tensor *const *t, uint32_t n,
+                        const kw_shape *in, const float *const *x, kw_shape out, float *y)
+{
+    const uint32_t O = (uint32_t)op->p[0], Cg = (uint32_t)op->p[1];
+    const uint32_t kh = (uint32_t)op->p[2], kw = (uint32_t)op->p[3];
+    const uint32_t co = (uint32_t)op->p[4], ci = (uint32_t)op->p[5];
+    const uint32_t ckh = (uint32_t)op->p[6], ckw = (uint32_t)op->p[7], M = (uint32_t)op->p[8];
+    const uint32_t GO = O / co, GI = Cg / ci, SW = kw / ckw;
+    const uint64_t L = (uint64_t)co * ci * ckh * ckw; /* elements per cell */
+    const uint64_t in_count = kw_shape_count(in[0]);  /* nlm * M */
+    const uint64_t out_count = kw_shape_count(out);   /* O * Cg * kh * kw */
+    const float *E = t[0]->data;
+
+    for (uint32_t s = 0; s < n; s++) {
+        const float *alpha = x[0] + (uint64_t)s * in_count;
+        float *ys = y + (uint64_t)s * out_count;
+        for (uint32_t oc = 0; oc < O; oc++)
+            for (uint32_t ic = 0; ic < Cg; ic++)
+                for (uint32_t ky = 0; ky < kh; ky++)
+                    for (uint32_t kx = 0; kx < kw; kx++) {
+                        uint32_t o = oc / co, c = oc % co, i = ic / ci, cc = ic % ci;
+                        uint32_t sp = (ky / ckh) * SW + kx / ckw;
+                        uint64_t r = ((uint64_t)sp * GO + o) * GI + i;
+                        uint64_t l = (((uint64_t)c * ci + cc) * ckh + ky % ckh) * ckw + kx % ckw;
+                        double acc = 0.0;
+                        for (uint32_t m = 0; m < M; m++)
+                            acc += (double)alpha[r * M + m] * E[(uint64_t)m * L + l];
+                        ys[(((uint64_t)oc * Cg + ic) * kh + ky) * kw + kx] = (float)acc;
+                    }
+    }
+}

@@ -1,0 +1,443 @@
+/* net.c - the network runtime: upload each weight tensor once, plan activation memory by
+ * liveness for an input shape, record one command buffer per shape and replay it. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_BATCH 4096
+#define MAX_SIDE 16384
+#define ARENA_ALIGN 256
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+typedef struct kw_plan {
+    uint32_t n, c, h, w;
+    kw_shape *shapes;    /* per value */
+    uint64_t *offsets;   /* per value, in the arena */
+    uint64_t *scratch;   /* per op: arena offset of its scratch (KW_NONE-like UINT64_MAX: none) */
+    uint64_t arena_bytes;
+    kw_buffer arena, staging_in, staging_out;
+    uint64_t in_bytes, out_bytes;
+    kw_rec rec;
+    uint32_t *ts_begin, *ts_end; /* per op timestamp query indices */
+    double *macs;
+    bool ran;
+} kw_plan;
+
+struct kwvk_net {
+    kw_ctx *ctx;
+    const kwvk_model *model;
+    kwvk_net_desc desc;
+    kw_buffer *weights; /* per tensor (buffer NULL if unused) */
+    uint64_t weight_bytes;
+    kw_plan *plans;
+    uint32_t n_plans;
+    double pipeline_ms, record_ms;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Weights                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static kwvk_result upload_weights(kwvk_net *net)
+{
+    const kwvk_model *m = net->model;
+    bool *used = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *used);
+    net->weights = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *net->weights);
+    if (!used || !net->weights) {
+        free(used);
+        return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    for (uint32_t i = 0; i < m->n_ops; i++)
+        for (int k = 0; k < KW_MAX_OP_TENSORS; k++)
+            if (m->ops[i].tensors[k] != KW_NONE) used[m->ops[i].tensors[k]] = true;
+    kwvk_result r = KWVK_OK;
+    for (uint32_t t = 0; t < m->n_tensors && r == KWVK_OK; t++) {
+        if (!used[t]) continue;
+        uint64_t bytes = m->tensors[t].count * 4;
+        r = kw_buffer_create(net->ctx, bytes, KW_MEM_DEVICE, &net->weights[t]);
+        if (r == KWVK_OK) r = kw_buffer_upload(net->ctx, &net->weights[t], 0, m->tensors[t].data, bytes);
+        if (r == KWVK_OK) net->weight_bytes += bytes;
+    }
+    free(used);
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Planning                                                                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+static void plan_release(kw_ctx *ctx, kw_plan *p)
+{
+    kw_rec_release(&p->rec);
+    kw_buffer_destroy(ctx, &p->arena);
+    kw_buffer_destroy(ctx, &p->staging_in);
+    kw_buffer_destroy(ctx, &p->staging_out);
+    free(p->shapes);
+    free(p->offsets);
+    free(p->scratch);
+    free(p->ts_begin);
+    free(p->ts_end);
+    free(p->macs);
+    memset(p, 0, sizeof *p);
+}
+
+typedef struct interval {
+    uint32_t first, last; /* op steps during which the block is live (inclusive) */
+    uint64_t bytes;
+    uint64_t *offset; /* where to store the placement */
+} interval;
+
+static int by_size_desc(const void *a, const void *b)
+{
+    const interval *x = a, *y = b;
+    return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+/* Greedy placement: largest first, each at the lowest offset that does not collide with a
+ * placed block whose lifetime overlaps. */
+static kwvk_result place(interval *iv, uint32_t n, uint64_t align, uint64_t *total)
+{
+    qsort(iv, n, sizeof *iv, by_size_desc);
+    uint64_t top = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t off = 0;
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (uint32_t j = 0; j < i; j++) {
+                if (iv[j].last < iv[i].first || iv[i].last < iv[j].first) continue;
+                uint64_t o = *iv[j].offset;
+                if (off < o + iv[j].bytes && o < off + iv[i].bytes) {
+                    off = (o + iv[j].bytes + align - 1) / align * align;
+                    moved = true;
+                }
+            }
+        }
+        *iv[i].offset = off;
+        if (off + iv[i].bytes > top) top = off + iv[i].bytes;
+    }
+    *total = top;
+    return KWVK_OK;
+}
+
+static kwvk_result plan_shapes(kwvk_net *net, kw_plan *p)
+{
+    const kwvk_model *m = net->model;
+    uint32_t nv = m->n_ops + 1;
+    p->shapes = calloc(nv, sizeof *p->shapes);
+    p->offsets = calloc(nv, sizeof *p->offsets);
+    p->scratch = calloc(m->n_ops, sizeof *p->scratch);
+    p->macs = calloc(m->n_ops, sizeof *p->macs);
+    uint32_t *last_use = calloc(nv, sizeof *last_use);
+    uint64_t *scratch_bytes = calloc(m->n_ops, sizeof *scratch_bytes);
+    interval *iv = calloc(nv + m->n_ops, sizeof *iv);
+    kwvk_result r = KWVK_OK;
+    if (!p->shapes || !p->offsets || !p->scratch || !p->macs || !last_use || !scratch_bytes || !iv) {
+        r = kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        goto done;
+    }
+    p->shapes[0] = (kw_shape){p->c, p->h, p->w};
+    for (uint32_t i = 0; i < m->n_ops; i++) {
+        const kw_op *op = &m->ops[i];
+        kw_shape in[KW_MAX_OP_INPUTS] = {{0, 0, 0}};
+        for (int k = 0; k < KW_MAX_OP_INPUTS; k++)
+            if (op->inputs[k] != KW_NONE) {
+                in[k] = p->shapes[op->inputs[k]];
+                last_use[op->inputs[k]] = i;
+            }
+        char msg[256];
+        if (!kw_op_infer(op, in, &p->shapes[i + 1], msg, sizeof msg)) {
+            r = kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "input %ux%ux%ux%u does not fit the network: op %u (%s): %s",
+                        p->n, p->c, p->h, p->w, i, kwvk_op_name(op->type), msg);
+            goto done;
+        }
+        uint64_t elems;
+        if (!kw_mul_u64(kw_shape_count(p->shapes[i + 1]), p->n, &elems) || elems > (1ull << 31)) {
+            r = kw_fail(KWVK_ERROR_UNSUPPORTED, "op %u (%s): output of %ux%ux%ux%u is too large", i,
+                        kwvk_op_name(op->type), p->n, p->shapes[i + 1].c, p->shapes[i + 1].h, p->shapes[i + 1].w);
+            goto done;
+        }
+        scratch_bytes[i] = kw_op_scratch(op, p->n, in, p->shapes[i + 1]);
+        p->macs[i] = kw_op_macs(op, p->n, in, p->shapes[i + 1]);
+    }
+    last_use[m->n_ops] = m->n_ops; /* the output lives to the end */
+    /* value v (v >= 1) is produced at step v-1 and dies after its last reader */
+    uint32_t k = 0;
+    for (uint32_t v = 0; v < nv; v++) {
+        uint32_t first = v == 0 ? 0 : v - 1;
+        uint32_t last = last_use[v] < first ? first : last_use[v];
+        iv[k++] = (interval){first, last, kw_shape_count(p->shapes[v]) * p->n * 4, &p->offsets[v]};
+    }
+    for (uint32_t i = 0; i < m->n_ops; i++) {
+        p->scratch[i] = UINT64_MAX;
+        if (scratch_bytes[i]) iv[k++] = (interval){i, i, scratch_bytes[i], &p->scratch[i]};
+    }
+    uint64_t align = net->ctx->props.limits.minStorageBufferOffsetAlignment;
+    if (align < ARENA_ALIGN) align = ARENA_ALIGN;
+    r = place(iv, k, align, &p->arena_bytes);
+done:
+    free(last_use);
+    free(scratch_bytes);
+    free(iv);
+    return r;
+}
+
+static kwvk_result plan_record(kwvk_net *net, kw_plan *p)
+{
+    kw_ctx *ctx = net->ctx;
+    const kwvk_model *m = net->model;
+    p->in_bytes = kw_shape_count(p->shapes[0]) * p->n * 4;
+    p->out_bytes = kw_shape_count(p->shapes[m->n_ops]) * p->n * 4;
+    KW_TRY(kw_buffer_create(ctx, p->arena_bytes, KW_MEM_DEVICE, &p->arena));
+    KW_TRY(kw_buffer_create(ctx, p->in_bytes, KW_MEM_UPLOAD, &p->staging_in));
+    KW_TRY(kw_buffer_create(ctx, p->out_bytes, KW_MEM_DOWNLOAD, &p->staging_out));
+    bool prof = net->desc.enable_profiling && ctx->feat.timestamps;
+    p->ts_begin = calloc(m->n_ops, sizeof *p->ts_begin);
+    p->ts_end = calloc(m->n_ops, sizeof *p->ts_end);
+    if (!p->ts_begin || !p->ts_end) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    KW_TRY(kw_rec_begin(ctx, &p->rec, prof ? 2 * m->n_ops : 0));
+    kw_rec *rec = &p->rec;
+    KW_TRY(kw_rec_copy(rec, kw_view_of(&p->staging_in, 0, p->in_bytes), kw_view_of(&p->arena, p->offsets[0], p->in_bytes),
+                       p->in_bytes));
+    for (uint32_t i = 0; i < m->n_ops; i++) {
+        const kw_op *op = &m->ops[i];
+        kw_op_call call;
+        memset(&call, 0, sizeof call);
+        call.op = op;
+        call.n = p->n;
+        for (int k = 0; k < KW_MAX_OP_INPUTS; k++) {
+            uint32_t v = op->inputs[k];
+            if (v == KW_NONE) continue;
+            call.in[k] = p->shapes[v];
+            call.vin[k] = kw_view_of(&p->arena, p->offsets[v], kw_shape_count(p->shapes[v]) * p->n * 4);
+        }
+        call.out = p->shapes[i + 1];
+        call.vout = kw_view_of(&p->arena, p->offsets[i + 1], kw_shape_count(call.out) * p->n * 4);
+        for (int k = 0; k < KW_MAX_OP_TENSORS; k++) {
+            uint32_t t = op->tensors[k];
+            if (t == KW_NONE) continue;
+            call.t[k] = &m->tensors[t];
+            call.vt[k] = kw_view_of(&net->weights[t], 0, m->tensors[t].count * 4);
+        }
+        if (p->scratch[i] != UINT64_MAX) {
+            uint64_t bytes = kw_op_scratch(op, p->n, call.in, call.out);
+            call.scratch = kw_view_of(&p->arena, p->scratch[i], bytes);
+        }
+        if (prof) {
+            kw_rec_barrier(rec);
+            kw_rec_timestamp(rec, &p->ts_begin[i]);
+        }
+        kwvk_result r = kw_op_record(rec, &call);
+        if (r != KWVK_OK) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", kwvk_last_error());
+            return kw_fail(r, "op %u (%s): %s", i, kwvk_op_name(op->type), msg);
+        }
+        if (prof) {
+            kw_rec_barrier(rec);
+            kw_rec_timestamp(rec, &p->ts_end[i]);
+        }
+    }
+    KW_TRY(kw_rec_copy(rec, kw_view_of(&p->arena, p->offsets[m->n_ops], p->out_bytes),
+                       kw_view_of(&p->staging_out, 0, p->out_bytes), p->out_bytes));
+    return kw_rec_end(rec);
+}
+
+static kwvk_result check_shape(const kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, uint32_t w)
+{
+    if (n < 1 || n > MAX_BATCH) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "batch %u out of range 1..%u", n, MAX_BATCH);
+    if (c != net->model->info.input_channels)
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "the model takes %u input channels, got %u",
+                       net->model->info.input_channels, c);
+    if (h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "input size %ux%u out of range 1..%u", h, w, MAX_SIDE);
+    return KWVK_OK;
+}
+
+static kwvk_result get_plan(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, uint32_t w, kw_plan **out)
+{
+    KW_TRY(check_shape(net, n, c, h, w));
+    for (uint32_t i = 0; i < net->n_plans; i++) {
+        kw_plan *p = &net->plans[i];
+        if (p->n == n && p->c == c && p->h == h && p->w == w) {
+            *out = p;
+            return KWVK_OK;
+        }
+    }
+    kw_plan *plans = realloc(net->plans, (net->n_plans + 1) * sizeof *plans);
+    if (!plans) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    net->plans = plans;
+    kw_plan *p = &net->plans[net->n_plans];
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    p->c = c;
+    p->h = h;
+    p->w = w;
+    double t0 = now_ms(), pipe0 = net->ctx->pipeline_ms;
+    kwvk_result r = plan_shapes(net, p);
+    if (r == KWVK_OK) r = plan_record(net, p);
+    double pipe = net->ctx->pipeline_ms - pipe0;
+    net->pipeline_ms += pipe;
+    net->record_ms += now_ms() - t0 - pipe;
+    if (r != KWVK_OK) {
+        plan_release(net->ctx, p);
+        return r;
+    }
+    net->n_plans++;
+    kw_pipeline_cache_save(net->ctx);
+    *out = p;
+    return KWVK_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Public                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+kwvk_result kwvk_net_create(kwvk_context *c, const kwvk_model *model, const kwvk_net_desc *desc, kwvk_net **out)
+{
+    if (!c || !model || !out) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_create: NULL argument");
+    *out = NULL;
+    if (c->c.lost) return kw_fail(KWVK_ERROR_DEVICE_LOST, "the Vulkan device was lost; recreate the context");
+    kwvk_net *net = calloc(1, sizeof *net);
+    if (!net) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    net->ctx = &c->c;
+    net->model = model;
+    if (desc) net->desc = *desc;
+    kwvk_result r = upload_weights(net);
+    if (r != KWVK_OK) {
+        kwvk_net_destroy(net);
+        return r;
+    }
+    *out = net;
+    return KWVK_OK;
+}
+
+void kwvk_net_destroy(kwvk_net *net)
+{
+    if (!net) return;
+    if (net->ctx->device) vkDeviceWaitIdle(net->ctx->device);
+    for (uint32_t i = 0; i < net->n_plans; i++) plan_release(net->ctx, &net->plans[i]);
+    free(net->plans);
+    if (net->weights)
+        for (uint32_t t = 0; t < net->model->n_tensors; t++) kw_buffer_destroy(net->ctx, &net->weights[t]);
+    free(net->weights);
+    free(net);
+}
+
+kwvk_result kwvk_net_prepare(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, uint32_t w)
+{
+    if (!net) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_prepare: net is NULL");
+    kw_plan *p;
+    return get_plan(net, n, c, h, w, &p);
+}
+
+kwvk_result kwvk_net_output_shape(kwvk_net *net, uint32_t c_in, uint32_t h_in, uint32_t w_in, uint32_t out_chw[3])
+{
+    if (!net || !out_chw) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_output_shape: NULL argument");
+    KW_TRY(check_shape(net, 1, c_in, h_in, w_in));
+    const kwvk_model *m = net->model;
+    kw_shape s = {c_in, h_in, w_in};
+    kw_shape *shapes = calloc(m->n_ops + 1, sizeof *shapes);
+    if (!shapes) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    shapes[0] = s;
+    for (uint32_t i = 0; i < m->n_ops; i++) {
+        kw_shape in[KW_MAX_OP_INPUTS] = {{0, 0, 0}};
+        for (int k = 0; k < KW_MAX_OP_INPUTS; k++)
+            if (m->ops[i].inputs[k] != KW_NONE) in[k] = shapes[m->ops[i].inputs[k]];
+        char msg[256];
+        if (!kw_op_infer(&m->ops[i], in, &shapes[i + 1], msg, sizeof msg)) {
+            free(shapes);
+            return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "input %ux%ux%u does not fit the network: op %u (%s): %s",
+                           c_in, h_in, w_in, i, kwvk_op_name(m->ops[i].type), msg);
+        }
+    }
+    s = shapes[m->n_ops];
+    free(shapes);
+    out_chw[0] = s.c;
+    out_chw[1] = s.h;
+    out_chw[2] = s.w;
+    return KWVK_OK;
+}
+
+kwvk_result kwvk_net_run(kwvk_net *net, const float *input, uint32_t n, uint32_t c, uint32_t h, uint32_t w,
+                         float *output, size_t output_count)
+{
+    if (!net || !input || !output) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_run: NULL argument");
+    kw_plan *p;
+    KW_TRY(get_plan(net, n, c, h, w, &p));
+    if (output_count != p->out_bytes / 4)
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "output buffer holds %zu floats, the output has %llu", output_count,
+                       (unsigned long long)(p->out_bytes / 4));
+    memcpy(p->staging_in.mapped, input, p->in_bytes);
+    KW_TRY(kw_submit_wait(net->ctx, p->rec.cmd));
+    memcpy(output, p->staging_out.mapped, p->out_bytes);
+    p->ran = true;
+    /* make this the plan kwvk_net_profile reports */
+    if (p != &net->plans[0]) {
+        kw_plan tmp = net->plans[0];
+        net->plans[0] = *p;
+        *p = tmp;
+    }
+    return KWVK_OK;
+}
+
+kwvk_result kwvk_net_profile(const kwvk_net *net, kwvk_layer_time *times, uint32_t *count)
+{
+    if (!net || !count) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_profile: NULL argument");
+    const kwvk_model *m = net->model;
+    if (!net->desc.enable_profiling)
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "profiling was not enabled in kwvk_net_desc");
+    if (!net->ctx->feat.timestamps)
+        return kw_fail(KWVK_ERROR_UNSUPPORTED, "this device has no compute timestamps");
+    if (net->n_plans == 0 || !net->plans[0].ran) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "no run to profile yet");
+    const kw_plan *p = &net->plans[0];
+    if (!times) {
+        *count = m->n_ops;
+        return KWVK_OK;
+    }
+    uint32_t nq = p->rec.n_queries;
+    uint64_t *q = calloc(nq ? nq : 1, sizeof *q);
+    if (!q) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    VkResult vr = vkGetQueryPoolResults(net->ctx->device, p->rec.queries, 0, nq, nq * sizeof *q, q, sizeof *q,
+                                        VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    if (vr != VK_SUCCESS) {
+        free(q);
+        return kw_vk_fail(vr, "vkGetQueryPoolResults");
+    }
+    uint32_t n = *count < m->n_ops ? *count : m->n_ops;
+    double period = net->ctx->props.limits.timestampPeriod;
+    for (uint32_t i = 0; i < n; i++) {
+        times[i].op_index = i;
+        times[i].op_type = m->ops[i].type;
+        times[i].kind = kw_op_kind(m->ops[i].type);
+        times[i].gmac = p->macs[i] / 1e9;
+        times[i].ms = 0;
+        if (p->ts_begin[i] < nq && p->ts_end[i] < nq)
+            times[i].ms = (double)(q[p->ts_end[i]] - q[p->ts_begin[i]]) * period / 1e6;
+    }
+    free(q);
+    *count = n;
+    return KWVK_OK;
+}
+
+kwvk_result kwvk_net_get_stats(const kwvk_net *net, kwvk_net_stats *out)
+{
+    if (!net || !out) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_get_stats: NULL argument");
+    memset(out, 0, sizeof *out);
+    out->weight_bytes = net->weight_bytes;
+    for (uint32_t i = 0; i < net->n_plans; i++)
+        if (net->plans[i].arena_bytes > out->activation_bytes) out->activation_bytes = net->plans[i].arena_bytes;
+    out->peak_device_bytes = net->ctx->peak;
+    out->pipeline_ms = net->pipeline_ms;
+    out->record_ms = net->record_ms;
+    out->plans = net->n_plans;
+    return KWVK_OK;
+}

@@ -1,0 +1,18 @@
+/* ops.h - the recorders of each op family. Each records the dispatches of one op into a
+ * kw_rec, choosing the shader variant (specialisation constants) from the op's shape and the
+ * device, and splitting work where a binding would exceed ctx->max_storage_range. */
+#ifndef KWVK_OPS_H
+#define KWVK_OPS_H
+
+#include "internal.h"
+
+kwvk_result kw_conv2d_record(kw_rec *rec, const kw_op_call *call);         /* ops_conv.c */
+kwvk_result kw_pool2d_record(kw_rec *rec, const kw_op_call *call);         /* ops_misc.c */
+kwvk_result kw_global_avgpool_record(kw_rec *rec, const kw_op_call *call); /* ops_misc.c */
+kwvk_result kw_add_record(kw_rec *rec, const kw_op_call *call);            /* ops_misc.c */
+kwvk_result kw_softmax_record(kw_rec *rec, const kw_op_call *call);        /* ops_misc.c */
+kwvk_result kw_attention_record(kw_rec *rec, const kw_op_call *call);      /* ops_kw.c */
+kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call);       /* ops_kw.c */
+uint64_t kw_attention_scratch(const kw_op *op, uint32_t n, const kw_shape *in); /* ops_kw.c */
+
+#endif

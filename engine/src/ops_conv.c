@@ -1,0 +1,271 @@
+/* ops_conv.c - the conv2d recorder: picks the algorithm (general register-tiled direct conv,
+ * depthwise, 1x1) and its tile sizes, and splits the work so that every binding stays within
+ * ctx->max_storage_range and every grid within maxComputeWorkGroupCount.
+ *
+ * All conv shaders share one binding layout (X, W, scale, bias, residual, Y) and one push
+ * block (conv_push), so one dispatch loop serves them all. Work is split three ways:
+ *   - output channels: chunks [o0, o0 + m) when the weight rows or one sample's output planes
+ *     do not fit one binding (chunks are whole groups, or parts of one group);
+ *   - batch: as many samples per dispatch as the bindings allow;
+ *   - grid: tiles and channel blocks beyond the device's group-count limits. */
+#include "internal.h"
+#include "ops.h"
+
+#include <string.h>
+
+/* ---------------------------------------------------------------------------------------- */
+/* Bindings                                                                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+/* The byte range [off, off + bytes) of `whole` as a binding whose offset satisfies
+ * minStorageBufferOffsetAlignment: the offset is aligned down and *elem receives the float
+ * index at which the range starts inside the binding. (Shared with ops_misc.c.) */
+kwvk_result kw_view_sub(const kw_ctx *ctx, kw_view whole, uint64_t off, uint64_t bytes, kw_view *out,
+                        uint32_t *elem)
+{
+    uint64_t align = ctx->props.limits.minStorageBufferOffsetAlignment;
+    if (align < 4) align = 4;
+    uint64_t abs = whole.offset + off;
+    uint64_t start = abs - abs % align;
+    if (abs % 4) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "a tensor view is not float-aligned");
+    *out = kw_view_of(whole.buf, start, bytes + (abs - start));
+    *elem = (uint32_t)((abs - start) / 4);
+    if (out->size > ctx->max_storage_range)
+        return kw_fail(KWVK_ERROR_UNSUPPORTED, "a binding of %llu bytes exceeds the storage range limit %llu",
+                       (unsigned long long)out->size, (unsigned long long)ctx->max_storage_range);
+    return KWVK_OK;
+}
+
+/* The largest binding the planners may ask for: room is left for aligning the offset down. */
+uint64_t kw_bind_limit(const kw_ctx *ctx)
+{
+    uint64_t align = ctx->props.limits.minStorageBufferOffsetAlignment;
+    return ctx->max_storage_range > align ? ctx->max_storage_range - align : 0;
+}
+
+/* How many samples of `stride` bytes fit one binding when each needs `part` bytes starting
+ * at its own offset (part <= stride): (k - 1) * stride + part <= lim. */
+uint32_t kw_samples_fit(uint64_t lim, uint64_t stride, uint64_t part, uint32_t n)
+{
+    if (part > lim) return 0;
+    if (stride == 0) return n;
+    uint64_t k = (lim - part) / stride + 1;
+    return k < n ? (uint32_t)k : n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Planning                                                                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Mirrors the push block of shaders/conv2d*.comp. */
+typedef struct conv_push {
+    uint32_t H, W, OH, OW;
+    uint32_t Cg, Og;
+    uint32_t ph, pw;
+    uint32_t o0;
+    uint32_t seg_len, bps;
+    uint32_t n_oc;
+    uint32_t ntx, ntiles;
+    uint32_t tile0, blk0;
+    uint32_t x_base, x_stride;
+    uint32_t w_base, w_stride;
+    uint32_t s_base, b_base;
+    uint32_t r_base, y_base, y_stride;
+} conv_push;
+_Static_assert(sizeof(conv_push) <= KW_PUSH_BYTES, "conv push block too large");
+
+enum { SPEC_LX, SPEC_LY, SPEC_TO, SPEC_TP, SPEC_KSIZE, SPEC_GEOM, SPEC_FLAGS, SPEC_COUNT };
+
+typedef struct conv_plan {
+    const char *shader;
+    uint32_t spec[SPEC_COUNT];
+    uint32_t lx, ly, to; /* workgroup shape, channels per block */
+    uint32_t ntx, ntiles;
+    /* plane as the shader sees it (the 1x1 path flattens H x W into one row) */
+    uint32_t H, W, OH, OW;
+} conv_plan;
+
+/* Lanes along tiles: enough to cover the plane's tiles without leaving most lanes idle on
+ * small planes; the rest of the 64-lane workgroup goes to channel blocks. */
+static void choose_workgroup(conv_plan *pl, uint32_t blocks_per_group, uint32_t G)
+{
+    uint32_t lx = 64;
+    while (lx > 8 && lx / 2 >= pl->ntiles) lx /= 2;
+    uint32_t ly = 64 / lx;
+    uint64_t blocks = (uint64_t)blocks_per_group * G;
+    while (ly > 1 && ly / 2 >= blocks) ly /= 2;
+    pl->lx = lx;
+    pl->ly = ly;
+}
+
+static void plan_conv(const kw_op_call *call, conv_plan *pl)
+{
+    const int32_t *p = call->op->p;
+    const uint32_t O = p[0], kh = p[1], kw = p[2], sh = p[3], sw = p[4], ph = p[5], pw = p[6];
+    const uint32_t dh = p[7], dw = p[8], G = p[9], C = p[11];
+    const uint32_t Cg = C / G, Og = O / G;
+    memset(pl, 0, sizeof *pl);
+    pl->H = call->in[0].h;
+    pl->W = call->in[0].w;
+    pl->OH = call->out.h;
+    pl->OW = call->out.w;
+    uint32_t flags = (uint32_t)p[10] | (call->op->tensors[1] != KW_NONE ? 4u : 0u) |
+                     (call->op->tensors[2] != KW_NONE ? 8u : 0u) | (call->op->inputs[2] != KW_NONE ? 16u : 0u);
+
+    uint32_t to = 8, tp = 8;
+    if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0) {
+        /* 1x1: a GEMM over the flattened plane, one row of H*W pixels */
+        pl->W = pl->H * pl->W;
+        pl->H = 1;
+        pl->OW = pl->W;
+        pl->OH = 1;
+    }
+    (void)Cg;
+    if (Og < to) to = Og < 4 ? Og : 4;
+    pl->shader = "conv2d";
+    pl->to = to;
+    pl->ntx = kw_div_up(pl->OW, tp);
+    pl->ntiles = pl->ntx * pl->OH;
+    choose_workgroup(pl, kw_div_up(Og, to), G);
+    pl->spec[SPEC_LX] = pl->lx;
+    pl->spec[SPEC_LY] = pl->ly;
+    pl->spec[SPEC_TO] = to;
+    pl->spec[SPEC_TP] = tp;
+    pl->spec[SPEC_KSIZE] = kh | kw << 8;
+    pl->spec[SPEC_GEOM] = sh | sw << 8 | dh << 16 | dw << 24;
+    pl->spec[SPEC_FLAGS] = flags;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Recording                                                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, const conv_plan *pl, const kw_pipeline *pipe,
+                                uint32_t o0, uint32_t m, uint32_t seg_len, uint32_t s0, uint32_t nb)
+{
+    kw_ctx *ctx = rec->ctx;
+    const int32_t *p = call->op->p;
+    const uint32_t O = p[0], G = p[9], C = p[11], Cg = C / G, Og = O / G;
+    const uint64_t K = (uint64_t)Cg * p[1] * p[2];
+    const uint64_t xs = kw_shape_count(call->in[0]) * 4, ys = kw_shape_count(call->out) * 4;
+    const uint64_t plane = (uint64_t)call->out.h * call->out.w * 4;
+    const bool dyn = call->op->inputs[1] != KW_NONE;
+
+    conv_push pc = {0};
+    kw_view v[6];
+    KW_TRY(kw_view_sub(ctx, call->vin[0], s0 * xs, nb * xs, &v[0], &pc.x_base));
+    if (dyn)
+        KW_TRY(kw_view_sub(ctx, call->vin[1], s0 * K * O * 4 + o0 * K * 4, (nb - 1) * K * O * 4 + m * K * 4, &v[1],
+                           &pc.w_base));
+    else
+        KW_TRY(kw_view_sub(ctx, call->vt[0], o0 * K * 4, m * K * 4, &v[1], &pc.w_base));
+    const uint64_t yoff = s0 * ys + o0 * plane, ybytes = (nb - 1) * ys + m * plane;
+    KW_TRY(kw_view_sub(ctx, call->vout, yoff, ybytes, &v[5], &pc.y_base));
+    /* absent optional inputs: bind a small read-only range of X (never read) */
+    kw_view dummy = kw_view_of(v[0].buf, v[0].offset, 4);
+    v[2] = v[3] = v[4] = dummy;
+    if (call->op->tensors[1] != KW_NONE) KW_TRY(kw_view_sub(ctx, call->vt[1], o0 * 4, m * 4, &v[2], &pc.s_base));
+    if (call->op->tensors[2] != KW_NONE) KW_TRY(kw_view_sub(ctx, call->vt[2], o0 * 4, m * 4, &v[3], &pc.b_base));
+    if (call->op->inputs[2] != KW_NONE) KW_TRY(kw_view_sub(ctx, call->vin[2], yoff, ybytes, &v[4], &pc.r_base));
+
+    pc.H = pl->H;
+    pc.W = pl->W;
+    pc.OH = pl->OH;
+    pc.OW = pl->OW;
+    pc.Cg = Cg;
+    pc.Og = Og;
+    pc.ph = p[5];
+    pc.pw = p[6];
+    pc.o0 = o0;
+    pc.seg_len = seg_len;
+    pc.bps = kw_div_up(seg_len, pl->to);
+    pc.n_oc = m;
+    pc.ntx = pl->ntx;
+    pc.ntiles = pl->ntiles;
+    pc.x_stride = (uint32_t)(xs / 4);
+    pc.w_stride = dyn ? (uint32_t)(K * O) : 0;
+    pc.y_stride = (uint32_t)(ys / 4);
+
+    const uint32_t *lim = ctx->props.limits.maxComputeWorkGroupCount;
+    const uint32_t gx_all = kw_div_up(pl->ntiles, pl->lx);
+    const uint32_t gy_all = kw_div_up((m / seg_len) * pc.bps, pl->ly);
+    for (uint32_t bx = 0; bx < gx_all; bx += lim[0]) {
+        for (uint32_t by = 0; by < gy_all; by += lim[1]) {
+            pc.tile0 = bx * pl->lx;
+            pc.blk0 = by * pl->ly;
+            uint32_t gx = gx_all - bx < lim[0] ? gx_all - bx : lim[0];
+            uint32_t gy = gy_all - by < lim[1] ? gy_all - by : lim[1];
+            KW_TRY(kw_rec_dispatch(rec, pipe, v, 6, 1u << 5, &pc, sizeof pc, gx, gy, nb));
+        }
+    }
+    return KWVK_OK;
+}
+
+kwvk_result kw_conv2d_record(kw_rec *rec, const kw_op_call *call)
+{
+    kw_ctx *ctx = rec->ctx;
+    const int32_t *p = call->op->p;
+    const uint32_t O = p[0], G = p[9], C = p[11], Cg = C / G, Og = O / G;
+    const uint64_t K = (uint64_t)Cg * p[1] * p[2];
+    const uint64_t xs = kw_shape_count(call->in[0]) * 4, ys = kw_shape_count(call->out) * 4;
+    const uint64_t plane = (uint64_t)call->out.h * call->out.w * 4;
+    const bool dyn = call->op->inputs[1] != KW_NONE;
+    const uint64_t lim = kw_bind_limit(ctx);
+    if (call->n == 0 || ys == 0) return KWVK_OK;
+
+    conv_plan pl;
+    plan_conv(call, &pl);
+    kw_pipeline *pipe;
+    KW_TRY(kw_pipeline_get(ctx, pl.shader, pl.spec, SPEC_COUNT, &pipe));
+
+    if (xs > lim)
+        return kw_fail(KWVK_ERROR_UNSUPPORTED,
+                       "conv2d: one sample's input (%llu bytes) exceeds the storage range limit %llu",
+                       (unsigned long long)xs, (unsigned long long)ctx->max_storage_range);
+    /* output channels per dispatch: weight rows, output planes and scale/bias must fit */
+    uint64_t cap = O;
+    if (lim / (K * 4) < cap) cap = lim / (K * 4);
+    if (lim / plane < cap) cap = lim / plane;
+    if (lim / 4 < cap) cap = lim / 4;
+    if (cap == 0)
+        return kw_fail(KWVK_ERROR_UNSUPPORTED,
+                       "conv2d: one output channel (%llu weight bytes, %llu output bytes per sample) exceeds the "
+                       "storage range limit %llu",
+                       (unsigned long long)(K * 4), (unsigned long long)plane,
+                       (unsigned long long)ctx->max_storage_range);
+    /* chunks: all channels, whole groups, or parts of one group */
+    uint32_t chunk, seg_len;
+    if (cap >= O) {
+        chunk = O;
+        seg_len = Og;
+    } else if (cap >= Og) {
+        chunk = (uint32_t)(cap / Og) * Og;
+        seg_len = Og;
+    } else {
+        chunk = (uint32_t)cap;
+        seg_len = 0; /* per chunk: its own length */
+    }
+    for (uint32_t o0 = 0; o0 < O;) {
+        uint32_t m = O - o0 < chunk ? O - o0 : chunk;
+        if (seg_len == 0) { /* stay inside the group of o0 */
+            uint32_t group_end = (o0 / Og + 1) * Og;
+            if (o0 + m > group_end) m = group_end - o0;
+        }
+        uint32_t sl = seg_len ? seg_len : m;
+        /* samples per dispatch */
+        uint32_t nb = kw_samples_fit(lim, xs, xs, call->n);
+        uint32_t k = kw_samples_fit(lim, ys, m * plane, call->n);
+        if (k < nb) nb = k;
+        if (dyn) {
+            k = kw_samples_fit(lim, K * O * 4, m * K * 4, call->n);
+            if (k < nb) nb = k;
+        }
+        if (ctx->props.limits.maxComputeWorkGroupCount[2] < nb) nb = ctx->props.limits.maxComputeWorkGroupCount[2];
+        for (uint32_t s0 = 0; s0 < call->n; s0 += nb) {
+            uint32_t cnt = call->n - s0 < nb ? call->n - s0 : nb;
+            KW_TRY(record_chunk(rec, call, &pl, pipe, o0, m, sl, s0, cnt));
+        }
+        o0 += m;
+    }
+    return KWVK_OK;
+}

@@ -1,0 +1,489 @@
+/* ops_kw.c - recorders of the KernelWarehouse ops.
+ *
+ * kw_attention (kw-spec section 2), 3 dispatches (4 on the basis path):
+ *   kw_pool  g[s, c] = mean of x[s, c, :, :]                     -> scratch
+ *   kw_fc    h[s, :] = ReLU(fc1_w g[s] + fc1_b)                   -> scratch
+ *   kw_fc    (basis path) fc2_w h[s] = [local, basis, zero] rows  -> scratch
+ *   kw_mix   one workgroup per mixture row: the M + 1 logits, / (sum |z| + 1e-3), drop the
+ *            zero column -> alpha [s, nlm, M]
+ * kw_assemble (kw-spec section 3): kw_assemble / kw_assemble1, a GEMM alpha[s] x warehouse
+ *   batched over blocks of up to 8 samples, written in conv2d's weight layout.
+ *
+ * Every binding is a sub-range of the op's views, bound at an offset aligned for the device
+ * (the remainder goes to the shader as an element offset). Work is split into several
+ * dispatches wherever a binding would exceed ctx->max_storage_range (along the batch, along
+ * weight rows, along the spatial extent for the pool and along the cells for the
+ * warehouse) or a group count would exceed the device limits. */
+#include "internal.h"
+#include "ops.h"
+
+#include <string.h>
+
+#define KW_LS 64u /* workgroup size of every KW shader */
+
+/* ---------------------------------------------------------------------------------------- */
+/* Views and splitting                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Alignment of every bound view's offset: the device's storage alignment, at least 16 (so
+ * vec4 bindings start on a vec4 boundary). */
+static uint64_t bind_align(const kw_ctx *ctx)
+{
+    uint64_t a = ctx->props.limits.minStorageBufferOffsetAlignment;
+    return a < 16 ? 16 : a;
+}
+
+/* Can a binding of `count` floats, starting anywhere, be bound within max_storage_range? The
+ * aligned start may add up to align - 4 bytes in front. */
+static bool span_fits(const kw_ctx *ctx, uint64_t count)
+{
+    uint64_t bytes;
+    if (!kw_mul_u64(count, 4, &bytes)) return false;
+    return bytes + bind_align(ctx) - 4 <= ctx->max_storage_range;
+}
+
+/* The view of floats [e0, e0 + count) of `base`, starting at an aligned offset; *elem gets
+ * the element offset of e0 within the returned view. */
+static kw_view sub_view(const kw_ctx *ctx, kw_view base, uint64_t e0, uint64_t count,
+                        uint32_t *elem)
+{
+    uint64_t start = base.offset + e0 * 4;
+    uint64_t aligned = start & ~(bind_align(ctx) - 1);
+    *elem = (uint32_t)((start - aligned) / 4);
+    return kw_view_of(base.buf, aligned, start - aligned + count * 4);
+}
+
+/* Chunk sizes of up to 3 nested loops (level 0 innermost): fit() says whether chunks of the
+ * given sizes can be dispatched. Each level in turn takes the largest size that fits with the
+ * inner levels already chosen and the outer ones at 1 (fit is monotone in every size). */
+typedef bool (*fit_fn)(const void *u, const uint64_t chunk[3]);
+
+static bool choose_chunks(const void *u, fit_fn fit, const uint64_t total[3], uint64_t chunk[3])
+{
+    chunk[0] = chunk[1] = chunk[2] = 1;
+    if (!fit(u, chunk)) return false;
+    for (int i = 0; i < 3; i++) {
+        uint64_t lo = 1, hi = total[i] ? total[i] : 1;
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo + 1) / 2;
+            chunk[i] = mid;
+            if (fit(u, chunk))
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        chunk[i] = lo;
+    }
+    return true;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static uint32_t div_up64(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+
+static bool need_tensor(const kw_op_call *call, int slot, const char *what, kwvk_result *r)
+{
+    if (call->vt[slot].buf && call->t[slot]) return true;
+    *r = kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "%s: tensor %d (%s) has no device view",
+                 kwvk_op_name(call->op->type), slot, what);
+    return false;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* kw_attention                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct att_geom {
+    uint32_t C, hid, nlm, M, nlc, nb, start;
+    uint32_t rpm;        /* fc2 rows per mixture row: M + 1 or nlc + nb + 1 */
+    uint64_t hw;         /* spatial size of the input */
+    uint64_t g_off, h_off, z_off, bytes; /* scratch sections (bytes) */
+} att_geom;
+
+static uint64_t round256(uint64_t v) { return (v + 255) & ~(uint64_t)255; }
+
+static att_geom att_geometry(const kw_op *op, uint32_t n, const kw_shape *in)
+{
+    att_geom g;
+    memset(&g, 0, sizeof g);
+    g.C = (uint32_t)op->p[0];
+    g.hid = (uint32_t)op->p[1];
+    g.nlm = (uint32_t)op->p[2];
+    g.M = (uint32_t)op->p[3];
+    g.nlc = (uint32_t)op->p[4];
+    g.nb = (uint32_t)op->p[5];
+    g.start = (uint32_t)op->p[6];
+    g.rpm = g.nb ? g.nlc + g.nb + 1 : g.M + 1;
+    g.hw = (uint64_t)in[0].h * in[0].w;
+    g.g_off = 0;
+    g.h_off = round256((uint64_t)n * g.C * 4);
+    g.z_off = g.h_off + round256((uint64_t)n * g.hid * 4);
+    g.bytes = g.z_off + (g.nb ? round256((uint64_t)n * g.nlm * g.rpm * 4) : 0);
+    return g;
+}
+
+uint64_t kw_attention_scratch(const kw_op *op, uint32_t n, const kw_shape *in)
+{
+    return att_geometry(op, n, in).bytes;
+}
+
+/* --- kw_pool: g = mean over H*W ---------------------------------------------------------- */
+
+typedef struct pool_job {
+    const kw_ctx *ctx;
+    uint64_t C, hw;
+    bool wg_mode;
+} pool_job;
+
+static bool pool_fit(const void *u, const uint64_t ch[3])
+{
+    const pool_job *j = u; /* ch: spatial, channels, samples */
+    const VkPhysicalDeviceLimits *lim = &j->ctx->props.limits;
+    uint64_t gx = j->wg_mode ? ch[1] : div_up64(ch[1], KW_LS);
+    if (gx > lim->maxComputeWorkGroupCount[0] || ch[2] > lim->maxComputeWorkGroupCount[1])
+        return false;
+    return span_fits(j->ctx, (ch[2] - 1) * j->C * j->hw + (ch[1] - 1) * j->hw + ch[0]) &&
+           span_fits(j->ctx, (ch[2] - 1) * j->C + ch[1]);
+}
+
+static kwvk_result record_pool(kw_rec *rec, const kw_op_call *call, const att_geom *g,
+                               kw_view gview)
+{
+    kw_ctx *ctx = rec->ctx;
+    pool_job job = {ctx, g->C, g->hw, g->hw > 16};
+    uint64_t total[3] = {g->hw, g->C, call->n}, ch[3];
+    if (!choose_chunks(&job, pool_fit, total, ch))
+        return kw_fail(KWVK_ERROR_UNSUPPORTED,
+                       "kw_attention: the pooled input cannot be bound within the storage "
+                       "range of %llu bytes",
+                       (unsigned long long)ctx->max_storage_range);
+    uint32_t spec[3] = {KW_LS, ctx->feat.subgroup_arithmetic ? 1u : 0u, job.wg_mode ? 1u : 0u};
+    kw_pipeline *pipe;
+    KW_TRY(kw_pipeline_get(ctx, "kw_pool", spec, 3, &pipe));
+    struct {
+        uint32_t xoff, goff, xs, xc, gs, nch, np, ns;
+        float scale;
+        uint32_t accumulate;
+    } pc;
+    for (uint64_t s0 = 0; s0 < call->n; s0 += ch[2])
+        for (uint64_t c0 = 0; c0 < g->C; c0 += ch[1])
+            for (uint64_t p0 = 0; p0 < g->hw; p0 += ch[0]) {
+                uint64_t ns = min_u64(ch[2], call->n - s0), nc = min_u64(ch[1], g->C - c0);
+                uint64_t np = min_u64(ch[0], g->hw - p0);
+                kw_view v[2];
+                v[0] = sub_view(ctx, call->vin[0], (s0 * g->C + c0) * g->hw + p0,
+                                (ns - 1) * g->C * g->hw + (nc - 1) * g->hw + np, &pc.xoff);
+                v[1] = sub_view(ctx, gview, s0 * g->C + c0, (ns - 1) * g->C + nc, &pc.goff);
+                pc.xs = (uint32_t)(g->C * g->hw);
+                pc.xc = (uint32_t)g->hw;
+                pc.gs = g->C;
+                pc.nch = (uint32_t)nc;
+                pc.np = (uint32_t)np;
+                pc.ns = (uint32_t)ns;
+                pc.scale = (float)(1.0 / (double)g->hw);
+                pc.accumulate = p0 > 0;
+                uint32_t gx = job.wg_mode ? (uint32_t)nc : div_up64(nc, KW_LS);
+                KW_TRY(kw_rec_dispatch(rec, pipe, v, 2, 2u, &pc, sizeof pc, gx, (uint32_t)ns, 1));
+            }
+    return KWVK_OK;
+}
+
+/* --- kw_fc: y[s, r] = act(W[r] . v[s] + b[r]) ------------------------------------------- */
+
+typedef struct fc_job {
+    const kw_ctx *ctx;
+    kw_view v, w, b, y; /* b.buf NULL: no bias */
+    uint64_t K, rows, vs, ys;
+    bool relu;
+    /* derived */
+    bool wg_mode;
+    uint32_t sb;
+} fc_job;
+
+static bool fc_fit(const void *u, const uint64_t ch[3])
+{
+    const fc_job *j = u; /* ch: rows, samples */
+    const VkPhysicalDeviceLimits *lim = &j->ctx->props.limits;
+    uint64_t gx = j->wg_mode ? ch[0] : div_up64(ch[0], KW_LS);
+    if (gx > lim->maxComputeWorkGroupCount[0] ||
+        div_up64(ch[1], j->sb) > lim->maxComputeWorkGroupCount[1])
+        return false;
+    return span_fits(j->ctx, ch[0] * j->K) && span_fits(j->ctx, ch[0]) &&
+           span_fits(j->ctx, (ch[1] - 1) * j->vs + j->K) &&
+           span_fits(j->ctx, (ch[1] - 1) * j->ys + ch[0]);
+}
+
+static kwvk_result record_fc(kw_rec *rec, fc_job *job, uint32_t n, const char *what)
+{
+    kw_ctx *ctx = rec->ctx;
+    job->ctx = ctx;
+    job->wg_mode = job->K > 128;
+    job->sb = n > 1 ? 4 : 1;
+    uint64_t total[3] = {job->rows, n, 1}, ch[3];
+    if (!choose_chunks(job, fc_fit, total, ch))
+        return kw_fail(KWVK_ERROR_UNSUPPORTED,
+                       "kw_attention: a row of %s (%llu values) cannot be bound within the "
+                       "storage range of %llu bytes",
+                       what, (unsigned long long)job->K, (unsigned long long)ctx->max_storage_range);
+    bool bias = job->b.buf != NULL;
+    uint32_t spec[6] = {KW_LS, ctx->feat.subgroup_arithmetic ? 1u : 0u, job->wg_mode ? 1u : 0u,
+                        job->sb, bias ? 1u : 0u, job->relu ? 1u : 0u};
+    kw_pipeline *pipe;
+    KW_TRY(kw_pipeline_get(ctx, "kw_fc", spec, 6, &pipe));
+    struct {
+        uint32_t voff, woff, boff, yoff, K, vs, ys, nr, ns;
+    } pc;
+    for (uint64_t s0 = 0; s0 < n; s0 += ch[1])
+        for (uint64_t r0 = 0; r0 < job->rows; r0 += ch[0]) {
+            uint64_t ns = min_u64(ch[1], n - s0), nr = min_u64(ch[0], job->rows - r0);
+            kw_view v[4];
+            v[0] = sub_view(ctx, job->v, s0 * job->vs, (ns - 1) * job->vs + job->K, &pc.voff);
+            v[1] = sub_view(ctx, job->w, r0 * job->K, nr * job->K, &pc.woff);
+            /* without a bias the shader never reads binding 2: bind the weights again */
+            v[2] = bias ? sub_view(ctx, job->b, r0, nr, &pc.boff) : v[1];
+            if (!bias) pc.boff = 0;
+            v[3] = sub_view(ctx, job->y, s0 * job->ys + r0, (ns - 1) * job->ys + nr, &pc.yoff);
+            pc.K = (uint32_t)job->K;
+            pc.vs = (uint32_t)job->vs;
+            pc.ys = (uint32_t)job->ys;
+            pc.nr = (uint32_t)nr;
+            pc.ns = (uint32_t)ns;
+            uint32_t gx = job->wg_mode ? (uint32_t)nr : div_up64(nr, KW_LS);
+            KW_TRY(kw_rec_dispatch(rec, pipe, v, 4, 8u, &pc, sizeof pc, gx, div_up64(ns, job->sb),
+                                   1));
+        }
+    return KWVK_OK;
+}
+
+/* --- kw_mix: logits, normalisation, alpha ------------------------------------------------- */
+
+typedef struct mix_job {
+    const kw_ctx *ctx;
+    const att_geom *g;
+    uint64_t vs; /* per-sample stride of v (h or fc2's output) */
+    uint32_t sb;
+} mix_job;
+
+static bool mix_fit(const void *u, const uint64_t ch[3])
+{
+    const mix_job *j = u; /* ch: mixture rows, samples */
+    const att_geom *g = j->g;
+    const VkPhysicalDeviceLimits *lim = &j->ctx->props.limits;
+    if (ch[0] > lim->maxComputeWorkGroupCount[0] ||
+        div_up64(ch[1], j->sb) > lim->maxComputeWorkGroupCount[1])
+        return false;
+    uint64_t out_span = (ch[1] - 1) * g->nlm * g->M + ch[0] * g->M;
+    if (!span_fits(j->ctx, out_span) || !span_fits(j->ctx, ch[0] * (g->M + 1))) return false;
+    if (g->nb == 0)
+        return span_fits(j->ctx, ch[0] * (g->M + 1) * g->hid) &&
+               span_fits(j->ctx, (ch[1] - 1) * j->vs + g->hid);
+    return span_fits(j->ctx, (uint64_t)(g->M - g->nlc) * g->nb) &&
+           span_fits(j->ctx, (ch[1] - 1) * j->vs + ch[0] * g->rpm);
+}
+
+static kwvk_result record_mix(kw_rec *rec, const kw_op_call *call, const att_geom *g, kw_view v)
+{
+    kw_ctx *ctx = rec->ctx;
+    bool basis = g->nb != 0;
+    mix_job job = {ctx, g, basis ? (uint64_t)g->nlm * g->rpm : g->hid, call->n > 1 ? 4u : 1u};
+    uint64_t total[3] = {g->nlm, call->n, 1}, ch[3];
+    if (!choose_chunks(&job, mix_fit, total, ch))
+        return kw_fail(KWVK_ERROR_UNSUPPORTED,
+                       "kw_attention: the weights of one mixture row (%s) cannot be bound within "
+                       "the storage range of %llu bytes",
+                       basis ? "fc3" : "fc2", (unsigned long long)ctx->max_storage_range);
+    uint32_t spec[4] = {KW_LS, ctx->feat.subgroup_arithmetic ? 1u : 0u, job.sb, basis ? 1u : 0u};
+    kw_pipeline *pipe;
+    KW_TRY(kw_pipeline_get(ctx, "kw_mix", spec, 4, &pipe));
+    struct {
+        uint32_t voff, woff, boff, aoff, K, M, nlc, nb, start, vs, as_, nm, ns;
+    } pc;
+    kw_view wv = basis ? call->vt[4] : call->vt[2]; /* fc3 (may be absent) or fc2 */
+    kw_view bv = basis ? call->vt[5] : call->vt[3]; /* basis_bias or fc2_b */
+    bool has_w = wv.buf != NULL;
+    for (uint64_t s0 = 0; s0 < call->n; s0 += ch[1])
+        for (uint64_t m0 = 0; m0 < g->nlm; m0 += ch[0]) {
+            uint64_t ns = min_u64(ch[1], call->n - s0), nm = min_u64(ch[0], g->nlm - m0);
+            kw_view b[4];
+            if (basis) {
+                b[0] = sub_view(ctx, v, s0 * job.vs + m0 * g->rpm, (ns - 1) * job.vs + nm * g->rpm,
+                                &pc.voff);
+                if (has_w) b[1] = sub_view(ctx, wv, 0, (uint64_t)(g->M - g->nlc) * g->nb, &pc.woff);
+            } else {
+                b[0] = sub_view(ctx, v, s0 * job.vs, (ns - 1) * job.vs + g->hid, &pc.voff);
+                b[1] = sub_view(ctx, wv, m0 * (g->M + 1) * g->hid, nm * (g->M + 1) * g->hid,
+                                &pc.woff);
+            }
+            b[2] = sub_view(ctx, bv, m0 * (g->M + 1), nm * (g->M + 1), &pc.boff);
+            if (!has_w) { /* M == nlc: no nonlocal cells, binding 1 is never read */
+                b[1] = b[2];
+                pc.woff = 0;
+            }
+            b[3] = sub_view(ctx, call->vout, s0 * g->nlm * g->M + m0 * g->M,
+                            (ns - 1) * g->nlm * g->M + nm * g->M, &pc.aoff);
+            pc.K = basis ? g->nb : g->hid;
+            pc.M = g->M;
+            pc.nlc = g->nlc;
+            pc.nb = g->nb;
+            pc.start = g->start;
+            pc.vs = (uint32_t)job.vs;
+            pc.as_ = g->nlm * g->M;
+            pc.nm = (uint32_t)nm;
+            pc.ns = (uint32_t)ns;
+            KW_TRY(kw_rec_dispatch(rec, pipe, b, 4, 8u, &pc, sizeof pc, (uint32_t)nm,
+                                   div_up64(ns, job.sb), 1));
+        }
+    return KWVK_OK;
+}
+
+kwvk_result kw_attention_record(kw_rec *rec, const kw_op_call *call)
+{
+    kwvk_result r = KWVK_OK;
+    att_geom g = att_geometry(call->op, call->n, call->in);
+    if (!call->vin[0].buf || !call->vout.buf)
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kw_attention: missing input or output view");
+    if (!need_tensor(call, 0, "fc1_w", &r) || !need_tensor(call, 1, "fc1_b", &r) ||
+        !need_tensor(call, 2, "fc2_w", &r))
+        return r;
+    if (g.nb == 0 && !need_tensor(call, 3, "fc2_b", &r)) return r;
+    if (g.nb != 0 && !need_tensor(call, 5, "basis_bias", &r)) return r;
+    if (g.nb != 0 && g.M > g.nlc && !need_tensor(call, 4, "fc3_w", &r)) return r;
+    if (!call->scratch.buf || (call->scratch.size && call->scratch.size < g.bytes))
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT,
+                       "kw_attention: scratch of %llu bytes given, %llu needed",
+                       (unsigned long long)call->scratch.size, (unsigned long long)g.bytes);
+
+    kw_view sv = call->scratch;
+    kw_view gview = kw_view_of(sv.buf, sv.offset + g.g_off, (uint64_t)call->n * g.C * 4);
+    kw_view hview = kw_view_of(sv.buf, sv.offset + g.h_off, (uint64_t)call->n * g.hid * 4);
+    kw_view zview = kw_view_of(sv.buf, sv.offset + g.z_off, (uint64_t)call->n * g.nlm * g.rpm * 4);
+
+    /* 1. global average pool */
+    KW_TRY(record_pool(rec, call, &g, gview));
+    /* 2. fc1 + ReLU */
+    fc_job fc1 = {.ctx = NULL};
+    fc1.v = gview;
+    fc1.w = call->vt[0];
+    fc1.b = call->vt[1];
+    fc1.y = hview;
+    fc1.K = g.C;
+    fc1.rows = g.hid;
+    fc1.vs = g.C;
+    fc1.ys = g.hid;
+    fc1.relu = true;
+    KW_TRY(record_fc(rec, &fc1, call->n, "fc1"));
+    if (g.nb == 0) return record_mix(rec, call, &g, hview);
+
+    /* 3. basis path: fc2 (no bias) -> [local, basis, zero] per mixture row */
+    fc_job fc2 = {.ctx = NULL};
+    fc2.v = hview;
+    fc2.w = call->vt[2];
+    fc2.y = zview;
+    fc2.K = g.hid;
+    fc2.rows = (uint64_t)g.nlm * g.rpm;
+    fc2.vs = g.hid;
+    fc2.ys = (uint64_t)g.nlm * g.rpm;
+    KW_TRY(record_fc(rec, &fc2, call->n, "fc2"));
+    /* 4. nonlocal cells, rebuilt rows, normalisation */
+    return record_mix(rec, call, &g, zview);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* kw_assemble                                                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct asm_job {
+    const kw_ctx *ctx;
+    uint64_t M, L, nlm, out; /* cells, cell size, mixture rows, kernel size per sample */
+    uint32_t sb;
+} asm_job;
+
+static bool asm_fit(const void *u, const uint64_t ch[3])
+{
+    const asm_job *j = u; /* ch: cells, samples */
+    if (div_up64(ch[1], j->sb) > j->ctx->props.limits.maxComputeWorkGroupCount[2]) return false;
+    return span_fits(j->ctx, ch[0] * j->L) &&
+           span_fits(j->ctx, (ch[1] - 1) * j->nlm * j->M + (j->nlm - 1) * j->M + ch[0]) &&
+           span_fits(j->ctx, ch[1] * j->out);
+}
+
+kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
+{
+    kw_ctx *ctx = rec->ctx;
+    kwvk_result r = KWVK_OK;
+    const int32_t *p = call->op->p;
+    const uint32_t O = (uint32_t)p[0], Cg = (uint32_t)p[1], kh = (uint32_t)p[2];
+    const uint32_t kw = (uint32_t)p[3], co = (uint32_t)p[4], ci = (uint32_t)p[5];
+    const uint32_t ckh = (uint32_t)p[6], ckw = (uint32_t)p[7], M = (uint32_t)p[8];
+    if (!call->vin[0].buf || !call->vout.buf)
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kw_assemble: missing input or output view");
+    if (!need_tensor(call, 0, "warehouse", &r)) return r;
+
+    asm_job job;
+    job.ctx = ctx;
+    job.M = M;
+    job.L = (uint64_t)co * ci * ckh * ckw;
+    job.nlm = (uint64_t)(O / co) * (Cg / ci) * (kh / ckh) * (kw / ckw);
+    job.out = (uint64_t)O * Cg * kh * kw;
+    job.sb = call->n >= 5 ? 8 : call->n >= 3 ? 4 : call->n;
+    uint64_t total[3] = {M, call->n, 1}, ch[3];
+    if (!choose_chunks(&job, asm_fit, total, ch))
+        return kw_fail(KWVK_ERROR_UNSUPPORTED,
+                       "kw_assemble: one sample's kernel (%llu values) or one warehouse cell "
+                       "(%llu values) cannot be bound within the storage range of %llu bytes",
+                       (unsigned long long)job.out, (unsigned long long)job.L,
+                       (unsigned long long)ctx->max_storage_range);
+
+    /* vec4 warehouse reads when every cell row starts on a vec4 boundary */
+    bool vec4 = job.L % 4 == 0 && call->vt[0].offset % 16 == 0;
+    uint32_t spec[2] = {KW_LS, job.sb};
+    kw_pipeline *pipe;
+    KW_TRY(kw_pipeline_get(ctx, vec4 ? "kw_assemble" : "kw_assemble1", spec, 2, &pipe));
+
+    struct {
+        uint32_t aoff, eoff, ooff, L, Lq, mc, M, as_, os, co, ci, ckh, ckw, GO, GI, SW, Cg, kh,
+            kw, nlm, ns, flat0, accumulate;
+    } pc;
+    pc.L = (uint32_t)job.L;
+    pc.Lq = div_up64(job.L, 4);
+    pc.M = M;
+    pc.as_ = (uint32_t)(job.nlm * M);
+    pc.os = (uint32_t)job.out;
+    pc.co = co;
+    pc.ci = ci;
+    pc.ckh = ckh;
+    pc.ckw = ckw;
+    pc.GO = O / co;
+    pc.GI = Cg / ci;
+    pc.SW = kw / ckw;
+    pc.Cg = Cg;
+    pc.kh = kh;
+    pc.kw = kw;
+    pc.nlm = (uint32_t)job.nlm;
+
+    /* invocations: nlm * Lq (flat, split over x/y group counts), sample blocks on z */
+    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
+    uint64_t groups = ((uint64_t)job.nlm * pc.Lq + KW_LS - 1) / KW_LS;
+    uint64_t gx = min_u64(groups, lim->maxComputeWorkGroupCount[0]);
+    uint64_t gy_all = (groups + gx - 1) / gx;
+
+    for (uint64_t s0 = 0; s0 < call->n; s0 += ch[1])
+        for (uint64_t m0 = 0; m0 < M; m0 += ch[0]) {
+            uint64_t ns = min_u64(ch[1], call->n - s0), mc = min_u64(ch[0], M - m0);
+            kw_view v[3];
+            v[0] = sub_view(ctx, call->vin[0], s0 * job.nlm * M + m0,
+                            (ns - 1) * job.nlm * M + (job.nlm - 1) * M + mc, &pc.aoff);
+            v[1] = sub_view(ctx, call->vt[0], m0 * job.L, mc * job.L, &pc.eoff);
+            if (vec4) pc.eoff /= 4; /* a multiple of 4: aligned start, L % 4 == 0 */
+            v[2] = sub_view(ctx, call->vout, s0 * job.out, ns * job.out, &pc.ooff);
+            pc.mc = (uint32_t)mc;
+            pc.ns = (uint32_t)ns;
+            pc.accumulate = m0 > 0;
+            for (uint64_t y0 = 0; y0 < gy_all; y0 += lim->maxComputeWorkGroupCount[1]) {
+                uint64_t gy = min_u64(gy_all - y0, lim->maxComputeWorkGroupCount[1]);
+                pc.flat0 = (uint32_t)(y0 * gx * KW_LS);
+                KW_TRY(kw_rec_dispatch(rec, pipe, v, 3, 4u, &pc, sizeof pc, (uint32_t)gx,
+                                       (uint32_t)gy, div_up64(ns, job.sb)));
+            }
+        }
+    return KWVK_OK;
+}

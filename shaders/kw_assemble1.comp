@@ -1,0 +1,16 @@
+#version 450
+/* kw_assemble1.comp - KW kernel assembly, warehouse read as scalars (any cell size L).
+ * See kw_assemble.glsl. Dispatch: (gx, gy, ceil(ns / SB)) covering nlm * ceil(L / 4)
+ * invocations from flat0. */
+#extension GL_GOOGLE_include_directive : require
+
+layout(constant_id = 0) const uint LS = 64;
+layout(constant_id = 1) const uint SB = 1; /* samples per invocation, 1..8 */
+layout(local_size_x_id = 0) in;
+
+layout(std430, set = 0, binding = 0) readonly buffer Alpha { float alpha[]; };
+layout(std430, set = 0, binding = 1) readonly buffer Warehouse { float E[]; };
+layout(std430, set = 0, binding = 2) buffer Out { float out_w[]; };
+
+#define KW_E_VEC4 0
+#include "kw_assemble.glsl"

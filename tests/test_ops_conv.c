@@ -1,0 +1,163 @@
+/* test_ops_conv.c - conv2d on the GPU against its C reference: odd channel counts, every
+ * kernel size from 1x1 to 7x7, stride 1 and 2, padding, dilation 2, groups (1, 2,
+ * depthwise), static and per-sample weights, the fused scale / bias / residual / activation
+ * epilogue, and batches 1 and 3. Every algorithm (general, 1x1, depthwise) and tile shape is
+ * reached by some case. KWVK_TEST_FILTER=substring runs only matching cases. */
+#include "op_harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TOL 2e-5
+
+typedef struct conv_desc {
+    uint32_t n, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, G, act;
+    bool dyn, scale, bias, res;
+} conv_desc;
+
+static const char *filter;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void run_conv(oh_env *env, const conv_desc *d)
+{
+    char label[160];
+    snprintf(label, sizeof label, "c%u_%ux%u_o%u_k%ux%u_s%u%u_p%u%u_d%u%u_g%u_a%u%s%s%s%s", d->C, d->H, d->W, d->O,
+             d->kh, d->kw, d->sh, d->sw, d->ph, d->pw, d->dh, d->dw, d->G, d->act, d->dyn ? "_dyn" : "",
+             d->scale ? "_scale" : "", d->bias ? "_bias" : "", d->res ? "_res" : "");
+    if (filter && !strstr(label, filter)) return;
+    oh_case c;
+    memset(&c, 0, sizeof c);
+    c.label = label;
+    c.op.type = KW_OP_CONV2D;
+    for (int i = 0; i < KW_MAX_OP_INPUTS; i++) c.op.inputs[i] = KW_NONE;
+    for (int i = 0; i < KW_MAX_OP_TENSORS; i++) c.op.tensors[i] = KW_NONE;
+    int32_t *p = c.op.p;
+    p[0] = d->O, p[1] = d->kh, p[2] = d->kw, p[3] = d->sh, p[4] = d->sw, p[5] = d->ph, p[6] = d->pw;
+    p[7] = d->dh, p[8] = d->dw, p[9] = d->G, p[10] = d->act, p[11] = d->C;
+    c.n = d->n;
+    c.in[0] = (kw_shape){d->C, d->H, d->W};
+    c.op.inputs[0] = 0;
+    const uint32_t wcount = d->O * (d->C / d->G) * d->kh * d->kw;
+    if (d->dyn) {
+        c.op.inputs[1] = 1;
+        c.in[1] = (kw_shape){wcount, 1, 1};
+        c.x[1] = oh_random(env, (uint64_t)wcount * d->n, 0.3f);
+    } else {
+        uint32_t dims[4] = {d->O, d->C / d->G, d->kh, d->kw};
+        c.op.tensors[0] = 0;
+        oh_set_tensor(&c.t[0], 4, dims, oh_random(env, wcount, 0.3f));
+    }
+    uint32_t od[1] = {d->O};
+    if (d->scale) {
+        c.op.tensors[1] = 1;
+        oh_set_tensor(&c.t[1], 1, od, oh_random(env, d->O, 1.0f));
+    }
+    if (d->bias) {
+        c.op.tensors[2] = 2;
+        oh_set_tensor(&c.t[2], 1, od, oh_random(env, d->O, 1.0f));
+    }
+    if (d->res) {
+        c.op.inputs[2] = 2;
+        /* the output shape, as kw_op_infer computes it */
+        uint32_t oh = (d->H + 2 * d->ph - d->dh * (d->kh - 1) - 1) / d->sh + 1;
+        uint32_t ow = (d->W + 2 * d->pw - d->dw * (d->kw - 1) - 1) / d->sw + 1;
+        c.in[2] = (kw_shape){d->O, oh, ow};
+    }
+    c.tol = TOL;
+    oh_run(env, &c);
+}
+
+/* shorthand: n C HxW O, kernel, stride, pad, dilation, groups, act, flags */
+#define CONV(...) run_conv(env, &(conv_desc){__VA_ARGS__})
+
+int main(void)
+{
+    filter = getenv("KWVK_TEST_FILTER");
+    oh_env *env = oh_init();
+    double t0 = now_s();
+
+    /* 1x1 (GEMM path): odd channels, odd planes, batch 1 and 3, every epilogue piece */
+    CONV(.n = 1, .C = 1, .H = 1, .W = 1, .O = 1, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .G = 1);
+    CONV(.n = 3, .C = 3, .H = 7, .W = 15, .O = 7, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .G = 1,
+         .bias = true);
+    CONV(.n = 1, .C = 15, .H = 13, .W = 9, .O = 33, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .G = 1,
+         .scale = true, .bias = true, .act = KW_ACT_RELU);
+    CONV(.n = 3, .C = 64, .H = 7, .W = 7, .O = 24, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .G = 1,
+         .scale = true, .bias = true, .res = true, .act = KW_ACT_RELU6);
+    /* linear layer: 1x1 on [C, 1, 1] */
+    CONV(.n = 3, .C = 100, .H = 1, .W = 1, .O = 10, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .G = 1,
+         .bias = true);
+    /* 1x1 stride 2 (ResNet downsample) and grouped 1x1 */
+    CONV(.n = 3, .C = 7, .H = 15, .W = 13, .O = 16, .kh = 1, .kw = 1, .sh = 2, .sw = 2, .dh = 1, .dw = 1, .G = 1,
+         .scale = true, .bias = true);
+    CONV(.n = 1, .C = 6, .H = 5, .W = 11, .O = 10, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .G = 2);
+
+    /* general path: kernels 2x2 .. 7x7, strides, paddings, dilation, groups */
+    CONV(.n = 1, .C = 3, .H = 9, .W = 8, .O = 5, .kh = 2, .kw = 2, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .G = 1);
+    CONV(.n = 3, .C = 3, .H = 15, .W = 15, .O = 7, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .bias = true, .act = KW_ACT_RELU);
+    CONV(.n = 1, .C = 15, .H = 14, .W = 17, .O = 15, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .scale = true, .bias = true);
+    CONV(.n = 1, .C = 7, .H = 11, .W = 10, .O = 9, .kh = 3, .kw = 5, .sh = 1, .sw = 2, .ph = 0, .pw = 2, .dh = 1,
+         .dw = 1, .G = 1);
+    CONV(.n = 3, .C = 4, .H = 13, .W = 12, .O = 6, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 2, .pw = 2, .dh = 2,
+         .dw = 2, .G = 2, .bias = true);
+    CONV(.n = 1, .C = 3, .H = 10, .W = 9, .O = 4, .kh = 4, .kw = 4, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1);
+    CONV(.n = 1, .C = 1, .H = 12, .W = 11, .O = 3, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .ph = 2, .pw = 2, .dh = 1,
+         .dw = 1, .G = 1, .act = KW_ACT_RELU6);
+    CONV(.n = 1, .C = 3, .H = 9, .W = 13, .O = 7, .kh = 6, .kw = 2, .sh = 1, .sw = 1, .ph = 3, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1);
+    /* ResNet stem: 7x7 stride 2 pad 3, scale + bias + ReLU */
+    CONV(.n = 3, .C = 3, .H = 29, .W = 31, .O = 16, .kh = 7, .kw = 7, .sh = 2, .sw = 2, .ph = 3, .pw = 3, .dh = 1,
+         .dw = 1, .G = 1, .scale = true, .bias = true, .act = KW_ACT_RELU);
+    /* ResNet block: 3x3, residual + ReLU6, more channels than one block */
+    CONV(.n = 3, .C = 20, .H = 9, .W = 9, .O = 36, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .scale = true, .bias = true, .res = true, .act = KW_ACT_RELU6);
+    /* groups 2 with odd per-group channels, and 4 groups with dilation */
+    CONV(.n = 3, .C = 6, .H = 11, .W = 7, .O = 14, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 2, .scale = true, .act = KW_ACT_RELU);
+    CONV(.n = 1, .C = 12, .H = 15, .W = 15, .O = 20, .kh = 3, .kw = 3, .sh = 2, .sw = 1, .ph = 2, .pw = 2, .dh = 2,
+         .dw = 2, .G = 4);
+
+    /* depthwise: stride 1 and 2, dilation 2, channel multiplier 2, MobileNet epilogue */
+    CONV(.n = 3, .C = 7, .H = 15, .W = 13, .O = 7, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 7, .scale = true, .bias = true, .act = KW_ACT_RELU6);
+    CONV(.n = 1, .C = 15, .H = 14, .W = 15, .O = 15, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 15, .bias = true);
+    CONV(.n = 3, .C = 3, .H = 13, .W = 11, .O = 3, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 2, .pw = 2, .dh = 2,
+         .dw = 2, .G = 3, .act = KW_ACT_RELU);
+    CONV(.n = 1, .C = 5, .H = 9, .W = 10, .O = 10, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .ph = 2, .pw = 2, .dh = 1,
+         .dw = 1, .G = 5);
+    CONV(.n = 1, .C = 1, .H = 7, .W = 7, .O = 1, .kh = 7, .kw = 7, .sh = 1, .sw = 1, .ph = 3, .pw = 3, .dh = 1,
+         .dw = 1, .G = 1);
+
+    /* per-sample (KW) weights at batch 3: general, 1x1, grouped and depthwise */
+    CONV(.n = 3, .C = 7, .H = 9, .W = 11, .O = 9, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .dyn = true, .scale = true, .bias = true, .act = KW_ACT_RELU);
+    CONV(.n = 3, .C = 15, .H = 6, .W = 5, .O = 7, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .G = 1,
+         .dyn = true, .res = true, .act = KW_ACT_RELU6);
+    CONV(.n = 3, .C = 6, .H = 8, .W = 9, .O = 4, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 2, .dyn = true);
+    CONV(.n = 3, .C = 9, .H = 10, .W = 10, .O = 9, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 9, .dyn = true, .bias = true, .act = KW_ACT_RELU6);
+
+    /* bigger shapes that fill whole tiles and many workgroups */
+    CONV(.n = 1, .C = 32, .H = 28, .W = 28, .O = 64, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .scale = true, .bias = true, .act = KW_ACT_RELU);
+    CONV(.n = 1, .C = 64, .H = 28, .W = 28, .O = 96, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .G = 1,
+         .bias = true);
+    CONV(.n = 1, .C = 96, .H = 28, .W = 28, .O = 96, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 96, .bias = true, .act = KW_ACT_RELU6);
+
+    printf("conv cases took %.2f s\n", now_s() - t0);
+    return oh_finish(env);
+}

@@ -1,0 +1,207 @@
+/* test_ops_kw.c - the KernelWarehouse ops (kw_attention, kw_assemble) on the GPU against their
+ * C references (engine/ref/ref_kw.c), through the op harness.
+ *
+ * Phase 1 runs every case with the device's storage range. Phase 2 shrinks the storage range
+ * to 64 KiB (KWVK_MAX_STORAGE_RANGE) and runs cases whose bindings exceed it, so the
+ * recorders must split along the batch, weight rows, the pooled plane and the warehouse's
+ * cells. Run it also with KWVK_FORCE_FALLBACKS=1 (no subgroup reductions) and with
+ * LP_NATIVE_VECTOR_WIDTH=128 on lavapipe (subgroup size 4). */
+#include "op_harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL_ATT 5e-6
+#define TOL_ASM 2e-5
+
+static kw_op new_op(uint32_t type)
+{
+    kw_op op;
+    memset(&op, 0, sizeof op);
+    op.type = type;
+    op.n_inputs = 1;
+    op.inputs[0] = 0;
+    for (int i = 1; i < KW_MAX_OP_INPUTS; i++) op.inputs[i] = KW_NONE;
+    for (int i = 0; i < KW_MAX_OP_TENSORS; i++) op.tensors[i] = KW_NONE;
+    return op;
+}
+
+static void set_random(oh_env *env, oh_case *c, int slot, uint32_t ndim, const uint32_t *dims,
+                       float scale)
+{
+    uint64_t count = 1;
+    for (uint32_t d = 0; d < ndim; d++) count *= dims[d];
+    c->op.tensors[slot] = (uint32_t)slot;
+    oh_set_tensor(&c->t[slot], ndim, dims, oh_random(env, count, scale));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* kw_attention                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct att_desc {
+    uint32_t n, C, H, W, hid, nlm, M, nlc, nb, start;
+    float fc2_scale; /* 0: 1/sqrt(hid) */
+} att_desc;
+
+static void att_case(oh_env *env, att_desc d)
+{
+    char label[160];
+    oh_case c;
+    memset(&c, 0, sizeof c);
+    c.op = new_op(KW_OP_KW_ATTENTION);
+    int32_t *p = c.op.p;
+    p[0] = (int32_t)d.C;
+    p[1] = (int32_t)d.hid;
+    p[2] = (int32_t)d.nlm;
+    p[3] = (int32_t)d.M;
+    p[4] = (int32_t)d.nlc;
+    p[5] = (int32_t)d.nb;
+    p[6] = (int32_t)d.start;
+    c.n = d.n;
+    c.in[0] = (kw_shape){d.C, d.H, d.W};
+    float s2 = d.fc2_scale > 0 ? d.fc2_scale : 1.0f / sqrtf((float)d.hid);
+
+    uint32_t w1[2] = {d.hid, d.C}, b1[1] = {d.hid};
+    set_random(env, &c, 0, 2, w1, 1.0f / sqrtf((float)d.C));
+    set_random(env, &c, 1, 1, b1, 0.5f);
+    if (d.nb == 0) {
+        uint32_t w2[2] = {d.nlm * (d.M + 1), d.hid}, b2[1] = {d.nlm * (d.M + 1)};
+        set_random(env, &c, 2, 2, w2, s2);
+        set_random(env, &c, 3, 1, b2, 0.1f * s2 * sqrtf((float)d.hid));
+        snprintf(label, sizeof label,
+                 "kw_attention standard n=%u C=%u %ux%u hid=%u nlm=%u M=%u%s", d.n, d.C, d.H, d.W,
+                 d.hid, d.nlm, d.M, d.fc2_scale > 0 ? " (tiny logits)" : "");
+    } else {
+        uint32_t w2[2] = {d.nlm * (d.nlc + d.nb + 1), d.hid}, w3[2] = {d.M - d.nlc, d.nb};
+        uint32_t bb[1] = {d.nlm * (d.M + 1)};
+        set_random(env, &c, 2, 2, w2, s2);
+        if (d.M > d.nlc) set_random(env, &c, 4, 2, w3, 1.0f / sqrtf((float)d.nb));
+        set_random(env, &c, 5, 1, bb, 0.1f);
+        snprintf(label, sizeof label,
+                 "kw_attention basis n=%u C=%u %ux%u hid=%u nlm=%u M=%u nlc=%u nb=%u start=%u",
+                 d.n, d.C, d.H, d.W, d.hid, d.nlm, d.M, d.nlc, d.nb, d.start);
+    }
+    c.label = label;
+    c.tol = TOL_ATT;
+    oh_run(env, &c);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* kw_assemble                                                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct asm_desc {
+    uint32_t n, O, Cg, kh, kw, co, ci, ckh, ckw, M;
+    const char *what;
+} asm_desc;
+
+static void asm_case(oh_env *env, asm_desc d)
+{
+    char label[200];
+    oh_case c;
+    memset(&c, 0, sizeof c);
+    c.op = new_op(KW_OP_KW_ASSEMBLE);
+    int32_t *p = c.op.p;
+    p[0] = (int32_t)d.O;
+    p[1] = (int32_t)d.Cg;
+    p[2] = (int32_t)d.kh;
+    p[3] = (int32_t)d.kw;
+    p[4] = (int32_t)d.co;
+    p[5] = (int32_t)d.ci;
+    p[6] = (int32_t)d.ckh;
+    p[7] = (int32_t)d.ckw;
+    p[8] = (int32_t)d.M;
+    uint32_t GO = d.O / d.co, GI = d.Cg / d.ci, GS = (d.kh / d.ckh) * (d.kw / d.ckw);
+    uint32_t nlm = GS * GO * GI;
+    c.n = d.n;
+    c.in[0] = (kw_shape){nlm * d.M, 1, 1};
+    /* attention-like alpha: sum |alpha| over a mixture row of about 1 */
+    c.x[0] = oh_random(env, (uint64_t)d.n * nlm * d.M, 1.0f / (float)d.M);
+    uint32_t wd[4] = {d.M, d.co, d.ci, d.ckh * d.ckw};
+    set_random(env, &c, 0, 4, wd, 1.0f);
+    snprintf(label, sizeof label,
+             "kw_assemble %s n=%u O=%u Cg=%u k=%ux%u cell=%ux%ux%ux%u GO=%u GI=%u GS=%u M=%u",
+             d.what, d.n, d.O, d.Cg, d.kh, d.kw, d.co, d.ci, d.ckh, d.ckw, GO, GI, GS, d.M);
+    c.label = label;
+    c.tol = TOL_ASM;
+    oh_run(env, &c);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void phase_full_range(oh_env *env)
+{
+    /* attention, standard path: odd C, 1x1 and 9x11 inputs, M 1..300 */
+    att_case(env, (att_desc){.n = 1, .C = 1, .H = 1, .W = 1, .hid = 16, .nlm = 1, .M = 1});
+    att_case(env, (att_desc){.n = 3, .C = 3, .H = 9, .W = 11, .hid = 16, .nlm = 4, .M = 5});
+    att_case(env, (att_desc){.n = 3, .C = 7, .H = 1, .W = 1, .hid = 16, .nlm = 9, .M = 40});
+    att_case(env, (att_desc){.n = 1, .C = 15, .H = 9, .W = 11, .hid = 16, .nlm = 2, .M = 300});
+    att_case(env, (att_desc){.n = 3, .C = 200, .H = 7, .W = 7, .hid = 24, .nlm = 18, .M = 37});
+    att_case(env, (att_desc){.n = 3, .C = 15, .H = 4, .W = 4, .hid = 16, .nlm = 3, .M = 2,
+                             .fc2_scale = 1e-3f});
+    /* basis path: start 0 and > 0, nlc 0, no nonlocal cells (M == nlc), start at the end */
+    att_case(env, (att_desc){.n = 3, .C = 7, .H = 9, .W = 11, .hid = 16, .nlm = 6, .M = 50,
+                             .nlc = 6, .nb = 16, .start = 0});
+    att_case(env, (att_desc){.n = 1, .C = 15, .H = 1, .W = 1, .hid = 16, .nlm = 8, .M = 60,
+                             .nlc = 8, .nb = 16, .start = 20});
+    att_case(env, (att_desc){.n = 3, .C = 3, .H = 9, .W = 11, .hid = 16, .nlm = 4, .M = 30,
+                             .nlc = 0, .nb = 16, .start = 0});
+    att_case(env, (att_desc){.n = 3, .C = 1, .H = 1, .W = 1, .hid = 16, .nlm = 4, .M = 4,
+                             .nlc = 4, .nb = 16, .start = 0});
+    att_case(env, (att_desc){.n = 3, .C = 7, .H = 1, .W = 1, .hid = 16, .nlm = 5, .M = 40,
+                             .nlc = 5, .nb = 20, .start = 35});
+    att_case(env, (att_desc){.n = 1, .C = 3, .H = 9, .W = 11, .hid = 16, .nlm = 2, .M = 3,
+                             .nlc = 1, .nb = 16, .start = 1, .fc2_scale = 1e-3f});
+
+    /* assembly */
+    asm_case(env, (asm_desc){1, 8, 6, 3, 3, 4, 3, 1, 1, 36, "3x3 1x1-cells x1"});
+    asm_case(env, (asm_desc){3, 8, 6, 3, 3, 4, 3, 1, 1, 36, "3x3 1x1-cells x1"});
+    asm_case(env, (asm_desc){9, 8, 6, 3, 3, 4, 3, 1, 1, 36, "3x3 1x1-cells x1"});
+    asm_case(env, (asm_desc){3, 8, 6, 3, 3, 4, 3, 1, 1, 9, "3x3 1x1-cells x1/4"});
+    asm_case(env, (asm_desc){9, 8, 6, 3, 3, 4, 3, 1, 1, 144, "3x3 1x1-cells x4"});
+    asm_case(env, (asm_desc){3, 16, 8, 3, 3, 4, 2, 1, 1, 72, "cell < gcd (ratio 0.5)"});
+    asm_case(env, (asm_desc){3, 16, 1, 3, 3, 8, 1, 1, 1, 20, "depthwise"});
+    asm_case(env, (asm_desc){9, 15, 1, 5, 5, 3, 1, 1, 1, 30, "depthwise odd cell"});
+    asm_case(env, (asm_desc){3, 8, 4, 3, 3, 4, 2, 3, 3, 5, "spatial partition off"});
+    asm_case(env, (asm_desc){1, 7, 1, 7, 7, 7, 1, 7, 7, 3, "depthwise 7x7 partition off"});
+    asm_case(env, (asm_desc){3, 10, 16, 1, 1, 5, 8, 1, 1, 6, "KWLinear"});
+    asm_case(env, (asm_desc){3, 6, 3, 4, 6, 2, 3, 2, 3, 13, "partial partition 4x6/2x3"});
+    asm_case(env, (asm_desc){9, 12, 7, 1, 1, 4, 7, 1, 1, 3, "1x1 conv"});
+    asm_case(env, (asm_desc){3, 3, 5, 5, 5, 1, 5, 1, 1, 80, "5x5 odd cell"});
+    asm_case(env, (asm_desc){1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "1x1x1x1"});
+}
+
+static void phase_small_range(oh_env *env)
+{
+    /* fc2 232 KB: split along mixture rows; batch split */
+    att_case(env, (att_desc){.n = 3, .C = 7, .H = 9, .W = 11, .hid = 16, .nlm = 36, .M = 100});
+    /* a 150x150 plane (88 KB) per channel: the pool splits the plane; fc1 192 KB: rows */
+    att_case(env, (att_desc){.n = 2, .C = 3, .H = 150, .W = 150, .hid = 16, .nlm = 4, .M = 9});
+    att_case(env, (att_desc){.n = 3, .C = 3000, .H = 3, .W = 3, .hid = 16, .nlm = 4, .M = 9});
+    /* basis path: fc2 rows and fc2 output split */
+    att_case(env, (att_desc){.n = 3, .C = 7, .H = 1, .W = 1, .hid = 32, .nlm = 40, .M = 120,
+                             .nlc = 40, .nb = 16, .start = 30});
+    /* warehouse 77 KB and alpha 43 KB per sample: cells split in two, batch split */
+    asm_case(env, (asm_desc){3, 16, 16, 3, 3, 8, 8, 1, 1, 300, "split warehouse+batch"});
+    /* 3x3 cells of 16x16 (9 KB each), 10 cells: warehouse split; kernels 9 KB: batch split */
+    asm_case(env, (asm_desc){9, 16, 16, 3, 3, 16, 16, 3, 3, 10, "split warehouse 3x3 cells"});
+    /* odd cell size (scalar path) split */
+    asm_case(env, (asm_desc){3, 15, 1, 5, 5, 5, 1, 5, 5, 200, "split warehouse odd cells"});
+}
+
+int main(void)
+{
+    oh_env *env = oh_init();
+    phase_full_range(env);
+    int rc = oh_finish(env);
+
+    printf("--- storage range limited to 65536 bytes ---\n");
+    setenv("KWVK_MAX_STORAGE_RANGE", "65536", 1);
+    env = oh_init();
+    phase_small_range(env);
+    int rc2 = oh_finish(env);
+    return rc ? rc : rc2;
+}

@@ -1,0 +1,264 @@
+/* tool_util.c - see tool_util.h. */
+#include "tool_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_FAILURE_USERMSG
+#define STBI_MAX_DIMENSIONS 16384
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#endif
+#include <stb/stb_image.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+void tu_die(const char *tool, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", tool);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+void tu_check(const char *tool, kwvk_result r, const char *what)
+{
+    if (r != KWVK_OK) tu_die(tool, "%s: %s", what, kwvk_last_error()[0] ? kwvk_last_error() : kwvk_result_name(r));
+}
+
+void *tu_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        unsigned char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    if (buf && ferror(f)) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) *size = n;
+    return buf;
+}
+
+int tu_parse_shape(const char *s, uint32_t shape[4])
+{
+    unsigned long v[4];
+    int k = 0;
+    const char *p = s;
+    while (k < 4) {
+        char *end;
+        errno = 0;
+        v[k] = strtoul(p, &end, 10);
+        if (end == p || errno || v[k] == 0 || v[k] > 1000000) return -1;
+        k++;
+        if (*end == 0) break;
+        if (*end != ',' && *end != 'x') return -1;
+        p = end + 1;
+    }
+    if (k == 3) {
+        shape[0] = 1;
+        for (int i = 0; i < 3; i++) shape[i + 1] = (uint32_t)v[i];
+        return 0;
+    }
+    if (k != 4) return -1;
+    for (int i = 0; i < 4; i++) shape[i] = (uint32_t)v[i];
+    return 0;
+}
+
+double tu_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+const char *tu_default_model(void)
+{
+    const char *env = getenv("KWVK_MODEL");
+    if (env && env[0]) return env;
+    static const char *candidates[] = {KWVK_SOURCE_MODELS "/fmnist_kw1x.kwvk", KWVK_INSTALL_MODELS "/fmnist_kw1x.kwvk"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+        if (access(candidates[i], R_OK) == 0) return candidates[i];
+    return candidates[0];
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Image preprocessing                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+/* One separable pass of PIL-style bilinear resampling: a triangle filter whose support grows
+ * with the downscale factor (antialiasing), as Pillow's ImagingResample does. Works on
+ * `channels` interleaved float channels; `stride` elements between pixels along the pass,
+ * `line_stride` between lines. The result is rounded to 8 bits like Pillow's 8-bit images. */
+static void resample_1d(const float *src, int in_len, float *dst, int out_len, int lines, int channels,
+                        int src_px_stride, int src_line_stride, int dst_px_stride, int dst_line_stride)
+{
+    double scale = (double)in_len / out_len;
+    double filterscale = scale < 1.0 ? 1.0 : scale;
+    double support = 1.0 * filterscale;
+    int ksize = (int)ceil(support) * 2 + 1;
+    double *w = malloc(sizeof(double) * (size_t)ksize);
+    if (!w) return;
+    for (int o = 0; o < out_len; o++) {
+        double center = (o + 0.5) * scale;
+        int xmin = (int)(center - support + 0.5);
+        if (xmin < 0) xmin = 0;
+        int xmax = (int)(center + support + 0.5);
+        if (xmax > in_len) xmax = in_len;
+        int n = xmax - xmin;
+        if (n > ksize) n = ksize;
+        double total = 0;
+        for (int j = 0; j < n; j++) {
+            double x = (j + xmin - center + 0.5) / filterscale;
+            double t = fabs(x) < 1.0 ? 1.0 - fabs(x) : 0.0;
+            w[j] = t;
+            total += t;
+        }
+        for (int j = 0; j < n; j++) w[j] = total != 0 ? w[j] / total : 0;
+        for (int l = 0; l < lines; l++)
+            for (int c = 0; c < channels; c++) {
+                double acc = 0;
+                for (int j = 0; j < n; j++)
+                    acc += w[j] * src[(size_t)l * src_line_stride + (size_t)(xmin + j) * src_px_stride + c];
+                double r = floor(acc + 0.5);
+                dst[(size_t)l * dst_line_stride + (size_t)o * dst_px_stride + c] = (float)(r < 0 ? 0 : r > 255 ? 255 : r);
+            }
+    }
+    free(w);
+}
+
+/* round(d / 2) with ties to even, as Python's round() */
+static int half_even(int d)
+{
+    int k = d / 2;
+    return (d % 2 == 0 || k % 2 == 0) ? k : k + 1;
+}
+
+int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *info, float *out, const char **err)
+{
+    if (w < 1 || h < 1) {
+        *err = "empty image";
+        return -1;
+    }
+    int ow, oh; /* size after the resize */
+    int cw = (int)info->input_width, ch = (int)info->input_height;
+    if (info->resize_short) {
+        int s = (int)info->resize_short;
+        if (w <= h) {
+            ow = s;
+            oh = (int)((long long)s * h / w);
+        } else {
+            oh = s;
+            ow = (int)((long long)s * w / h);
+        }
+        if (ow < 1) ow = 1;
+        if (oh < 1) oh = 1;
+        if (info->crop) cw = ch = (int)info->crop;
+    } else {
+        ow = cw;
+        oh = ch;
+    }
+    if (cw > ow || ch > oh) {
+        *err = "the crop is larger than the resized image";
+        return -1;
+    }
+    size_t src_n = (size_t)w * h * 3;
+    float *src = malloc(src_n * sizeof *src);
+    float *tmp = malloc((size_t)ow * h * 3 * sizeof *tmp);
+    float *res = malloc((size_t)ow * oh * 3 * sizeof *res);
+    if (!src || !tmp || !res) {
+        free(src);
+        free(tmp);
+        free(res);
+        *err = "out of memory";
+        return -1;
+    }
+    for (size_t i = 0; i < src_n; i++) src[i] = rgb[i];
+    /* horizontal then vertical, like Pillow */
+    resample_1d(src, w, tmp, ow, h, 3, 3, w * 3, 3, ow * 3);
+    resample_1d(tmp, h, res, oh, ow, 3, ow * 3, 3, ow * 3, 3);
+    /* torchvision's CenterCrop: int(round(d / 2.0)), Python rounding half to even */
+    int x0 = half_even((ow - cw)), y0 = half_even((oh - ch));
+    uint32_t C = info->input_channels;
+    for (int y = 0; y < ch; y++)
+        for (int x = 0; x < cw; x++) {
+            const float *px = &res[((size_t)(y + y0) * ow + (x + x0)) * 3];
+            for (uint32_t c = 0; c < C; c++) {
+                float v;
+                if (C == 1) v = floorf(0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2] + 0.5f);
+                else v = px[c < 3 ? c : 2];
+                out[((size_t)c * ch + y) * cw + x] = (v / 255.0f - info->mean[c]) / info->std[c];
+            }
+        }
+    free(src);
+    free(tmp);
+    free(res);
+    return 0;
+}
+
+int tu_load_image(const char *path, const kwvk_model_info *info, float *out, const char **err)
+{
+    int w, h, comp;
+    uint8_t *rgb = stbi_load(path, &w, &h, &comp, 3);
+    if (!rgb) {
+        *err = stbi_failure_reason();
+        if (!*err) *err = "cannot decode the image";
+        return -1;
+    }
+    int r = tu_preprocess_rgb8(rgb, w, h, info, out, err);
+    stbi_image_free(rgb);
+    return r;
+}
+
+void tu_topk(const float *v, uint32_t n, uint32_t k, uint32_t *idx)
+{
+    if (k > n) k = n;
+    for (uint32_t j = 0; j < k; j++) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t i = 0; i < n; i++) {
+            bool taken = false;
+            for (uint32_t q = 0; q < j; q++) taken |= idx[q] == i;
+            if (!taken && (best == UINT32_MAX || v[i] > v[best])) best = i;
+        }
+        idx[j] = best;
+    }
+}
+
+void tu_softmax(const float *v, uint32_t n, float *out)
+{
+    float mx = v[0];
+    for (uint32_t i = 1; i < n; i++) mx = v[i] > mx ? v[i] : mx;
+    double s = 0;
+    for (uint32_t i = 0; i < n; i++) s += exp((double)v[i] - mx);
+    for (uint32_t i = 0; i < n; i++) out[i] = (float)(exp((double)v[i] - mx) / s);
+}

@@ -1,0 +1,39 @@
+/* tool_util.h - small helpers shared by the command-line tools (not part of the library). */
+#ifndef KWVK_TOOL_UTIL_H
+#define KWVK_TOOL_UTIL_H
+
+#include "kwvk.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Print "tool: message" to stderr and exit(1). Tools, unlike the library, may exit. */
+void tu_die(const char *tool, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3), noreturn))
+#endif
+    ;
+/* Exit with a message if r != KWVK_OK. */
+void tu_check(const char *tool, kwvk_result r, const char *what);
+/* Read a whole file (malloc'd); NULL + errno on failure. */
+void *tu_read_file(const char *path, size_t *size);
+/* Parse "N,C,H,W" (or "C,H,W" with n = 1). */
+int tu_parse_shape(const char *s, uint32_t shape[4]);
+double tu_now_ms(void);
+/* Path of the default model shipped with kwvk: $KWVK_MODEL, else the source tree's
+ * models/fmnist_kw1x.kwvk, else the installed copy. */
+const char *tu_default_model(void);
+
+/* Decode an image file (JPEG/PNG/BMP/... via stb_image) into float32 [c, h, w] with the
+ * model's preprocessing: shorter side to resize_short (bilinear, antialiased when shrinking),
+ * centre crop `crop` (or resize straight to h x w when both are 0), then
+ * (x/255 - mean)/std; 1-channel models take luminance. Returns 0 or -1 with *err set. */
+int tu_load_image(const char *path, const kwvk_model_info *info, float *out, const char **err);
+/* Same from RGB8 pixels in memory (used by the viewer and the fuzzer). */
+int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *info, float *out,
+                       const char **err);
+/* Index of the k largest values (k <= 16). */
+void tu_topk(const float *v, uint32_t n, uint32_t k, uint32_t *idx);
+void tu_softmax(const float *v, uint32_t n, float *out);
+
+#endif
