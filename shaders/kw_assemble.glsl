@@ -2,20 +2,22 @@
  * warehouse, for cells whose size L is not a multiple of 4).
  *
  * The kernel of sample s is Wm[s] = alpha[s] (nlm x M) times the warehouse E (M x L), written
- * straight into conv2d's weight layout [O, Cg, kh, kw]. One invocation owns 4 consecutive
- * cell elements l (a vec4 of E's columns) of one mixture row r for SB samples, so each
- * warehouse value it loads serves SB samples from registers. Mixture row r = (s*GO + o)*GI + i
+ * straight into conv2d's weight layout [O, Cg, kh, kw]. One invocation owns a register tile:
+ * 4*CV consecutive cell elements l (CV vec4 columns of E) x TR consecutive mixture rows r x SB
+ * samples, so each warehouse vec4 it loads serves TR*SB rows. Mixture row r = (s*GO + o)*GI + i
  * and cell element l = ((c*ci + c')*ckh + y)*ckw + x land on kernel element
- * (o*co + c, i*ci + c', sy*ckh + y, sx*ckw + x) with s = sy*SW + sx.
+ * (o*co + c, i*ci + c', sy*ckh + y, sx*ckw + x) with s = sy*SW + sx; that offset is the sum of
+ * a row part and a column part.
  *
  * The warehouse may be split along M into chunks (accumulate != 0 adds to the output).
- * Flat invocation index (r, q) = flat0 + (wg.y * numwg.x + wg.x) * LS + local; wg.z: sample block.
- * The including file declares LS (constant_id 0), SB (constant_id 1), the bindings
- * alpha (float), the warehouse (E4: vec4 when KW_E_VEC4, else E: float) and out (float). */
+ * Flat invocation index (row group, column group) = flat0 + (wg.y * numwg.x + wg.x) * LS +
+ * local, column groups fastest; wg.z: sample block. The including file declares the spec
+ * constants LS (0), SB (1), TR (2), CV (3) and the bindings alpha (float), the warehouse
+ * (E4: vec4 when KW_E_VEC4, else E: float) and out_w (float). */
 
 layout(push_constant) uniform P {
     uint aoff, eoff, ooff; /* offsets within the views (eoff in vec4 units when KW_E_VEC4) */
-    uint L, Lq;            /* cell elements, ceil(L / 4) */
+    uint L, Lq, nq;        /* cell elements, ceil(L / 4), column groups ceil(Lq / CV) */
     uint mc;               /* cells in this chunk */
     uint M;                /* alpha row length (all cells) */
     uint as_, os;          /* per-sample strides of alpha (nlm*M) and out (O*Cg*kh*kw) */
@@ -41,41 +43,61 @@ void main()
 {
     uint flat_idx = pc.flat0 + (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * LS +
                     gl_LocalInvocationID.x;
-    uint r = flat_idx / pc.Lq, q = flat_idx % pc.Lq;
-    if (r >= pc.nlm) return;
+    uint rg = flat_idx / pc.nq, qg = flat_idx % pc.nq;
+    uint r0 = rg * TR, q0 = qg * CV;
+    if (r0 >= pc.nlm) return;
     uint s0 = gl_WorkGroupID.z * SB;
 
-    /* alpha offsets of this row for each sample of the block (clamped: extra lanes compute
-     * a duplicate and do not store) */
-    uint abase[SB];
-    for (uint j = 0; j < SB; j++) abase[j] = pc.aoff + min(s0 + j, pc.ns - 1) * pc.as_ + r * pc.M;
+    /* alpha offsets of each (sample, row) of the tile; rows/samples past the end are clamped:
+     * they compute a duplicate that is not stored */
+    uint abase[SB * TR];
+    for (uint j = 0; j < SB; j++)
+        for (uint t = 0; t < TR; t++)
+            abase[j * TR + t] = pc.aoff + min(s0 + j, pc.ns - 1) * pc.as_ +
+                                min(r0 + t, pc.nlm - 1) * pc.M;
+    uint qc[CV];
+    for (uint v = 0; v < CV; v++) qc[v] = min(q0 + v, pc.Lq - 1);
 
-    vec4 acc[SB];
-    for (uint j = 0; j < SB; j++) acc[j] = vec4(0.0);
+    vec4 acc[SB * TR * CV];
+    for (uint i = 0; i < SB * TR * CV; i++) acc[i] = vec4(0.0);
     for (uint m = 0; m < pc.mc; m++) {
-        vec4 e = load_e(m, q);
-        for (uint j = 0; j < SB; j++) acc[j] += alpha[abase[j] + m] * e;
+        vec4 e[CV];
+        for (uint v = 0; v < CV; v++) e[v] = load_e(m, qc[v]);
+        for (uint i = 0; i < SB * TR; i++) {
+            float a = alpha[abase[i] + m];
+            for (uint v = 0; v < CV; v++) acc[i * CV + v] += a * e[v];
+        }
     }
 
-    /* kernel element of each of the 4 cell elements */
-    uint sp = r / (pc.GO * pc.GI), o = (r / pc.GI) % pc.GO, i = r % pc.GI;
-    uint sy = sp / pc.SW, sx = sp % pc.SW;
+    /* column part of the kernel offsets */
     uint cA = pc.ckh * pc.ckw;
-    uint dst[4];
-    for (uint k = 0; k < 4; k++) {
-        uint l = 4 * q + k;
-        uint c = l / (pc.ci * cA), cc = (l / cA) % pc.ci, a = l % cA;
-        uint oc = o * pc.co + c, ic = i * pc.ci + cc;
-        uint ky = sy * pc.ckh + a / pc.ckw, kx = sx * pc.ckw + a % pc.ckw;
-        dst[k] = ((oc * pc.Cg + ic) * pc.kh + ky) * pc.kw + kx;
-    }
-    uint nk = min(4u, pc.L - 4 * q);
-    for (uint j = 0; j < SB; j++) {
-        if (s0 + j >= pc.ns) break;
-        uint obase = pc.ooff + (s0 + j) * pc.os;
-        for (uint k = 0; k < nk; k++) {
-            uint oi = obase + dst[k];
-            out_w[oi] = pc.accumulate != 0 ? out_w[oi] + acc[j][k] : acc[j][k];
+    uint ecol[4 * CV];
+    for (uint v = 0; v < CV; v++)
+        for (uint k = 0; k < 4; k++) {
+            uint l = 4 * (q0 + v) + k;
+            uint c = l / (pc.ci * cA), cc = (l / cA) % pc.ci, a = l % cA;
+            ecol[4 * v + k] = ((c * pc.Cg + cc) * pc.kh + a / pc.ckw) * pc.kw + a % pc.ckw;
+        }
+    for (uint t = 0; t < TR; t++) {
+        uint r = r0 + t;
+        if (r >= pc.nlm) break;
+        /* row part */
+        uint sp = r / (pc.GO * pc.GI), o = (r / pc.GI) % pc.GO, i = r % pc.GI;
+        uint sy = sp / pc.SW, sx = sp % pc.SW;
+        uint erow = ((o * pc.co * pc.Cg + i * pc.ci) * pc.kh + sy * pc.ckh) * pc.kw + sx * pc.ckw;
+        for (uint j = 0; j < SB; j++) {
+            if (s0 + j >= pc.ns) break;
+            uint obase = pc.ooff + (s0 + j) * pc.os + erow;
+            for (uint v = 0; v < CV; v++) {
+                uint q = q0 + v;
+                if (q >= pc.Lq) break;
+                uint nk = min(4u, pc.L - 4 * q);
+                vec4 val = acc[(j * TR + t) * CV + v];
+                for (uint k = 0; k < nk; k++) {
+                    uint oi = obase + ecol[4 * v + k];
+                    out_w[oi] = pc.accumulate != 0 ? out_w[oi] + val[k] : val[k];
+                }
+            }
         }
     }
 }

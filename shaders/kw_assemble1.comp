@@ -1,11 +1,13 @@
 #version 450
 /* kw_assemble1.comp - KW kernel assembly, warehouse read as scalars (any cell size L).
- * See kw_assemble.glsl. Dispatch: (gx, gy, ceil(ns / SB)) covering nlm * ceil(L / 4)
- * invocations from flat0. */
+ * See kw_assemble.glsl. Dispatch: (gx, gy, ceil(ns / SB)) covering
+ * ceil(nlm / TR) * ceil(ceil(L / 4) / CV) invocations from flat0. */
 #extension GL_GOOGLE_include_directive : require
 
 layout(constant_id = 0) const uint LS = 64;
-layout(constant_id = 1) const uint SB = 1; /* samples per invocation, 1..8 */
+layout(constant_id = 1) const uint SB = 1; /* samples per invocation */
+layout(constant_id = 2) const uint TR = 1; /* mixture rows per invocation */
+layout(constant_id = 3) const uint CV = 1; /* vec4 columns per invocation */
 layout(local_size_x_id = 0) in;
 
 layout(std430, set = 0, binding = 0) readonly buffer Alpha { float alpha[]; };

@@ -94,6 +94,12 @@ typedef struct kwvk_context_desc {
     uint64_t device_memory_budget;
     /* Fence wait limit in milliseconds (0 = 60000). */
     uint32_t timeout_ms;
+    /* Extra Vulkan extensions to enable (e.g. surface and swapchain for a viewer that
+     * presents with the same device). */
+    const char *const *instance_extensions;
+    uint32_t instance_extension_count;
+    const char *const *device_extensions;
+    uint32_t device_extension_count;
 } kwvk_context_desc;
 
 typedef struct kwvk_device_info {
@@ -217,6 +223,51 @@ typedef struct kwvk_net_stats {
  * `count` in: capacity of `times`; out: number of ops. `times` may be NULL. */
 KWVK_API kwvk_result kwvk_net_profile(const kwvk_net *net, kwvk_layer_time *times, uint32_t *count);
 KWVK_API kwvk_result kwvk_net_get_stats(const kwvk_net *net, kwvk_net_stats *out);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Vulkan interop (for applications that render or pre-process with the same device)       */
+/* Handles are passed as void* so that this header needs no Vulkan headers.                 */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct kwvk_vulkan_handles {
+    void *instance;               /* VkInstance */
+    void *physical_device;        /* VkPhysicalDevice */
+    void *device;                 /* VkDevice */
+    void *queue;                  /* VkQueue used by kwvk (compute; also graphics when available) */
+    uint32_t queue_family;
+    void *get_instance_proc_addr; /* PFN_vkGetInstanceProcAddr */
+} kwvk_vulkan_handles;
+
+KWVK_API kwvk_result kwvk_context_vulkan_handles(const kwvk_context *ctx, kwvk_vulkan_handles *out);
+/* The queue needs external synchronisation: hold this lock around your own vkQueueSubmit /
+ * vkQueuePresentKHR on kwvk's queue. (Recursive; kwvk takes it for its own submissions.) */
+KWVK_API void kwvk_context_queue_lock(kwvk_context *ctx);
+KWVK_API void kwvk_context_queue_unlock(kwvk_context *ctx);
+
+/* The device buffers a prepared shape reads its input from and writes its output to
+ * (host-visible; float32 NCHW). Write the input from the host or a GPU pass of your own. */
+typedef struct kwvk_net_io {
+    void *input_buffer;    /* VkBuffer */
+    uint64_t input_offset, input_bytes;
+    void *input_mapped;    /* host pointer to the input */
+    void *output_buffer;   /* VkBuffer */
+    uint64_t output_offset, output_bytes;
+    const void *output_mapped;
+} kwvk_net_io;
+
+KWVK_API kwvk_result kwvk_net_get_io(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, uint32_t w, kwvk_net_io *io);
+
+typedef struct kwvk_submit_sync {
+    void *wait_semaphore;    /* VkSemaphore or NULL: waited at compute/transfer stages */
+    void *signal_semaphore;  /* VkSemaphore or NULL */
+    void *fence;             /* VkFence or NULL: signalled when the inference is complete */
+} kwvk_submit_sync;
+
+/* Submit the recorded command buffer for a prepared shape without waiting. The caller must
+ * not resubmit the same net and shape before the previous submission completed (use one
+ * net per frame in flight). */
+KWVK_API kwvk_result kwvk_net_submit(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, uint32_t w,
+                                     const kwvk_submit_sync *sync);
 
 /* Name of an op type code ("conv2d", "kw_attention", ...); "?" if unknown. */
 KWVK_API const char *kwvk_op_name(uint32_t op_type);

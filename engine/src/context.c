@@ -112,7 +112,7 @@ static kwvk_result load_vulkan(void)
     return KWVK_OK;
 }
 
-static kwvk_result create_instance(kw_ctx *ctx, bool validation)
+static kwvk_result create_instance(kw_ctx *ctx, bool validation, const kwvk_context_desc *d)
 {
     KW_TRY(load_vulkan());
     uint32_t api = VK_API_VERSION_1_1;
@@ -131,8 +131,21 @@ static kwvk_result create_instance(kw_ctx *ctx, bool validation)
                                                               KWVK_VERSION_PATCH),
                              .apiVersion = api};
     const char *layers[1] = {"VK_LAYER_KHRONOS_validation"};
-    const char *exts[1] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
+    const char *exts[17];
+    uint32_t n_exts = 0;
     bool debug_utils = validation && has_instance_ext(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    if (debug_utils) exts[n_exts++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+    if (d && d->instance_extension_count > 16)
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "too many instance extensions (%u, at most 16)",
+                       d->instance_extension_count);
+    for (uint32_t i = 0; d && i < d->instance_extension_count; i++) {
+        if (!d->instance_extensions || !d->instance_extensions[i])
+            return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "instance extension %u is NULL", i);
+        if (!has_instance_ext(d->instance_extensions[i]))
+            return kw_fail(KWVK_ERROR_UNSUPPORTED, "the Vulkan instance extension %s is not available",
+                           d->instance_extensions[i]);
+        exts[n_exts++] = d->instance_extensions[i];
+    }
     if (validation && !has_layer(layers[0]))
         return kw_fail(KWVK_ERROR_UNSUPPORTED,
                        "validation was requested but VK_LAYER_KHRONOS_validation is not installed "
@@ -145,7 +158,7 @@ static kwvk_result create_instance(kw_ctx *ctx, bool validation)
                                 .pApplicationInfo = &app,
                                 .enabledLayerCount = validation ? 1 : 0,
                                 .ppEnabledLayerNames = layers,
-                                .enabledExtensionCount = debug_utils ? 1 : 0,
+                                .enabledExtensionCount = n_exts,
                                 .ppEnabledExtensionNames = exts};
     if (validation && env_flag("KWVK_VALIDATION_SYNC")) ici.pNext = &vfeat;
     VkResult vr = vkCreateInstance(&ici, NULL, &ctx->instance);
@@ -314,7 +327,7 @@ static kwvk_result choose_device(kw_ctx *ctx, const char *want)
 /* Device                                                                                   */
 /* ---------------------------------------------------------------------------------------- */
 
-static kwvk_result create_device(kw_ctx *ctx)
+static kwvk_result create_device(kw_ctx *ctx, const kwvk_context_desc *d)
 {
     uint32_t nq = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &nq, NULL);
@@ -338,7 +351,12 @@ static kwvk_result create_device(kw_ctx *ctx)
                                    .pQueuePriorities = &prio};
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                               .queueCreateInfoCount = 1,
-                              .pQueueCreateInfos = &qci};
+                              .pQueueCreateInfos = &qci,
+                              .enabledExtensionCount = d ? d->device_extension_count : 0,
+                              .ppEnabledExtensionNames = d ? d->device_extensions : NULL};
+    for (uint32_t i = 0; d && i < d->device_extension_count; i++)
+        if (!d->device_extensions || !d->device_extensions[i])
+            return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "device extension %u is NULL", i);
     VkResult vr = vkCreateDevice(ctx->phys, &dci, NULL, &ctx->device);
     if (vr != VK_SUCCESS) return kw_vk_fail(vr, "vkCreateDevice");
     volkLoadDevice(ctx->device);
@@ -420,9 +438,9 @@ kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **ou
 
     const char *device = d.device ? d.device : getenv("KWVK_DEVICE");
     bool validation = d.enable_validation || env_flag("KWVK_VALIDATION");
-    kwvk_result r = create_instance(ctx, validation);
+    kwvk_result r = create_instance(ctx, validation, &d);
     if (r == KWVK_OK) r = choose_device(ctx, device);
-    if (r == KWVK_OK) r = create_device(ctx);
+    if (r == KWVK_OK) r = create_device(ctx, &d);
     if (r == KWVK_OK) r = kw_pipeline_cache_open(ctx, d.cache_dir);
     if (r != KWVK_OK) {
         ctx_release(ctx);
@@ -464,7 +482,7 @@ kwvk_result kwvk_enumerate_devices(kwvk_device_info *infos, uint32_t *count)
 {
     if (!count) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_enumerate_devices: count is NULL");
     kw_ctx tmp = {0};
-    KW_TRY(create_instance(&tmp, false));
+    KW_TRY(create_instance(&tmp, false, NULL));
     VkPhysicalDevice *pds = NULL;
     uint32_t n = 0;
     kwvk_result r = list_devices(tmp.instance, &pds, &n);
@@ -566,4 +584,30 @@ kwvk_result kw_end_one_time(kw_ctx *ctx, VkCommandBuffer cmd)
     vkFreeCommandBuffers(ctx->device, ctx->cmd_pool, 1, &cmd);
     kw_ctx_unlock(ctx); /* taken by kw_begin_one_time */
     return r;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Interop                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+kwvk_result kwvk_context_vulkan_handles(const kwvk_context *c, kwvk_vulkan_handles *out)
+{
+    if (!c || !out) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_context_vulkan_handles: NULL argument");
+    out->instance = (void *)c->c.instance;
+    out->physical_device = (void *)c->c.phys;
+    out->device = (void *)c->c.device;
+    out->queue = (void *)c->c.queue;
+    out->queue_family = c->c.queue_family;
+    out->get_instance_proc_addr = (void *)(uintptr_t)vkGetInstanceProcAddr;
+    return KWVK_OK;
+}
+
+void kwvk_context_queue_lock(kwvk_context *c)
+{
+    if (c) kw_ctx_lock(&c->c);
+}
+
+void kwvk_context_queue_unlock(kwvk_context *c)
+{
+    if (c) kw_ctx_unlock(&c->c);
 }

@@ -441,3 +441,50 @@ kwvk_result kwvk_net_get_stats(const kwvk_net *net, kwvk_net_stats *out)
     out->plans = net->n_plans;
     return KWVK_OK;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Interop                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+kwvk_result kwvk_net_get_io(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, uint32_t w, kwvk_net_io *io)
+{
+    if (!net || !io) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_get_io: NULL argument");
+    kw_plan *p;
+    KW_TRY(get_plan(net, n, c, h, w, &p));
+    memset(io, 0, sizeof *io);
+    io->input_buffer = (void *)p->staging_in.buffer;
+    io->input_bytes = p->in_bytes;
+    io->input_mapped = p->staging_in.mapped;
+    io->output_buffer = (void *)p->staging_out.buffer;
+    io->output_bytes = p->out_bytes;
+    io->output_mapped = p->staging_out.mapped;
+    return KWVK_OK;
+}
+
+kwvk_result kwvk_net_submit(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, uint32_t w,
+                            const kwvk_submit_sync *sync)
+{
+    if (!net) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_submit: net is NULL");
+    kw_ctx *ctx = net->ctx;
+    if (ctx->lost) return kw_fail(KWVK_ERROR_DEVICE_LOST, "the Vulkan device was lost; recreate the context");
+    kw_plan *p;
+    KW_TRY(get_plan(net, n, c, h, w, &p));
+    VkSemaphore wait = sync ? (VkSemaphore)sync->wait_semaphore : VK_NULL_HANDLE;
+    VkSemaphore signal = sync ? (VkSemaphore)sync->signal_semaphore : VK_NULL_HANDLE;
+    VkPipelineStageFlags stage = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                       .waitSemaphoreCount = wait ? 1 : 0,
+                       .pWaitSemaphores = &wait,
+                       .pWaitDstStageMask = &stage,
+                       .commandBufferCount = 1,
+                       .pCommandBuffers = &p->rec.cmd,
+                       .signalSemaphoreCount = signal ? 1 : 0,
+                       .pSignalSemaphores = &signal};
+    kw_ctx_lock(ctx);
+    VkResult vr = vkQueueSubmit(ctx->queue, 1, &si, sync ? (VkFence)sync->fence : VK_NULL_HANDLE);
+    if (vr == VK_ERROR_DEVICE_LOST) ctx->lost = true;
+    kw_ctx_unlock(ctx);
+    if (vr != VK_SUCCESS) return kw_vk_fail(vr, "vkQueueSubmit");
+    p->ran = true;
+    return KWVK_OK;
+}

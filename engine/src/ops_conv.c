@@ -12,6 +12,7 @@
 #include "ops.h"
 
 #include <string.h>
+#include <stdlib.h>
 
 /* ---------------------------------------------------------------------------------------- */
 /* Bindings                                                                                 */
@@ -113,6 +114,8 @@ static void plan_conv(const kw_op_call *call, conv_plan *pl)
                      (call->op->tensors[2] != KW_NONE ? 8u : 0u) | (call->op->inputs[2] != KW_NONE ? 16u : 0u);
 
     uint32_t to = 8, tp = 8;
+    if (getenv("XTO")) to = atoi(getenv("XTO")); /* EXPERIMENT */
+    if (getenv("XTP")) tp = atoi(getenv("XTP"));
     if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0) {
         /* 1x1: a GEMM over the flattened plane, one row of H*W pixels */
         pl->W = pl->H * pl->W;

@@ -17,6 +17,7 @@
 #include "internal.h"
 #include "ops.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define KW_LS 64u /* workgroup size of every KW shader */
@@ -435,16 +436,25 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
 
     /* vec4 warehouse reads when every cell row starts on a vec4 boundary */
     bool vec4 = job.L % 4 == 0 && call->vt[0].offset % 16 == 0;
-    uint32_t spec[2] = {KW_LS, job.sb};
+    /* register tile: SB samples x TR mixture rows x 4*CV cell elements */
+    uint32_t tr = 8 / job.sb, cv = 2;
+    while (tr > 1 && tr / 2 >= job.nlm) tr /= 2;
+    {   /* TEMP tuning */
+        const char *e;
+        if ((e = getenv("KW_TR"))) tr = (uint32_t)atoi(e);
+        if ((e = getenv("KW_CV"))) cv = (uint32_t)atoi(e);
+    }
+    uint32_t spec[4] = {KW_LS, job.sb, tr, cv};
     kw_pipeline *pipe;
-    KW_TRY(kw_pipeline_get(ctx, vec4 ? "kw_assemble" : "kw_assemble1", spec, 2, &pipe));
+    KW_TRY(kw_pipeline_get(ctx, vec4 ? "kw_assemble" : "kw_assemble1", spec, 4, &pipe));
 
     struct {
-        uint32_t aoff, eoff, ooff, L, Lq, mc, M, as_, os, co, ci, ckh, ckw, GO, GI, SW, Cg, kh,
-            kw, nlm, ns, flat0, accumulate;
+        uint32_t aoff, eoff, ooff, L, Lq, nq, mc, M, as_, os, co, ci, ckh, ckw, GO, GI, SW, Cg,
+            kh, kw, nlm, ns, flat0, accumulate;
     } pc;
     pc.L = (uint32_t)job.L;
     pc.Lq = div_up64(job.L, 4);
+    pc.nq = div_up64(pc.Lq, cv);
     pc.M = M;
     pc.as_ = (uint32_t)(job.nlm * M);
     pc.os = (uint32_t)job.out;
@@ -460,9 +470,10 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
     pc.kw = kw;
     pc.nlm = (uint32_t)job.nlm;
 
-    /* invocations: nlm * Lq (flat, split over x/y group counts), sample blocks on z */
+    /* invocations: row groups x column groups (flat, split over x/y group counts), sample
+     * blocks on z */
     const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
-    uint64_t groups = ((uint64_t)job.nlm * pc.Lq + KW_LS - 1) / KW_LS;
+    uint64_t groups = ((uint64_t)div_up64(job.nlm, tr) * pc.nq + KW_LS - 1) / KW_LS;
     uint64_t gx = min_u64(groups, lim->maxComputeWorkGroupCount[0]);
     uint64_t gy_all = (groups + gx - 1) / gx;
 
