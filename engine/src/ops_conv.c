@@ -75,7 +75,7 @@ typedef struct conv_push {
 } conv_push;
 _Static_assert(sizeof(conv_push) <= KW_PUSH_BYTES, "conv push block too large");
 
-enum { SPEC_LX, SPEC_LY, SPEC_TO, SPEC_TP, SPEC_KSIZE, SPEC_GEOM, SPEC_FLAGS, SPEC_COUNT };
+enum { SPEC_LX, SPEC_LY, SPEC_TO, SPEC_TP, SPEC_KSIZE, SPEC_GEOM, SPEC_FLAGS, SPEC_SG, SPEC_COUNT };
 
 typedef struct conv_plan {
     const char *shader;
@@ -99,7 +99,7 @@ static void choose_workgroup(conv_plan *pl, uint32_t blocks_per_group, uint32_t 
     pl->ly = ly;
 }
 
-static void plan_conv(const kw_op_call *call, conv_plan *pl)
+static void plan_conv(const kw_ctx *ctx, const kw_op_call *call, conv_plan *pl)
 {
     const int32_t *p = call->op->p;
     const uint32_t O = p[0], kh = p[1], kw = p[2], sh = p[3], sw = p[4], ph = p[5], pw = p[6];
@@ -137,6 +137,10 @@ static void plan_conv(const kw_op_call *call, conv_plan *pl)
     pl->spec[SPEC_KSIZE] = kh | kw << 8;
     pl->spec[SPEC_GEOM] = sh | sw << 8 | dh << 16 | dw << 24;
     pl->spec[SPEC_FLAGS] = flags;
+    uint32_t sg = ctx->subgroup_size, ns = sg < to ? sg : to;
+    bool share = ctx->feat.subgroup_arithmetic && sg >= 4 && pl->lx % sg == 0 && to % ns == 0;
+    if (getenv("XNOSHARE")) share = false; /* EXPERIMENT */
+    pl->spec[SPEC_SG] = share ? sg : 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -217,7 +221,7 @@ kwvk_result kw_conv2d_record(kw_rec *rec, const kw_op_call *call)
     if (call->n == 0 || ys == 0) return KWVK_OK;
 
     conv_plan pl;
-    plan_conv(call, &pl);
+    plan_conv(ctx, call, &pl);
     kw_pipeline *pipe;
     KW_TRY(kw_pipeline_get(ctx, pl.shader, pl.spec, SPEC_COUNT, &pipe));
 
