@@ -14,8 +14,6 @@
 // segment. W / scale / bias rows are relative to o0.
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#extension GL_KHR_shader_subgroup_basic : require
-#extension GL_KHR_shader_subgroup_shuffle : require
 #include "common.glsl"
 
 layout(local_size_x_id = 0, local_size_y_id = 1) in; // x: row tiles, y: channel blocks
@@ -24,19 +22,12 @@ layout(constant_id = 3) const uint TP = 8;    // consecutive output pixels per i
 layout(constant_id = 4) const uint KSIZE = 0x0303u; // kernel h | w << 8
 layout(constant_id = 5) const uint GEOM = 0x01010101u; // stride h, w, dilation h, w
 layout(constant_id = 6) const uint FLAGS = 0; // see EPI_* in common.glsl
-// Subgroup size the weight sharing assumes (0: off). With sharing, the lanes of a subgroup
-// (which all need the same TO weights) each load one of them and pass them round with
-// subgroupShuffle (constant lanes once unrolled): one load per lane instead of TO. Needs TO % min(SG, TO) == 0 and the
-// x lanes a multiple of SG; used only when gl_SubgroupSize equals SG.
-layout(constant_id = 7) const uint SG = 0;
 
 const uint KH = KSIZE & 255u, KW = KSIZE >> 8;
 
 const uint SH = GEOM_SH(GEOM), SW = GEOM_SW(GEOM), DH = GEOM_DH(GEOM), DW = GEOM_DW(GEOM);
 const uint SPAN = (TP - 1u) * SW + (KW - 1u) * DW + 1u; // input columns one tile row reads
 const uint ACT = EPI_ACT(FLAGS);
-const uint NS = SG == 0u ? 1u : (SG < TO ? SG : TO); // lanes sharing one round of weight loads
-const uint ROUNDS = TO / NS;
 
 layout(std430, set = 0, binding = 0) readonly buffer Xb { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Wb { float w[]; };
@@ -68,15 +59,11 @@ void main()
     const uint seg = blk / pc.bps;
     const uint oc_in_seg = (blk - seg * pc.bps) * TO;
     const uint oc_l = seg * pc.seg_len + oc_in_seg; // first channel of the tile, relative to o0
-    if (oc_l >= pc.n_oc) return; // the same for all x lanes
-    // Lanes past the last tile compute a copy of it (they must take part in the broadcasts)
-    // and store nothing.
-    const bool live = tile < pc.ntiles;
-    const uint tile_c = live ? tile : pc.ntiles - 1u;
+    if (tile >= pc.ntiles || oc_l >= pc.n_oc) return;
     const uint n_o = min(TO, pc.seg_len - oc_in_seg);
     const uint g = (pc.o0 + oc_l) / pc.Og;
-    const uint oy = tile_c / pc.ntx;
-    const uint ox0 = (tile_c - oy * pc.ntx) * TP;
+    const uint oy = tile / pc.ntx;
+    const uint ox0 = (tile - oy * pc.ntx) * TP;
     const int iy0 = int(oy * SH) - int(pc.ph);
     const int ix0 = int(ox0 * SW) - int(pc.pw);
     const uint K = pc.Cg * KH * KW;
@@ -86,11 +73,6 @@ void main()
     uint wrow[TO];
     [[unroll]] for (uint i = 0; i < TO; i++)
         wrow[i] = pc.w_base + n * pc.w_stride + (oc_l + min(i, n_o - 1u)) * K;
-    const bool share = SG != 0u && gl_SubgroupSize == SG;
-    const uint lane = gl_SubgroupInvocationID % NS;
-    uint wmine[ROUNDS]; // the rows this lane loads for the subgroup
-    [[unroll]] for (uint r = 0; r < ROUNDS; r++)
-        wmine[r] = pc.w_base + n * pc.w_stride + (oc_l + min(r * NS + lane, n_o - 1u)) * K;
 
     // Column offsets and validity of the SPAN input columns (the same for every row).
     bool colok[SPAN];
@@ -121,24 +103,16 @@ void main()
                     row[s] = ok ? v : 0.0;
                 }
             }
-            [[unroll]] for (uint kx = 0; kx < KW; kx++) {
-                const uint wk = (c * KH + ky) * KW + kx;
-                if (share) {
-                    float mine[ROUNDS];
-                    [[unroll]] for (uint r = 0; r < ROUNDS; r++) mine[r] = w[wmine[r] + wk];
-                    [[unroll]] for (uint i = 0; i < TO; i++) {
-                        const float wv = subgroupShuffle(mine[i / NS], i % NS);
-                        [[unroll]] for (uint j = 0; j < TP; j++)
-                            acc[i * TP + j] += wv * row[j * SW + kx * DW];
-                    }
-                } else {
-                    [[unroll]] for (uint i = 0; i < TO; i++) {
-                        const float wv = w[wrow[i] + wk];
-                        [[unroll]] for (uint j = 0; j < TP; j++)
-                            acc[i * TP + j] += wv * row[j * SW + kx * DW];
-                    }
-                }
-            }
+            // All weights of this (c, ky) first, then one block of multiply-adds.
+            float wv[KW * TO];
+            const uint wk0 = (c * KH + ky) * KW;
+            [[unroll]] for (uint kx = 0; kx < KW; kx++)
+                [[unroll]] for (uint i = 0; i < TO; i++)
+                    wv[kx * TO + i] = w[wrow[i] + wk0 + kx];
+            [[unroll]] for (uint kx = 0; kx < KW; kx++)
+                [[unroll]] for (uint i = 0; i < TO; i++)
+                    [[unroll]] for (uint j = 0; j < TP; j++)
+                        acc[i * TP + j] += wv[kx * TO + i] * row[j * SW + kx * DW];
         }
         xb += HW;
     }
@@ -146,7 +120,7 @@ void main()
     const uint OHW = pc.OH * pc.OW;
     const uint ybase = n * pc.y_stride + oc_l * OHW + oy * pc.OW + ox0;
     [[unroll]] for (uint i = 0; i < TO; i++) {
-        if (i >= n_o || !live) break;
+        if (i >= n_o) break;
         const float sc = EPI_SCALE(FLAGS) != 0u ? scale[pc.s_base + oc_l + i] : 1.0;
         const float bi = EPI_BIAS(FLAGS) != 0u ? bias[pc.b_base + oc_l + i] : 0.0;
         [[unroll]] for (uint j = 0; j < TP; j++) {

@@ -10,9 +10,9 @@ layout(constant_id = 2) const uint TR = 1; /* mixture rows per invocation */
 layout(constant_id = 3) const uint CV = 1; /* vec4 columns per invocation */
 layout(local_size_x_id = 0) in;
 
-layout(std430, set = 0, binding = 0) readonly buffer Alpha { float alpha[]; };
-layout(std430, set = 0, binding = 1) readonly buffer Warehouse { vec4 E4[]; };
-layout(std430, set = 0, binding = 2) buffer Out { float out_w[]; };
+layout(std430, set = 0, binding = 0) restrict readonly buffer Alpha { float alpha[]; };
+layout(std430, set = 0, binding = 1) restrict readonly buffer Warehouse { vec4 E4[]; };
+layout(std430, set = 0, binding = 2) restrict buffer Out { float out_w[]; };
 
 #define KW_E_VEC4 1
 #include "kw_assemble.glsl"

@@ -75,7 +75,7 @@ typedef struct conv_push {
 } conv_push;
 _Static_assert(sizeof(conv_push) <= KW_PUSH_BYTES, "conv push block too large");
 
-enum { SPEC_LX, SPEC_LY, SPEC_TO, SPEC_TP, SPEC_KSIZE, SPEC_GEOM, SPEC_FLAGS, SPEC_SG, SPEC_COUNT };
+enum { SPEC_LX, SPEC_LY, SPEC_TO, SPEC_TP, SPEC_KSIZE, SPEC_GEOM, SPEC_FLAGS, SPEC_COUNT };
 
 typedef struct conv_plan {
     const char *shader;
@@ -116,6 +116,8 @@ static void plan_conv(const kw_ctx *ctx, const kw_op_call *call, conv_plan *pl)
     uint32_t to = 8, tp = 8;
     if (getenv("XTO")) to = atoi(getenv("XTO")); /* EXPERIMENT */
     if (getenv("XTP")) tp = atoi(getenv("XTP"));
+    { uint32_t ow = kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 ? call->out.h * call->out.w : call->out.w;
+      uint32_t nt = kw_div_up(ow, tp); tp = kw_div_up(ow, nt); }
     if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0) {
         /* 1x1: a GEMM over the flattened plane, one row of H*W pixels */
         pl->W = pl->H * pl->W;
@@ -137,10 +139,6 @@ static void plan_conv(const kw_ctx *ctx, const kw_op_call *call, conv_plan *pl)
     pl->spec[SPEC_KSIZE] = kh | kw << 8;
     pl->spec[SPEC_GEOM] = sh | sw << 8 | dh << 16 | dw << 24;
     pl->spec[SPEC_FLAGS] = flags;
-    uint32_t sg = ctx->subgroup_size, ns = sg < to ? sg : to;
-    bool share = ctx->feat.subgroup_arithmetic && sg >= 4 && pl->lx % sg == 0 && to % ns == 0;
-    if (getenv("XNOSHARE")) share = false; /* EXPERIMENT */
-    pl->spec[SPEC_SG] = share ? sg : 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */

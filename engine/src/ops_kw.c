@@ -6,8 +6,10 @@
  *   kw_fc    (basis path) fc2_w h[s] = [local, basis, zero] rows  -> scratch
  *   kw_mix   one workgroup per mixture row: the M + 1 logits, / (sum |z| + 1e-3), drop the
  *            zero column -> alpha [s, nlm, M]
- * kw_assemble (kw-spec section 3): kw_assemble / kw_assemble1, a GEMM alpha[s] x warehouse
- *   batched over blocks of up to 8 samples, written in conv2d's weight layout.
+ * kw_assemble (kw-spec section 3): kw_assemble (vec4 warehouse) / kw_assemble1 (scalar), a
+ *   GEMM alpha[s] x warehouse batched over the samples: each invocation keeps a register tile
+ *   of up to 8 samples x 8 mixture rows (8 pairs in all) x 8 cell elements, so the warehouse
+ *   is read once per block of samples, and writes straight in conv2d's weight layout.
  *
  * Every binding is a sub-range of the op's views, bound at an offset aligned for the device
  * (the remainder goes to the shader as an element offset). Work is split into several
@@ -17,7 +19,6 @@
 #include "internal.h"
 #include "ops.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define KW_LS 64u /* workgroup size of every KW shader */
@@ -425,7 +426,7 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
     job.L = (uint64_t)co * ci * ckh * ckw;
     job.nlm = (uint64_t)(O / co) * (Cg / ci) * (kh / ckh) * (kw / ckw);
     job.out = (uint64_t)O * Cg * kh * kw;
-    job.sb = call->n >= 5 ? 8 : call->n >= 3 ? 4 : call->n;
+    job.sb = call->n < 8 ? call->n : 8;
     uint64_t total[3] = {M, call->n, 1}, ch[3];
     if (!choose_chunks(&job, asm_fit, total, ch))
         return kw_fail(KWVK_ERROR_UNSUPPORTED,
@@ -436,14 +437,10 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
 
     /* vec4 warehouse reads when every cell row starts on a vec4 boundary */
     bool vec4 = job.L % 4 == 0 && call->vt[0].offset % 16 == 0;
-    /* register tile: SB samples x TR mixture rows x 4*CV cell elements */
+    /* register tile: SB samples x TR mixture rows (about 8 (sample, row) pairs) x 4*CV cell
+     * elements: each warehouse vec4 loaded serves SB*TR rows (fastest on lavapipe: 8 x 2) */
     uint32_t tr = 8 / job.sb, cv = 2;
     while (tr > 1 && tr / 2 >= job.nlm) tr /= 2;
-    {   /* TEMP tuning */
-        const char *e;
-        if ((e = getenv("KW_TR"))) tr = (uint32_t)atoi(e);
-        if ((e = getenv("KW_CV"))) cv = (uint32_t)atoi(e);
-    }
     uint32_t spec[4] = {KW_LS, job.sb, tr, cv};
     kw_pipeline *pipe;
     KW_TRY(kw_pipeline_get(ctx, vec4 ? "kw_assemble" : "kw_assemble1", spec, 4, &pipe));

@@ -419,8 +419,9 @@ class WarehouseManager(nn.Module):
         """Give every KW layer its attention and start cell, walking network.modules()
         (this order, not the reserve order, decides start_cell_idx).
 
-        layer_overrides {layer name: {"hidden", "num_basis", "num_local_cells"}} replaces
-        sizes computed from the settings (the converter passes the checkpoint's).
+        layer_overrides {layer name: {"hidden", "num_basis", "num_local_cells" or
+        "num_nonlocal"}} replaces sizes computed from the settings (the converter passes the
+        checkpoint's).
         Returns the end index of each warehouse; with strict, raises unless every warehouse
         is used exactly (as the official code asserts)."""
         s = self.settings()
@@ -438,12 +439,16 @@ class WarehouseManager(nn.Module):
             basis_ratio = float(s["nonlocal_basis_ratio"][wid])
             nb = max(int((M - nlc) * basis_ratio), 16) if basis_ratio < 1.0 else 0
             nb = over.get("num_basis", nb)
-            nlc = over.get("num_local_cells", nlc)
+            if "num_local_cells" in over:
+                nlc = over["num_local_cells"]
+            elif "num_nonlocal" in over:            # fc3 rows = M - nlc
+                nlc = M - over["num_nonlocal"]
             start = ends[wid]
             end = layer.bind(cells.shape, start, hidden, nlc, nb, ratio)
             if init_weights:
                 self._init_cells(cells, start, end)
             ends[wid] = end
+        self.last_ends = list(ends)
         if strict:
             for wid, end in enumerate(ends):
                 M = self.weights[wid].shape[0]

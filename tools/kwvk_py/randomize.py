@@ -1,22 +1,62 @@
 """randomize.py - seeded "nothing is identity" weights for parity checks and fixtures.
 
-Biases, BatchNorm affines, the attention's fc2 bias / basis_bias get random values; then the
-BatchNorm running statistics are measured on random inputs (train-mode passes with a
-cumulative average), so that activations stay O(1) through deep networks while mean/var
-are far from 0/1. Conv, linear and warehouse weights keep their (seeded) Kaiming init.
+Biases, BatchNorm affines and the attention's fc2 bias / basis_bias get random values; the
+BatchNorm running statistics are then measured in one eval-mode pass over a random batch,
+layer after layer (a pre-hook sets each BatchNorm's mean/var from the input it receives,
+which was computed with the already-calibrated layers before it), and jittered. So every
+BatchNorm is far from identity, yet activations stay O(1) through deep networks in eval
+mode. Conv, linear and warehouse weights keep their (seeded) Kaiming init.
 """
 import torch
 import torch.nn as nn
 
 
+def random_input(shape, gen):
+    """Random images with a per-sample scale and offset, so that samples (and hence the
+    attention's global features) differ from each other."""
+    n = shape[0]
+    scale = torch.rand([n] + [1] * (len(shape) - 1), generator=gen) + 0.5
+    offset = torch.randn([n] + [1] * (len(shape) - 1), generator=gen) * 0.5
+    return torch.randn(shape, generator=gen) * scale + offset
+
+
 @torch.no_grad()
-def randomize_(model, seed, input_shape, calib_batches=2):
+def calibrate_bn_(model, x):
+    """Set every BatchNorm's running stats from one eval-mode pass over x."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+    def hook(module, inputs):
+        v = inputs[0]
+        dims = [d for d in range(v.dim()) if d != 1]
+        mean = v.mean(dim=dims)
+        if v.dim() == 2:
+            # BatchNorm1d of a KW attention: its inputs are global averages, which differ
+            # little between samples; normalising by that small spread would make the
+            # attention (and the whole net) hypersensitive to the input. Centre halfway
+            # and scale by the spread around that centre instead.
+            mean = 0.5 * mean
+        var = ((v - mean.reshape([1, -1] + [1] * (v.dim() - 2))) ** 2).mean(dim=dims)
+        module.running_mean.copy_(mean)
+        module.running_var.copy_(var + 1e-3 * var.mean() + 1e-6)
+
+    handles = [m.register_forward_pre_hook(hook) for m in norms]
+    model.eval()
+    try:
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return norms
+
+
+@torch.no_grad()
+def randomize_(model, seed, input_shape):
     """Randomise `model` in place (deterministic for a seed); input_shape [N, C, H, W] is
-    used for the calibration passes (N >= 2). Leaves the model in eval mode."""
+    the calibration batch (N >= 2). Leaves the model in eval mode."""
     gen = torch.Generator().manual_seed(seed)
 
-    def rnd(shape, scale=1.0, offset=0.0):
-        return torch.randn(shape, generator=gen) * scale + offset
+    def rnd(shape, scale=1.0):
+        return torch.randn(shape, generator=gen) * scale
 
     def uni(shape, lo, hi):
         return torch.rand(shape, generator=gen) * (hi - lo) + lo
@@ -24,20 +64,14 @@ def randomize_(model, seed, input_shape, calib_batches=2):
     for name, p in model.named_parameters():
         if name.endswith(".bias") or name.endswith("basis_bias"):
             p.copy_(rnd(p.shape, 0.1))
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for m in norms:
-        m.weight.copy_(uni(m.weight.shape, 0.5, 1.5))
-        m.bias.copy_(rnd(m.bias.shape, 0.2))
-        m.reset_running_stats()
-        m.momentum = None                      # cumulative average over the passes
-    model.train()
-    for _ in range(calib_batches):
-        model(rnd(input_shape))
-    for m in norms:
-        m.momentum = 0.1
-        # a little jitter so the stats are not exactly what the data gives
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.weight.copy_(uni(m.weight.shape, 0.5, 1.5))
+            m.bias.copy_(rnd(m.bias.shape, 0.2))
+    norms = calibrate_bn_(model, random_input(list(input_shape), gen))
+    for m in norms:   # a little jitter so the stats are not exactly the batch's
         m.running_var.mul_(uni(m.running_var.shape, 0.8, 1.25))
-        m.running_mean.add_(rnd(m.running_mean.shape, 0.05))
+        m.running_mean.add_(rnd(m.running_mean.shape, 0.05) * m.running_var.sqrt())
         m.num_batches_tracked.fill_(0)
     model.eval()
     return model

@@ -1,0 +1,111 @@
+/* fuzz_image - libFuzzer target for the tools' image path (tools/common/tool_util.c):
+ * tu_load_image (stb_image decoding of JPEG/PNG/BMP/GIF/TGA/PSD/HDR/PIC/PNM) followed by
+ * the model's preprocessing, and tu_preprocess_rgb8 on the decoded pixels for two more
+ * preprocessing set-ups.
+ *
+ * Contract checked on every input: no crash, leak, out-of-bounds access or undefined
+ * behaviour; a refusal comes with a message; an accepted image gives finite values. The
+ * input is the image file itself (no prefix), so the seed corpus is plain image files. */
+#define _GNU_SOURCE
+#include "tool_util.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <stb/stb_image.h>
+
+static void check(int ok)
+{
+    if (!ok) __builtin_trap();
+}
+
+/* three preprocessing set-ups of real models */
+static kwvk_model_info config(int k)
+{
+    kwvk_model_info i;
+    memset(&i, 0, sizeof i);
+    if (k == 0) { /* Fashion-MNIST: grey 28x28, resized straight */
+        i.input_channels = 1;
+        i.input_height = i.input_width = 28;
+        i.mean[0] = 0.2860f;
+        i.std[0] = 0.3530f;
+    } else if (k == 1) { /* ImageNet: shorter side 256, centre crop 224 */
+        i.input_channels = 3;
+        i.input_height = i.input_width = 224;
+        i.resize_short = 256;
+        i.crop = 224;
+        for (int c = 0; c < 3; c++) {
+            i.mean[c] = 0.45f;
+            i.std[c] = 0.225f;
+        }
+    } else { /* CIFAR-like: shorter side 36, crop 32, 4 channels (alpha slot repeats blue) */
+        i.input_channels = 4;
+        i.input_height = i.input_width = 32;
+        i.resize_short = 36;
+        i.crop = 32;
+        for (int c = 0; c < 4; c++) {
+            i.mean[c] = 0.5f;
+            i.std[c] = 0.5f;
+        }
+    }
+    return i;
+}
+
+static int image_fd = -1;
+static char image_path[64];
+
+static void put_file(const uint8_t *data, size_t size)
+{
+    if (image_fd < 0) {
+        image_fd = memfd_create("kwvk-fuzz-image", 0);
+        check(image_fd >= 0);
+        snprintf(image_path, sizeof image_path, "/proc/self/fd/%d", image_fd);
+    }
+    check(ftruncate(image_fd, 0) == 0);
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = pwrite(image_fd, data + done, size - done, (off_t)done);
+        check(n > 0);
+        done += (size_t)n;
+    }
+}
+
+static void check_values(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) check(isfinite(v[i]));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    /* 1. the tool path: decode a file and preprocess for the Fashion-MNIST set-up */
+    put_file(data, size);
+    kwvk_model_info a = config(0);
+    float out_a[28 * 28];
+    const char *err = NULL;
+    if (tu_load_image(image_path, &a, out_a, &err) == 0) check_values(out_a, 28 * 28);
+    else check(err != NULL && err[0] != 0);
+
+    /* 2. the in-memory path with the two resize + crop set-ups */
+    int w = 0, h = 0, comp = 0;
+    uint8_t *rgb = stbi_load_from_memory(data, (int)(size > INT32_MAX ? INT32_MAX : size), &w, &h, &comp, 3);
+    if (!rgb) return 0;
+    for (int k = 1; k < 3; k++) {
+        kwvk_model_info info = config(k);
+        size_t n = (size_t)info.input_channels * info.input_height * info.input_width;
+        float *out = malloc(n * sizeof *out);
+        check(out != NULL);
+        err = NULL;
+        if (tu_preprocess_rgb8(rgb, w, h, &info, out, &err) == 0) check_values(out, n);
+        else check(err != NULL && err[0] != 0);
+        free(out);
+    }
+    stbi_image_free(rgb);
+    return 0;
+}

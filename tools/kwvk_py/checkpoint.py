@@ -1,0 +1,138 @@
+"""checkpoint.py - load PyTorch checkpoints without running pickled code.
+
+A .pth file is a pickle: unpickling may call any Python function the file names (a hostile
+file can run `os.system`). load_checkpoint() first tries torch.load(weights_only=True); if
+that refuses only because of harmless extra objects (the official training script stores
+its argparse.Namespace next to the weights), it loads again through an unpickler that
+resolves nothing but an allowlist of constructors for tensors and plain data. Anything
+else (os.system, builtins.eval, a pickled nn.Module class, ...) is refused with
+UnsafeCheckpoint naming the global; TorchScript archives are refused before torch.load
+would hand them to torch.jit.load.
+"""
+import argparse
+import codecs
+import collections
+import io
+import pathlib
+import pickle
+import types
+import zipfile
+
+import torch
+
+
+class CheckpointError(Exception):
+    """The checkpoint cannot be read (message is one line)."""
+
+
+class UnsafeCheckpoint(CheckpointError):
+    """The checkpoint names a Python global outside the allowlist."""
+
+
+def _allowed_globals():
+    allowed = {
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("torch", "Size"): torch.Size,
+        ("torch", "device"): torch.device,
+        ("torch", "Tensor"): torch.Tensor,
+        ("torch.nn.parameter", "Parameter"): torch.nn.Parameter,
+        ("argparse", "Namespace"): argparse.Namespace,
+        ("_codecs", "encode"): codecs.encode,        # bytes in protocol-2 pickles
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+        ("builtins", "slice"): slice,
+        ("builtins", "complex"): complex,
+        ("builtins", "bytearray"): bytearray,
+        ("pathlib", "PosixPath"): pathlib.PosixPath,
+        ("pathlib", "WindowsPath"): pathlib.PureWindowsPath,
+    }
+    import torch._utils as tu
+    for fn in ("_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_parameter",
+               "_rebuild_parameter_with_state"):
+        if hasattr(tu, fn):
+            allowed[("torch._utils", fn)] = getattr(tu, fn)
+    import torch._tensor as tt
+    if hasattr(tt, "_rebuild_from_type_v2"):
+        allowed[("torch._tensor", "_rebuild_from_type_v2")] = tt._rebuild_from_type_v2
+    try:   # numpy scalars / arrays that training scripts sometimes store (e.g. metrics)
+        import numpy as np
+        allowed[("numpy", "dtype")] = np.dtype
+        allowed[("numpy", "ndarray")] = np.ndarray
+        for modname in ("numpy.core.multiarray", "numpy._core.multiarray"):
+            allowed[(modname, "scalar")] = np.core.multiarray.scalar
+            allowed[(modname, "_reconstruct")] = np.core.multiarray._reconstruct
+    except Exception:  # pragma: no cover - numpy is optional here
+        pass
+    return allowed
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An Unpickler that resolves only allowlisted globals (exact module + name)."""
+    _allowed = None
+
+    def find_class(self, module, name):
+        if RestrictedUnpickler._allowed is None:
+            RestrictedUnpickler._allowed = _allowed_globals()
+        fn = RestrictedUnpickler._allowed.get((module, name))
+        if fn is not None:
+            return fn
+        if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
+            return getattr(torch, name)
+        raise UnsafeCheckpoint(f"it needs the Python global '{module}.{name}', which is not "
+                               "allowed (a checkpoint should hold only tensors and plain "
+                               "data; this file may be malicious)")
+
+
+def _restricted_module():
+    mod = types.ModuleType("kwvk_restricted_pickle")
+    mod.Unpickler = RestrictedUnpickler
+
+    def load(f, **kwargs):
+        return RestrictedUnpickler(f, **kwargs).load()
+    mod.load = load
+    mod.__version__ = "1"
+    return mod
+
+
+def _is_torchscript(path):
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def load_checkpoint(path):
+    """Load a checkpoint safely; returns whatever it holds (dict / state_dict)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror}") from None
+    if not head:
+        raise CheckpointError(f"checkpoint {path} is empty")
+    if _is_torchscript(path):
+        raise CheckpointError(f"{path} is a TorchScript archive; save model.state_dict() with "
+                              "torch.save instead")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        pass   # retry with our allowlist, which also knows argparse.Namespace & co.
+    try:
+        return torch.load(path, map_location="cpu", pickle_module=_restricted_module())
+    except UnsafeCheckpoint as e:
+        raise UnsafeCheckpoint(f"refusing to load checkpoint {path}: {e}") from None
+    except Exception as e:
+        cause = e
+        while cause.__cause__ is not None or cause.__context__ is not None:
+            nxt = cause.__cause__ or cause.__context__
+            if isinstance(nxt, UnsafeCheckpoint):
+                raise UnsafeCheckpoint(f"refusing to load checkpoint {path}: {nxt}") from None
+            cause = nxt
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"cannot load checkpoint {path}: {msg}") from None
+
+
+def loads_for_test(data: bytes):
+    """Unpickle raw pickle bytes with the restricted unpickler (tests)."""
+    return RestrictedUnpickler(io.BytesIO(data)).load()
