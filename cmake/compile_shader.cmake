@@ -1,7 +1,11 @@
-# Compile one compute shader to SPIR-V embedded as a uint32 C array; any warning or error
+# Compile one compute shader (with optional -D definitions) to SPIR-V embedded as a uint32 C array; any warning or error
 # fails the build. Called as: cmake -DGLSLANG=.. -DSRC=.. -DOUT=.. -DDEP=.. -DVAR=.. -DINC=.. -P
+set(defs)
+foreach(d IN LISTS DEFINES)
+  list(APPEND defs "-D${d}")
+endforeach()
 execute_process(
-  COMMAND "${GLSLANG}" -V --target-env vulkan1.1 "-I${INC}" --vn "${VAR}" --depfile "${DEP}" -o "${OUT}" "${SRC}"
+  COMMAND "${GLSLANG}" -V --target-env vulkan1.1 ${defs} "-I${INC}" --vn "${VAR}" --depfile "${DEP}" -o "${OUT}" "${SRC}"
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 string(REPLACE "${SRC}" "" rest "${out}${err}")
 string(STRIP "${rest}" rest)
@@ -22,3 +26,15 @@ foreach(b IN LISTS bindings)
   endif()
 endforeach()
 file(APPEND "${OUT}" "\nstatic const uint32_t ${VAR}_bindings = ${n};\n")
+# The _nosg variant must not declare any subgroup capability (OpCapability = 0x00020011,
+# GroupNonUniform* = 61..68): a device without them would reject the module.
+list(FIND DEFINES KW_NO_SUBGROUP nosg)
+if(nosg GREATER -1)
+  file(READ "${OUT}" spv)
+  string(REGEX REPLACE "[ \t\r\n]" "" spv "${spv}")
+  if(spv MATCHES "0x00020011,0x0000003[def]|0x00020011,0x0000004[0-4]")
+    file(REMOVE "${OUT}")
+    message(FATAL_ERROR "${SRC} compiled with KW_NO_SUBGROUP still declares a subgroup capability: guard its "
+                        "#extension lines and subgroup code with #ifndef KW_NO_SUBGROUP")
+  endif()
+endif()

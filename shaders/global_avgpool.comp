@@ -4,8 +4,10 @@
 // subgroup when SUBGROUP is 1, a shared-memory tree otherwise.
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#ifndef KW_NO_SUBGROUP /* the _nosg variant, for devices without subgroup arithmetic */
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 #include "common.glsl"
 
 layout(local_size_x = 64) in;
@@ -48,6 +50,7 @@ void main()
     const uint xb = pc.x_base + plane * pc.hw;
     float s = 0.0;
     for (uint i = lx; i < pc.hw; i += 64u) s += x[xb + i];
+#ifndef KW_NO_SUBGROUP
     if (SUBGROUP != 0u) {
         s = subgroupAdd(s);
         if (subgroupElect()) red[gl_SubgroupID] = s;
@@ -57,7 +60,9 @@ void main()
             for (uint k = 0; k < gl_NumSubgroups; k++) t += red[k];
             y[pc.y_base + plane] = t / float(pc.hw);
         }
-    } else {
+    } else
+#endif
+    {
         red[lx] = s;
         barrier();
         [[unroll]] for (uint w = 32u; w > 0u; w >>= 1) {

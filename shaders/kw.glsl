@@ -3,7 +3,9 @@
  * The including shader declares, before including this file:
  *   layout(constant_id = 0) const uint LS = 64;            workgroup size (a power of two)
  *   layout(constant_id = 1) const uint USE_SUBGROUP = 0;   1: reduce with subgroupAdd
- * and enables GL_KHR_shader_subgroup_basic / GL_KHR_shader_subgroup_arithmetic. */
+ * and enables GL_KHR_shader_subgroup_basic / GL_KHR_shader_subgroup_arithmetic unless
+ * KW_NO_SUBGROUP is defined (the build compiles such shaders a second time that way, as
+ * <name>_nosg, so that devices without subgroup arithmetic never see the capability). */
 
 shared vec4 kw_red[LS];
 
@@ -11,6 +13,7 @@ shared vec4 kw_red[LS];
  * Four independent sums at once (one per sample of a block of up to four). */
 vec4 kw_wg_sum(vec4 v)
 {
+#ifndef KW_NO_SUBGROUP
     if (USE_SUBGROUP != 0) {
         v = subgroupAdd(v);
         if (subgroupElect()) kw_red[gl_SubgroupID] = v;
@@ -20,6 +23,7 @@ vec4 kw_wg_sum(vec4 v)
         barrier();
         return t;
     }
+#endif
     uint lid = gl_LocalInvocationID.x;
     kw_red[lid] = v;
     barrier();

@@ -8,8 +8,10 @@
  *     nonlocal[k] = W3[k, :] . basis  (K = nb).
  * Dispatch: (nm, ceil(ns / SB), 1). */
 #extension GL_GOOGLE_include_directive : require
+#ifndef KW_NO_SUBGROUP /* the _nosg variant, for devices without subgroup arithmetic */
 #extension GL_KHR_shader_subgroup_basic : enable
 #extension GL_KHR_shader_subgroup_arithmetic : enable
+#endif
 
 layout(constant_id = 0) const uint LS = 64;
 layout(constant_id = 1) const uint USE_SUBGROUP = 0;

@@ -4,8 +4,10 @@
  * (WG_MODE 1, long rows) or one invocation per channel loops over it (WG_MODE 0, short rows).
  * Dispatch: WG_MODE 1: (nch, ns, 1); WG_MODE 0: (ceil(nch / LS), ns, 1). */
 #extension GL_GOOGLE_include_directive : require
+#ifndef KW_NO_SUBGROUP /* the _nosg variant, for devices without subgroup arithmetic */
 #extension GL_KHR_shader_subgroup_basic : enable
 #extension GL_KHR_shader_subgroup_arithmetic : enable
+#endif
 
 layout(constant_id = 0) const uint LS = 64;
 layout(constant_id = 1) const uint USE_SUBGROUP = 0;

@@ -4,8 +4,10 @@
 // otherwise).
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#ifndef KW_NO_SUBGROUP /* the _nosg variant, for devices without subgroup arithmetic */
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 #include "common.glsl"
 
 layout(local_size_x = 64) in;
@@ -27,6 +29,7 @@ float reduce(float v, bool is_max)
 {
     const uint lx = gl_LocalInvocationID.x;
     barrier(); // red[] may still be read by a previous reduction
+#ifndef KW_NO_SUBGROUP
     if (SUBGROUP != 0u) {
         v = is_max ? subgroupMax(v) : subgroupAdd(v);
         if (subgroupElect()) red[gl_SubgroupID] = v;
@@ -35,6 +38,7 @@ float reduce(float v, bool is_max)
         for (uint k = 1; k < gl_NumSubgroups; k++) t = is_max ? max(t, red[k]) : t + red[k];
         return t;
     }
+#endif
     red[lx] = v;
     barrier();
     [[unroll]] for (uint w = 32u; w > 0u; w >>= 1) {

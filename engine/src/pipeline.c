@@ -207,7 +207,13 @@ fail:
 kwvk_result kw_pipeline_get(kw_ctx *ctx, const char *name, const uint32_t *spec, uint32_t n_spec, kw_pipeline **out)
 {
     if (n_spec > KW_MAX_SPEC) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "too many specialisation constants");
-    const kw_shader *sh = kw_shader_find(name);
+    const kw_shader *sh = NULL;
+    if (!ctx->feat.subgroup_arithmetic) { /* the variant built without subgroup operations */
+        char alt[96];
+        snprintf(alt, sizeof alt, "%s_nosg", name);
+        sh = kw_shader_find(alt);
+    }
+    if (!sh) sh = kw_shader_find(name);
     if (!sh) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "no embedded shader named %s", name);
     kw_ctx_lock(ctx);
     for (kw_pipeline *p = ctx->pipelines; p; p = p->next)
