@@ -25,7 +25,8 @@ vec4 apply_act4(vec4 v, uint act)
     return v;
 }
 
-// Epilogue flags of the convolution shaders (specialisation constant FLAGS):
+// Epilogue flags of the convolution shaders (a specialisation constant: a run-time branch
+// around each of the unrolled stores costs lavapipe twice the JIT time):
 // bits 0-1 activation, bit 2 scale, bit 3 bias, bit 4 residual.
 #define EPI_ACT(f) ((f) & 3u)
 #define EPI_SCALE(f) (((f) >> 2) & 1u)

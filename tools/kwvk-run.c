@@ -32,37 +32,139 @@ static const char *type_name(int t)
     }
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Device report (--list-devices)                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Is fallback `what` forced by KWVK_FORCE_FALLBACKS ("1"/"all" or a comma list)? The same
+ * rule as fallback_forced() in engine/src/context.c. */
+static int report_forced(const char *what)
+{
+    const char *v = getenv("KWVK_FORCE_FALLBACKS");
+    if (!v || !v[0] || !strcmp(v, "0")) return 0;
+    if (!strcmp(v, "1") || !strcmp(v, "all")) return 1;
+    size_t n = strlen(what);
+    for (const char *p = v; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, what, n)) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+/* The largest binding kwvk makes on a device: maxStorageBufferRange, lowered by
+ * KWVK_MAX_STORAGE_RANGE (as create_device() in engine/src/context.c does). */
+static uint64_t report_storage_limit(const kwvk_device_info *d)
+{
+    uint64_t lim = d->max_storage_buffer_range;
+    const char *msr = getenv("KWVK_MAX_STORAGE_RANGE");
+    if (msr && msr[0]) {
+        unsigned long long v = strtoull(msr, NULL, 10);
+        if (v >= 256 && v < lim) lim = v & ~(uint64_t)255;
+    }
+    return lim;
+}
+
+static int same_device(const kwvk_device_info *a, const kwvk_device_info *b)
+{
+    return a->vendor_id == b->vendor_id && a->device_id == b->device_id && !strcmp(a->name, b->name) &&
+           a->driver_version == b->driver_version;
+}
+
+/* Print every Vulkan device with the features and limits kwvk uses and the code paths kwvk
+ * takes on it. Each device is also opened with kwvk_context_create (the engine's own device
+ * checks), and the default choice is found by opening a context without naming a device. */
 static int list_devices(void)
 {
     uint32_t n = 0;
     kwvk_result r = kwvk_enumerate_devices(NULL, &n);
-    if (r != KWVK_OK) tu_die(TOOL, "%s", kwvk_last_error());
+    if (r == KWVK_ERROR_NO_DEVICE) {
+        printf("no Vulkan device: %s\n", kwvk_last_error());
+        return 1;
+    }
+    if (r != KWVK_OK) tu_die(TOOL, "listing devices: %s", kwvk_last_error());
     kwvk_device_info *infos = calloc(n ? n : 1, sizeof *infos);
     if (!infos) tu_die(TOOL, "out of memory");
     tu_check(TOOL, kwvk_enumerate_devices(infos, &n), "listing devices");
+
+    const char *forced = getenv("KWVK_FORCE_FALLBACKS");
+    const char *want = getenv("KWVK_DEVICE");
+    printf("kwvk %d.%d.%d: %u Vulkan device(s); KWVK_FORCE_FALLBACKS=%s; KWVK_DEVICE=%s\n", KWVK_VERSION_MAJOR,
+           KWVK_VERSION_MINOR, KWVK_VERSION_PATCH, n, forced && forced[0] ? forced : "(unset)",
+           want && want[0] ? want : "(unset)");
+
+    /* the device kwvk_context_create picks when no device is named */
+    int chosen = -1;
+    char choose_err[512] = "";
+    kwvk_context_desc dd = {.cache_dir = ""};
+    kwvk_context *ctx = NULL;
+    r = kwvk_context_create(&dd, &ctx);
+    if (r == KWVK_OK) {
+        kwvk_device_info ci;
+        kwvk_context_device_info(ctx, &ci);
+        for (uint32_t i = 0; i < n && chosen < 0; i++)
+            if (same_device(&ci, &infos[i])) chosen = (int)i;
+        kwvk_context_destroy(ctx);
+    } else {
+        snprintf(choose_err, sizeof choose_err, "%s: %s", kwvk_result_name(r), kwvk_last_error());
+    }
+
     for (uint32_t i = 0; i < n; i++) {
         const kwvk_device_info *d = &infos[i];
-        printf("device %u: %s\n", i, d->name);
+        printf("\ndevice %u: %s%s\n", i, d->name, (int)i == chosen ? "   [default choice]" : "");
         printf("  type               %s, vendor 0x%04x, device 0x%04x\n", type_name(d->device_type), d->vendor_id,
                d->device_id);
-        printf("  Vulkan             %u.%u.%u, driver %s %s\n", d->api_version >> 22, (d->api_version >> 12) & 0x3ff,
-               d->api_version & 0xfff, d->driver_name[0] ? d->driver_name : "?", d->driver_info);
-        printf("  memory             %.1f GiB device-local%s\n", d->device_local_bytes / 1073741824.0,
-               d->has_host_visible_device_local ? ", host-visible device-local available" : "");
-        printf("  subgroup           size %u, arithmetic %s\n", d->subgroup_size,
+        printf("  Vulkan             %u.%u.%u; driver %s%s%s; driver version 0x%08x\n", d->api_version >> 22,
+               (d->api_version >> 12) & 0x3ff, d->api_version & 0xfff, d->driver_name[0] ? d->driver_name : "?",
+               d->driver_info[0] ? ": " : "", d->driver_info, d->driver_version);
+        printf("  memory             %.1f GiB device-local; host-visible device-local memory: %s\n",
+               d->device_local_bytes / 1073741824.0, d->has_host_visible_device_local ? "yes" : "no");
+        printf("  subgroups          size %u; arithmetic in compute shaders: %s\n", d->subgroup_size,
                d->has_subgroup_arithmetic ? "yes" : "no");
-        printf("  limits             storage range %llu B, texel elements %llu, workgroup %u invocations, "
-               "groups %u x %u x %u\n",
-               (unsigned long long)d->max_storage_buffer_range, (unsigned long long)d->max_texel_buffer_elements,
-               d->max_compute_workgroup_invocations, d->max_compute_workgroup_count[0],
-               d->max_compute_workgroup_count[1], d->max_compute_workgroup_count[2]);
-        printf("  16-bit storage     %s\n", d->has_16bit_storage ? "yes" : "no");
-        printf("  timestamps         %s\n", d->has_timestamps ? "yes" : "no");
-        printf("  kwvk paths         reductions: %s; memory: %s; profiling: %s; buffers above %llu B split\n",
-               d->has_subgroup_arithmetic ? "subgroupAdd" : "shared-memory fallback",
-               d->has_host_visible_device_local ? "direct host writes" : "staging copies",
-               d->has_timestamps ? "timestamps" : "unavailable", (unsigned long long)d->max_storage_buffer_range);
+        printf("  timestamps         %s (period %.3g ns)\n", d->has_timestamps ? "yes" : "no",
+               (double)d->timestamp_period_ns);
+        printf("  limits             storage buffer range %llu B; workgroup %u invocations; groups %u x %u x %u\n",
+               (unsigned long long)d->max_storage_buffer_range, d->max_compute_workgroup_invocations,
+               d->max_compute_workgroup_count[0], d->max_compute_workgroup_count[1],
+               d->max_compute_workgroup_count[2]);
+        printf("  not used by kwvk   16-bit storage (%s), texel buffers (%llu elements), push descriptors:\n"
+               "                     kwvk stores and computes fp32 in storage buffers only\n",
+               d->has_16bit_storage ? "yes" : "no", (unsigned long long)d->max_texel_buffer_elements);
+
+        /* open it as kwvk would: Vulkan 1.1, a compute queue, device creation */
+        char name[16];
+        snprintf(name, sizeof name, "%u", i);
+        kwvk_context_desc cd = {.device = name, .cache_dir = ""};
+        r = kwvk_context_create(&cd, &ctx);
+        if (r != KWVK_OK) {
+            printf("  kwvk               CANNOT USE THIS DEVICE: %s: %s\n", kwvk_result_name(r), kwvk_last_error());
+            continue;
+        }
+        kwvk_context_destroy(ctx);
+        const int sub = d->has_subgroup_arithmetic && !report_forced("subgroup");
+        const int hv = d->has_host_visible_device_local && !report_forced("host_visible");
+        const int ts = d->has_timestamps && !report_forced("timestamps");
+        const uint64_t lim = report_storage_limit(d);
+        printf("  kwvk paths         (a context opens on this device)\n");
+        printf("    reductions       %s\n", sub ? "subgroupAdd / subgroupMax, one shared slot per subgroup"
+                                         : d->has_subgroup_arithmetic
+                                               ? "shared-memory tree, *_nosg shaders (forced by KWVK_FORCE_FALLBACKS)"
+                                               : "shared-memory tree, *_nosg shaders (no subgroup arithmetic)");
+        printf("    weight upload    %s\n", hv ? "written in place (host-visible device-local memory)"
+                                         : d->has_host_visible_device_local
+                                               ? "staging buffer + copy (fallback forced by KWVK_FORCE_FALLBACKS)"
+                                               : "staging buffer + copy (no host-visible device-local memory)");
+        printf("    profiling        %s\n", ts ? "GPU timestamps around each op"
+                                         : d->has_timestamps
+                                               ? "off (forced by KWVK_FORCE_FALLBACKS): kwvk_net_profile is UNSUPPORTED"
+                                               : "unavailable: kwvk_net_profile returns KWVK_ERROR_UNSUPPORTED");
+        printf("    large tensors    split so that no binding exceeds %llu B (%.0f MiB)%s\n", (unsigned long long)lim,
+               lim / 1048576.0, lim < d->max_storage_buffer_range ? ", lowered by KWVK_MAX_STORAGE_RANGE" : "");
     }
+    if (chosen < 0)
+        printf("\ndefault choice: none%s%s\n", choose_err[0] ? ": " : "", choose_err);
     free(infos);
     return 0;
 }

@@ -112,6 +112,24 @@ static kwvk_result load_vulkan(void)
     return KWVK_OK;
 }
 
+/* volk keeps ONE global set of entry points. They are loaded through the loader's
+ * vkGetInstanceProcAddr, so that device-level calls go through the loader's trampolines and
+ * dispatch on their own device: contexts on different devices or with different layers
+ * (validation on one, off on another) stay independent. Loading per device (volkLoadDevice)
+ * would point every context at the last device's driver or layer. The pointers are written
+ * once per process, under a lock (then only again by a context that enables instance
+ * extensions of its own, e.g. surfaces for a viewer), so creating a context never rewrites
+ * pointers other threads are calling through. Debug-utils entry points are per instance. */
+static void load_entry_points(VkInstance instance, bool own_extensions)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static bool loaded = false;
+    pthread_mutex_lock(&lock);
+    if (!loaded || own_extensions) volkLoadInstance(instance);
+    loaded = true;
+    pthread_mutex_unlock(&lock);
+}
+
 static kwvk_result create_instance(kw_ctx *ctx, bool validation, const kwvk_context_desc *d)
 {
     KW_TRY(load_vulkan());
@@ -166,8 +184,11 @@ static kwvk_result create_instance(kw_ctx *ctx, bool validation, const kwvk_cont
         return kw_fail(KWVK_ERROR_NO_DEVICE, "no Vulkan driver is installed (vkCreateInstance: "
                                              "VK_ERROR_INCOMPATIBLE_DRIVER)");
     if (vr != VK_SUCCESS) return kw_vk_fail(vr, "vkCreateInstance");
-    volkLoadInstanceOnly(ctx->instance);
+    load_entry_points(ctx->instance, d && d->instance_extension_count > 0);
     if (debug_utils) {
+        PFN_vkCreateDebugUtilsMessengerEXT create_messenger =
+            (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(ctx->instance, "vkCreateDebugUtilsMessengerEXT");
+        if (!create_messenger) return kw_fail(KWVK_ERROR_VULKAN, "vkCreateDebugUtilsMessengerEXT is not available");
         VkDebugUtilsMessengerCreateInfoEXT mci = {
             .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
             .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
@@ -177,7 +198,7 @@ static kwvk_result create_instance(kw_ctx *ctx, bool validation, const kwvk_cont
                            VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
             .pfnUserCallback = debug_callback,
             .pUserData = ctx};
-        vr = vkCreateDebugUtilsMessengerEXT(ctx->instance, &mci, NULL, &ctx->messenger);
+        vr = create_messenger(ctx->instance, &mci, NULL, &ctx->messenger);
         if (vr != VK_SUCCESS) return kw_vk_fail(vr, "vkCreateDebugUtilsMessengerEXT");
     }
     return KWVK_OK;
@@ -359,7 +380,6 @@ static kwvk_result create_device(kw_ctx *ctx, const kwvk_context_desc *d)
             return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "device extension %u is NULL", i);
     VkResult vr = vkCreateDevice(ctx->phys, &dci, NULL, &ctx->device);
     if (vr != VK_SUCCESS) return kw_vk_fail(vr, "vkCreateDevice");
-    volkLoadDevice(ctx->device);
     vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
 
     VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
@@ -401,7 +421,11 @@ static void ctx_release(kw_ctx *ctx)
         if (ctx->cmd_pool) vkDestroyCommandPool(ctx->device, ctx->cmd_pool, NULL);
         vkDestroyDevice(ctx->device, NULL);
     }
-    if (ctx->messenger) vkDestroyDebugUtilsMessengerEXT(ctx->instance, ctx->messenger, NULL);
+    if (ctx->messenger) {
+        PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger =
+            (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(ctx->instance, "vkDestroyDebugUtilsMessengerEXT");
+        if (destroy_messenger) destroy_messenger(ctx->instance, ctx->messenger, NULL);
+    }
     if (ctx->instance) vkDestroyInstance(ctx->instance, NULL);
     if (ctx->lock) {
         pthread_mutex_destroy((pthread_mutex_t *)ctx->lock);
@@ -474,8 +498,16 @@ uint32_t kwvk_context_validation_messages(const kwvk_context *c)
 
 void kwvk_context_memory_usage(const kwvk_context *c, uint64_t *current, uint64_t *peak)
 {
-    if (current) *current = c ? c->c.used : 0;
-    if (peak) *peak = c ? c->c.peak : 0;
+    uint64_t used = 0, high = 0;
+    if (c) { /* the counters change under the context's lock (memory.c) */
+        kw_ctx *ctx = (kw_ctx *)(uintptr_t)&c->c;
+        kw_ctx_lock(ctx);
+        used = ctx->used;
+        high = ctx->peak;
+        kw_ctx_unlock(ctx);
+    }
+    if (current) *current = used;
+    if (peak) *peak = high;
 }
 
 kwvk_result kwvk_enumerate_devices(kwvk_device_info *infos, uint32_t *count)

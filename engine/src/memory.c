@@ -249,10 +249,9 @@ kwvk_result kw_buffer_create(kw_ctx *ctx, uint64_t size, kw_mem_kind kind, kw_bu
         return kw_vk_fail(vr, "vkBindBufferMemory");
     }
     b->live++;
-    if (kind == KW_MEM_DEVICE) {
-        ctx->used += req.size;
-        if (ctx->used > ctx->peak) ctx->peak = ctx->used;
-    }
+    /* every kind counts: the budget covers all of the context's allocations (kwvk.h) */
+    ctx->used += req.size;
+    if (ctx->used > ctx->peak) ctx->peak = ctx->used;
     kw_ctx_unlock(ctx);
     out->buffer = buf;
     out->block = b;
@@ -271,7 +270,7 @@ void kw_buffer_destroy(kw_ctx *ctx, kw_buffer *buf)
     kw_ctx_lock(ctx);
     kw_block *b = buf->block;
     block_give(b, buf->offset, req.size);
-    if (b->kind == KW_MEM_DEVICE) ctx->used -= req.size;
+    ctx->used -= req.size;
     if (--b->live == 0) { /* give the whole block back */
         kw_block **pp = &ctx->blocks;
         while (*pp && *pp != b) pp = &(*pp)->next;
@@ -335,7 +334,10 @@ kwvk_result kw_buffer_upload(kw_ctx *ctx, kw_buffer *dst, uint64_t dst_offset, c
 {
     KW_TRY(check_range(dst, dst_offset, size, "upload"));
     if (size == 0) return KWVK_OK;
-    if (dst->mapped) { /* host-visible device memory: no staging; all GPU work is synchronous */
+    /* host-visible device memory: no staging (all GPU work is synchronous), unless the
+     * fallback is forced (KWVK_FORCE_FALLBACKS=host_visible): then staging, even where the
+     * only memory type is host-visible (lavapipe, many integrated GPUs) */
+    if (dst->mapped && (ctx->feat.host_visible_device_local || dst->block->kind != KW_MEM_DEVICE)) {
         memcpy((uint8_t *)dst->mapped + dst_offset, src, size);
         return KWVK_OK;
     }
@@ -346,7 +348,7 @@ kwvk_result kw_buffer_download(kw_ctx *ctx, kw_buffer *src, uint64_t src_offset,
 {
     KW_TRY(check_range(src, src_offset, size, "download"));
     if (size == 0) return KWVK_OK;
-    if (src->mapped) {
+    if (src->mapped && (ctx->feat.host_visible_device_local || src->block->kind != KW_MEM_DEVICE)) {
         memcpy(dst, (const uint8_t *)src->mapped + src_offset, size);
         return KWVK_OK;
     }

@@ -281,10 +281,16 @@ static kwvk_result get_plan(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, u
     p->c = c;
     p->h = h;
     p->w = w;
+    /* ctx->pipeline_ms changes under the context's lock (pipeline.c); with other threads
+     * creating pipelines on the same context, their time is counted here too */
+    kw_ctx_lock(net->ctx);
     double t0 = now_ms(), pipe0 = net->ctx->pipeline_ms;
+    kw_ctx_unlock(net->ctx);
     kwvk_result r = plan_shapes(net, p);
     if (r == KWVK_OK) r = plan_record(net, p);
+    kw_ctx_lock(net->ctx);
     double pipe = net->ctx->pipeline_ms - pipe0;
+    kw_ctx_unlock(net->ctx);
     net->pipeline_ms += pipe;
     net->record_ms += now_ms() - t0 - pipe;
     if (r != KWVK_OK) {
@@ -323,7 +329,11 @@ kwvk_result kwvk_net_create(kwvk_context *c, const kwvk_model *model, const kwvk
 void kwvk_net_destroy(kwvk_net *net)
 {
     if (!net) return;
-    if (net->ctx->device) vkDeviceWaitIdle(net->ctx->device);
+    if (net->ctx->device) { /* vkDeviceWaitIdle uses the queue: it needs the queue lock */
+        kw_ctx_lock(net->ctx);
+        vkDeviceWaitIdle(net->ctx->device);
+        kw_ctx_unlock(net->ctx);
+    }
     for (uint32_t i = 0; i < net->n_plans; i++) plan_release(net->ctx, &net->plans[i]);
     free(net->plans);
     if (net->weights)
@@ -435,7 +445,9 @@ kwvk_result kwvk_net_get_stats(const kwvk_net *net, kwvk_net_stats *out)
     out->weight_bytes = net->weight_bytes;
     for (uint32_t i = 0; i < net->n_plans; i++)
         if (net->plans[i].arena_bytes > out->activation_bytes) out->activation_bytes = net->plans[i].arena_bytes;
+    kw_ctx_lock(net->ctx);
     out->peak_device_bytes = net->ctx->peak;
+    kw_ctx_unlock(net->ctx);
     out->pipeline_ms = net->pipeline_ms;
     out->record_ms = net->record_ms;
     out->plans = net->n_plans;

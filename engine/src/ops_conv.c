@@ -12,7 +12,6 @@
 #include "ops.h"
 
 #include <string.h>
-#include <stdlib.h>
 
 /* ---------------------------------------------------------------------------------------- */
 /* Bindings                                                                                 */
@@ -67,7 +66,8 @@ typedef struct conv_push {
     uint32_t seg_len, bps;
     uint32_t n_oc;
     uint32_t ntx, ntiles;
-    uint32_t tile0, blk0;
+    uint32_t blk0, n_inv;
+    uint32_t groups_x;
     uint32_t x_base, x_stride;
     uint32_t w_base, w_stride;
     uint32_t s_base, b_base;
@@ -75,70 +75,77 @@ typedef struct conv_push {
 } conv_push;
 _Static_assert(sizeof(conv_push) <= KW_PUSH_BYTES, "conv push block too large");
 
-enum { SPEC_LX, SPEC_LY, SPEC_TO, SPEC_TP, SPEC_KSIZE, SPEC_GEOM, SPEC_FLAGS, SPEC_COUNT };
+enum { SPEC_LX, SPEC_TO, SPEC_TP, SPEC_TPY, SPEC_KSIZE, SPEC_GEOM, SPEC_FLAGS, SPEC_COUNT };
+
+#define CONV_LANES 64u /* invocations per workgroup */
 
 typedef struct conv_plan {
-    const char *shader;
     uint32_t spec[SPEC_COUNT];
-    uint32_t lx, ly, to; /* workgroup shape, channels per block */
+    uint32_t to; /* channels per block */
     uint32_t ntx, ntiles;
     /* plane as the shader sees it (the 1x1 path flattens H x W into one row) */
     uint32_t H, W, OH, OW;
 } conv_plan;
 
-/* Lanes along tiles: enough to cover the plane's tiles without leaving most lanes idle on
- * small planes; the rest of the 64-lane workgroup goes to channel blocks. */
-static void choose_workgroup(conv_plan *pl, uint32_t blocks_per_group, uint32_t G)
+/* Split `len` into the fewest tiles of at most `max` and return the even tile size
+ * (56 with max 8 -> 8; 28 -> 7). */
+static uint32_t even_tile(uint32_t len, uint32_t max)
 {
-    uint32_t lx = 64;
-    while (lx > 8 && lx / 2 >= pl->ntiles) lx /= 2;
-    uint32_t ly = 64 / lx;
-    uint64_t blocks = (uint64_t)blocks_per_group * G;
-    while (ly > 1 && ly / 2 >= blocks) ly /= 2;
-    pl->lx = lx;
-    pl->ly = ly;
+    if (max < 1) max = 1;
+    return kw_div_up(len, kw_div_up(len, max));
 }
 
-static void plan_conv(const kw_ctx *ctx, const kw_op_call *call, conv_plan *pl)
+/* Tile sizes. On lavapipe every buffer load is a per-lane loop, so the tile must reuse each
+ * load for many multiply-adds: TO output channels x TPY rows x TP columns, with about
+ * CONV_ACC accumulators (the 1x1 GEMM path takes more: 16 x 28 measured fastest). The
+ * unrolled multiply-adds per input channel (accumulators x unrolled taps) stay under
+ * CONV_UNROLL, which bounds the JIT time of a pipeline (~0.5 s on lavapipe at the limit).
+ * Kernels above 3x3 loop over their rows. Depthwise convs (Og = 1) get TO = 1 and spatial
+ * tiles of up to CONV_PIXELS (larger ones only cost JIT time: their outputs' stores, one
+ * per-lane loop each, dominate). */
+#define CONV_ACC 224u
+#define CONV_PIXELS 64u
+#define CONV_UNROLL 2048u
+
+static void plan_conv(const kw_op_call *call, conv_plan *pl)
 {
     const int32_t *p = call->op->p;
     const uint32_t O = p[0], kh = p[1], kw = p[2], sh = p[3], sw = p[4], ph = p[5], pw = p[6];
-    const uint32_t dh = p[7], dw = p[8], G = p[9], C = p[11];
-    const uint32_t Cg = C / G, Og = O / G;
+    const uint32_t dh = p[7], dw = p[8], G = p[9];
+    const uint32_t Og = O / G;
     memset(pl, 0, sizeof *pl);
     pl->H = call->in[0].h;
     pl->W = call->in[0].w;
     pl->OH = call->out.h;
     pl->OW = call->out.w;
-    uint32_t flags = (uint32_t)p[10] | (call->op->tensors[1] != KW_NONE ? 4u : 0u) |
-                     (call->op->tensors[2] != KW_NONE ? 8u : 0u) | (call->op->inputs[2] != KW_NONE ? 16u : 0u);
-
-    uint32_t to = 8, tp = 8;
-    if (getenv("XTO")) to = atoi(getenv("XTO")); /* EXPERIMENT */
-    if (getenv("XTP")) tp = atoi(getenv("XTP"));
-    { uint32_t ow = kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 ? call->out.h * call->out.w : call->out.w;
-      uint32_t nt = kw_div_up(ow, tp); tp = kw_div_up(ow, nt); }
-    if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0) {
-        /* 1x1: a GEMM over the flattened plane, one row of H*W pixels */
-        pl->W = pl->H * pl->W;
-        pl->H = 1;
-        pl->OW = pl->W;
-        pl->OH = 1;
+    const bool gemm = kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
+    if (gemm) { /* 1x1: a GEMM over the flattened plane, one row of H*W pixels */
+        pl->W = pl->OW = pl->H * pl->W;
+        pl->H = pl->OH = 1;
     }
-    (void)Cg;
-    if (Og < to) to = Og < 4 ? Og : 4;
-    pl->shader = "conv2d";
+    const bool kyloop = kh * kw > 9;
+
+    const uint32_t max_to = gemm ? 16 : 8;
+    const uint32_t to = Og < max_to ? Og : max_to;
+    const uint32_t taps = kyloop ? kw : kh * kw; /* unrolled taps per input channel */
+    const uint32_t pixels = CONV_ACC / to < CONV_PIXELS ? CONV_ACC / to : CONV_PIXELS;
+    uint32_t tp = even_tile(pl->OW, gemm ? 28 : 8);
+    uint32_t tpy = even_tile(pl->OH, pixels / tp);
+    while (to * tp * tpy * taps > CONV_UNROLL && tpy > 1) tpy = even_tile(pl->OH, tpy - 1);
+    while (to * tp * tpy * taps > CONV_UNROLL && tp > 1) tp = even_tile(pl->OW, tp - 1);
+
     pl->to = to;
     pl->ntx = kw_div_up(pl->OW, tp);
-    pl->ntiles = pl->ntx * pl->OH;
-    choose_workgroup(pl, kw_div_up(Og, to), G);
-    pl->spec[SPEC_LX] = pl->lx;
-    pl->spec[SPEC_LY] = pl->ly;
+    pl->ntiles = pl->ntx * kw_div_up(pl->OH, tpy);
+    pl->spec[SPEC_LX] = CONV_LANES;
     pl->spec[SPEC_TO] = to;
     pl->spec[SPEC_TP] = tp;
+    pl->spec[SPEC_TPY] = tpy;
     pl->spec[SPEC_KSIZE] = kh | kw << 8;
     pl->spec[SPEC_GEOM] = sh | sw << 8 | dh << 16 | dw << 24;
-    pl->spec[SPEC_FLAGS] = flags;
+    pl->spec[SPEC_FLAGS] = (uint32_t)p[10] | (call->op->tensors[1] != KW_NONE ? 4u : 0u) |
+                           (call->op->tensors[2] != KW_NONE ? 8u : 0u) |
+                           (call->op->inputs[2] != KW_NONE ? 16u : 0u) | (kyloop ? 32u : 0u);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -191,17 +198,23 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, const conv_
     pc.w_stride = dyn ? (uint32_t)(K * O) : 0;
     pc.y_stride = (uint32_t)(ys / 4);
 
+    /* invocations enumerate (block, tile) pairs; split the blocks so that each dispatch's
+     * workgroups fit a 2D grid (and its pair count a uint32) */
     const uint32_t *lim = ctx->props.limits.maxComputeWorkGroupCount;
-    const uint32_t gx_all = kw_div_up(pl->ntiles, pl->lx);
-    const uint32_t gy_all = kw_div_up((m / seg_len) * pc.bps, pl->ly);
-    for (uint32_t bx = 0; bx < gx_all; bx += lim[0]) {
-        for (uint32_t by = 0; by < gy_all; by += lim[1]) {
-            pc.tile0 = bx * pl->lx;
-            pc.blk0 = by * pl->ly;
-            uint32_t gx = gx_all - bx < lim[0] ? gx_all - bx : lim[0];
-            uint32_t gy = gy_all - by < lim[1] ? gy_all - by : lim[1];
-            KW_TRY(kw_rec_dispatch(rec, pipe, v, 6, 1u << 5, &pc, sizeof pc, gx, gy, nb));
-        }
+    const uint32_t nblk = (m / seg_len) * pc.bps;
+    uint64_t max_inv = (uint64_t)lim[0] * lim[1] * CONV_LANES;
+    if (max_inv > (1u << 31)) max_inv = 1u << 31;
+    const uint32_t blk_step = (uint32_t)(max_inv / pl->ntiles);
+    if (blk_step == 0)
+        return kw_fail(KWVK_ERROR_UNSUPPORTED, "conv2d: %u tiles per plane exceed the dispatch limits", pl->ntiles);
+    for (uint32_t b0 = 0; b0 < nblk; b0 += blk_step) {
+        const uint32_t nb_here = nblk - b0 < blk_step ? nblk - b0 : blk_step;
+        pc.blk0 = b0;
+        pc.n_inv = nb_here * pl->ntiles;
+        const uint32_t groups = kw_div_up(pc.n_inv, CONV_LANES);
+        pc.groups_x = groups < lim[0] ? groups : lim[0];
+        KW_TRY(kw_rec_dispatch(rec, pipe, v, 6, 1u << 5, &pc, sizeof pc, pc.groups_x, kw_div_up(groups, pc.groups_x),
+                               nb));
     }
     return KWVK_OK;
 }
@@ -219,9 +232,9 @@ kwvk_result kw_conv2d_record(kw_rec *rec, const kw_op_call *call)
     if (call->n == 0 || ys == 0) return KWVK_OK;
 
     conv_plan pl;
-    plan_conv(ctx, call, &pl);
+    plan_conv(call, &pl);
     kw_pipeline *pipe;
-    KW_TRY(kw_pipeline_get(ctx, pl.shader, pl.spec, SPEC_COUNT, &pipe));
+    KW_TRY(kw_pipeline_get(ctx, "conv2d", pl.spec, SPEC_COUNT, &pipe));
 
     if (xs > lim)
         return kw_fail(KWVK_ERROR_UNSUPPORTED,

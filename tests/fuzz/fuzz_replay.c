@@ -81,7 +81,7 @@ static int run_path(const char *path)
         count++;
     }
     closedir(d);
-    qsort(names, count, sizeof *names, cmp);
+    if (count) qsort(names, count, sizeof *names, cmp);
     int rc = 0;
     for (size_t i = 0; i < count; i++) {
         struct stat fs;

@@ -70,6 +70,79 @@ void *tu_read_file(const char *path, size_t *size)
     return buf;
 }
 
+static uint32_t crc32_bytes(const uint8_t *p, size_t n)
+{
+    static uint32_t table[256];
+    if (!table[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void *tu_read_file_gunzip(const char *path, size_t *size, const char **err)
+{
+    size_t n;
+    uint8_t *raw = tu_read_file(path, &n);
+    if (!raw) {
+        *err = strerror(errno);
+        return NULL;
+    }
+    if (n < 2 || raw[0] != 0x1f || raw[1] != 0x8b) { /* not gzip: the bytes as they are */
+        *size = n;
+        return raw;
+    }
+    /* member header: ID1 ID2 CM FLG MTIME(4) XFL OS [FEXTRA] [FNAME] [FCOMMENT] [FHCRC] */
+    const char *why = "truncated or malformed gzip header";
+    size_t pos = 10;
+    uint8_t flg = n >= 10 ? raw[3] : 0;
+    if (n < 18 || raw[2] != 8 || (flg & 0xE0)) goto fail;
+    if (flg & 4) { /* FEXTRA */
+        if (pos + 2 > n) goto fail;
+        pos += 2 + ((size_t)raw[pos] | (size_t)raw[pos + 1] << 8);
+    }
+    for (int field = 8; field <= 16; field <<= 1) /* FNAME, FCOMMENT: zero-terminated */
+        if (flg & field) {
+            while (pos < n && raw[pos]) pos++;
+            pos++;
+        }
+    if (flg & 2) pos += 2; /* FHCRC */
+    if (pos + 8 > n || n - pos - 8 > INT32_MAX) goto fail;
+    uint32_t want_crc = le32(raw + n - 8), want_len = le32(raw + n - 4);
+    int got = 0;
+    /* ISIZE (length mod 2^32) is the initial guess; stb grows the buffer if it is short. The
+     * 8-byte trailer stays in the input: stb_image 2.27 refuses a Huffman code that ends less
+     * than 2 bytes before the end of its input ("bad huffman code", seen on Debian's
+     * t10k-labels-idx1-ubyte.gz); the bytes after the final block are never used. */
+    char *out = stbi_zlib_decode_malloc_guesssize_headerflag((const char *)raw + pos, (int)(n - pos),
+                                                             want_len ? (int)(want_len & 0x3FFFFFFF) : 1, &got, 0);
+    if (!out) {
+        why = "corrupt deflate data in the gzip file";
+        goto fail;
+    }
+    if ((uint32_t)got != want_len || crc32_bytes((const uint8_t *)out, (size_t)got) != want_crc) {
+        why = "gzip CRC-32 or length mismatch (corrupt or multi-member file)";
+        free(out);
+        goto fail;
+    }
+    free(raw);
+    *size = (size_t)got;
+    return out;
+fail:
+    free(raw);
+    *err = why;
+    return NULL;
+}
+
 int tu_parse_shape(const char *s, uint32_t shape[4])
 {
     unsigned long v[4];

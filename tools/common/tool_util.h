@@ -17,6 +17,10 @@ void tu_die(const char *tool, const char *fmt, ...)
 void tu_check(const char *tool, kwvk_result r, const char *what);
 /* Read a whole file (malloc'd); NULL + errno on failure. */
 void *tu_read_file(const char *path, size_t *size);
+/* Read a whole file, decompressing it when it is gzip (RFC 1952: header parsed here, the
+ * deflate data inflated by stb_image's zlib decoder, CRC-32 and length checked). Returns
+ * malloc'd bytes, or NULL with *err set. */
+void *tu_read_file_gunzip(const char *path, size_t *size, const char **err);
 /* Parse "N,C,H,W" (or "C,H,W" with n = 1). */
 int tu_parse_shape(const char *s, uint32_t shape[4]);
 double tu_now_ms(void);

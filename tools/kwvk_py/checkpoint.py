@@ -7,7 +7,9 @@ its argparse.Namespace next to the weights), it loads again through an unpickler
 resolves nothing but an allowlist of constructors for tensors and plain data. Anything
 else (os.system, builtins.eval, a pickled nn.Module class, ...) is refused with
 UnsafeCheckpoint naming the global; TorchScript archives are refused before torch.load
-would hand them to torch.jit.load.
+would hand them to torch.jit.load. The second load drives torch's own zip / legacy readers
+(torch.serialization._load / _legacy_load) with our unpickler, because torch.load ignores
+a custom pickle_module in torch 1.13.
 """
 import argparse
 import codecs
@@ -102,6 +104,26 @@ def _is_torchscript(path):
         return False
 
 
+def _restricted_load(path):
+    """torch.load's file handling with our unpickler. (torch.load itself cannot be used:
+    torch 1.13 replaces any pickle_module by the standard pickle when weights_only is
+    False, which would run the file's code.)"""
+    ser = torch.serialization
+    needed = ("_is_zipfile", "_open_zipfile_reader", "_load", "_legacy_load",
+              "_is_torchscript_zip")
+    if not all(hasattr(ser, n) for n in needed):
+        raise CheckpointError("this torch version cannot load checkpoints that hold more "
+                              "than tensors safely; save model.state_dict() alone")
+    restricted = _restricted_module()
+    with open(path, "rb") as f:
+        if ser._is_zipfile(f):
+            with ser._open_zipfile_reader(f) as zf:
+                if ser._is_torchscript_zip(zf):
+                    raise CheckpointError("a TorchScript archive; save model.state_dict()")
+                return ser._load(zf, "cpu", restricted, encoding="utf-8")
+        return ser._legacy_load(f, "cpu", restricted, encoding="utf-8")
+
+
 def load_checkpoint(path):
     """Load a checkpoint safely; returns whatever it holds (dict / state_dict)."""
     try:
@@ -119,7 +141,7 @@ def load_checkpoint(path):
     except Exception:
         pass   # retry with our allowlist, which also knows argparse.Namespace & co.
     try:
-        return torch.load(path, map_location="cpu", pickle_module=_restricted_module())
+        return _restricted_load(path)
     except UnsafeCheckpoint as e:
         raise UnsafeCheckpoint(f"refusing to load checkpoint {path}: {e}") from None
     except Exception as e:

@@ -4,7 +4,10 @@
 
 is what tools/kwvk-convert runs. Steps:
   1. load the checkpoint safely (checkpoint.py) and take its state_dict (the `model` entry
-     of an official training checkpoint, or a plain state_dict);
+     of an official training checkpoint, or a plain state_dict; a DataParallel `module.`
+     prefix is dropped, timm's MobileNetV2 key names are mapped to the official ones, which
+     are also torchvision's); training-only entries (num_batches_tracked, temp) are dropped;
+     without --kw-config the `args` an official checkpoint stores serve as the config;
   2. build our PyTorch network (models.py) with every size read from the checkpoint
      tensors: the number of classes, the warehouse cell shapes, the attention hidden sizes
      and basis sizes. The config supplies only what tensors cannot tell (sharing_range,
@@ -29,7 +32,7 @@ from . import modelfile as mf
 from .checkpoint import CheckpointError, load_checkpoint
 from .kw import KWConv1d, KWConv2d, KWConvNd, KWLinear
 from .models import (ARCHS, FM_MEAN, FM_STD, BasicBlock, Bottleneck, ConvBNReLU,
-                     InvertedResidual, KWProbe, MobileNetV2, ResNet, build_model)
+                     InvertedResidual, KWProbe, MobileNetV2, ResNet, build_model, is_kw_arch)
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -186,12 +189,11 @@ def shapes_from_checkpoint(arch, cfg, sd):
     cfg = dict(cfg)
     if family in ("resnet", "kw_resnet", "resnet_fm"):
         cfg["num_classes"] = _need(sd, "fc.weight", arch).shape[0]
-    elif arch.startswith("kw1d2x"):
-        cfg["num_classes"] = _need(sd, "classifier.1.conv.bias", arch).shape[0]
-    elif arch.startswith("kw_"):
-        cfg["num_classes"] = _need(sd, "classifier.weight", arch).shape[0]
     elif family == "mobilenetv2":
-        cfg["num_classes"] = _need(sd, "classifier.1.weight", arch).shape[0]
+        variant = ARCHS[arch][1]["variant"]
+        key = {"kw1d2x": "classifier.1.conv.bias", "kw": "classifier.weight",
+               "static": "classifier.1.weight"}[variant]
+        cfg["num_classes"] = _need(sd, key, arch).shape[0]
     if family == "resnet_fm":
         cfg["in_chans"] = _need(sd, "conv1.weight", arch).shape[1]
         widths, blocks = [], []
@@ -233,9 +235,7 @@ def kw_overrides_from_checkpoint(sd):
 
 def build_for_checkpoint(arch, cfg, sd):
     """Our network for `cfg`, with KW sizes taken from the checkpoint's tensors."""
-    overrides = None
-    if ARCHS[arch][0] in ("kw_resnet", "probe") or arch.startswith("kw"):
-        overrides = kw_overrides_from_checkpoint(sd)
+    overrides = kw_overrides_from_checkpoint(sd) if is_kw_arch(arch) else None
     try:
         return build_model(cfg, kw_overrides=overrides)
     except (ValueError, IndexError, RuntimeError, KeyError, TypeError) as e:
@@ -510,6 +510,14 @@ def prepare(arch=None, config_path=None, checkpoint_path=None, config=None, stat
     sd = clean_state_dict(sd)
     if ARCHS[arch][0] == "mobilenetv2":
         sd = map_timm_mobilenetv2(sd)
+    is_kw = is_kw_arch(arch)
+    has_wh = any(k.startswith("warehouse_manager.") for k in sd)
+    if has_wh and not is_kw:
+        raise ConvertError(f"the checkpoint holds KernelWarehouse weights "
+                           f"(warehouse_manager.*) but {arch} is a static network")
+    if is_kw and not has_wh:
+        raise ConvertError(f"the checkpoint has no warehouse_manager.* keys: not a "
+                           f"KernelWarehouse {arch} checkpoint (wrong --arch?)")
     cfg = shapes_from_checkpoint(arch, cfg, sd)
     torch.manual_seed(0)
     net = build_for_checkpoint(arch, cfg, sd)
@@ -517,7 +525,7 @@ def prepare(arch=None, config_path=None, checkpoint_path=None, config=None, stat
     mgr = getattr(net, "warehouse_manager", None)
     if mgr is not None:
         _check_basis_walk(net, mgr)
-    net.load_state_dict(sd, strict=False)
+    net.load_state_dict(sd, strict=False)   # checked above; num_batches_tracked absent
     net.eval()
     return arch, cfg, net
 
@@ -540,8 +548,7 @@ def convert_checkpoint(arch, config_path, checkpoint_path, out_path, labels_path
                        input_size=None, name=None, config=None):
     """The whole conversion; returns (modelfile.Model, PyTorch net)."""
     arch, cfg, net = prepare(arch, config_path, checkpoint_path, config)
-    with torch.no_grad():
-        num_outputs = net(torch.zeros(1, *_input_chw(arch, cfg, net, input_size))).shape[1]
+    num_outputs = output_channels(net)
     labels = read_labels(labels_path) if labels_path else None
     if labels is not None and len(labels) != num_outputs:
         raise ConvertError(f"labels file {labels_path} has {len(labels)} lines but the "
@@ -557,13 +564,21 @@ def convert_checkpoint(arch, config_path, checkpoint_path, out_path, labels_path
     return model, net
 
 
-def _input_chw(arch, cfg, net, input_size):
-    family = ARCHS[arch][0]
-    if family == "probe":
-        h, w = input_size or cfg.get("input_size", (9, 11))
-        return net.input_channels, int(h), int(w)
-    if family == "resnet_fm":
-        h, w = input_size or (28, 28)
-        return net.conv1.in_channels, h, w
-    h, w = input_size or (224, 224)
-    return 3, h, w
+def output_channels(net):
+    """Channels of the network output (classes, or a probe's feature maps)."""
+    def width(layer):
+        if isinstance(layer, KWLinear):
+            return layer.conv.out_planes
+        if isinstance(layer, KWConvNd):
+            return layer.out_planes
+        if isinstance(layer, nn.Linear):
+            return layer.out_features
+        return layer.out_channels
+    if isinstance(net, ResNet):
+        return width(net.fc)
+    if isinstance(net, MobileNetV2):
+        head = net.classifier
+        return width(head[-1] if isinstance(head, nn.Sequential) else head)
+    if isinstance(net, KWProbe):
+        return width(net.layer2 if net.layer2 is not None else net.layer)
+    raise ConvertError(f"no converter for {type(net).__name__}")

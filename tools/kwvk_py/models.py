@@ -425,6 +425,12 @@ def build_model(cfg, kw_overrides=None):
     raise AssertionError(family)
 
 
+def is_kw_arch(name):
+    family, d = ARCHS[name]
+    return family in ("kw_resnet", "probe") or bool(d.get("kw")) or \
+        d.get("variant", "static") != "static"
+
+
 def count_params(model):
     return sum(p.numel() for p in model.parameters())
 

@@ -113,7 +113,23 @@ def predict(model, images_u8, batch=500):
 # Training
 # ---------------------------------------------------------------------------------------
 
+def tune_malloc():
+    """Keep freed activation buffers in the heap instead of returning them to the kernel
+    after every step (glibc's mmap threshold and trimming): measured here, this cut the
+    system time of a KW training step from 0.43 s to 0.17 s. No effect on the results."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+        libc.mallopt(M_TOP_PAD, 256 << 20)
+    except OSError:
+        pass
+
+
 def train(args):
+    tune_malloc()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     stem, cfg = VARIANTS[args.variant]
@@ -216,7 +232,7 @@ def train(args):
         json.dump(cfg, f, indent=2)
     top1.tofile(base + ".torch-top1.u8")
     if not args.no_convert:
-        record["kwvk_file"] = convert(base, args)
+        record["kwvk_file"] = os.path.basename(convert(base, args))
     with open(base + ".record.json", "w") as f:
         json.dump(record, f, indent=2)
     if os.path.exists(state_path):
@@ -226,14 +242,26 @@ def train(args):
 
 
 def convert(base, args):
-    """Convert the checkpoint with tools/kwvk-convert; returns the .kwvk path."""
+    """Convert <base>.pth with tools/kwvk-convert (and its --check against PyTorch);
+    returns the .kwvk path."""
     out = base + ".kwvk"
-    cmd = [sys.executable, os.path.join(TOOLS_DIR, "kwvk-convert"), "--config", base + ".json",
-           "--labels", args.labels, "--mean", str(fmnist.MEAN), "--std", str(fmnist.STD),
-           base + ".pth", out]
+    cmd = [sys.executable, os.path.join(TOOLS_DIR, "kwvk-convert"), "--kw-config",
+           base + ".json", "--checkpoint", base + ".pth", "--out", out, "--labels",
+           args.labels, "--check"]
     log("converting: " + " ".join(shlex.quote(c) for c in cmd))
     subprocess.run(cmd, check=True)
     return out
+
+
+def convert_run(args):
+    """`kwvk-train convert`: convert a finished run and note the file in its record."""
+    base = os.path.join(args.out, VARIANTS[args.variant][0])
+    path = convert(base, args)
+    with open(base + ".record.json") as f:
+        record = json.load(f)
+    record["kwvk_file"] = os.path.basename(path)
+    with open(base + ".record.json", "w") as f:
+        json.dump(record, f, indent=2)
 
 
 # ---------------------------------------------------------------------------------------
@@ -276,13 +304,17 @@ def samples(args):
 
 
 def table(args):
-    """Markdown table from <out>/*.record.json."""
+    """Markdown table from <out>/*.record.json (and, with --json, the records in one file)."""
     rows = []
     for variant in ("static", "kw1d4x", "kw1x", "kw4x"):
         path = os.path.join(args.out, VARIANTS[variant][0] + ".record.json")
         if os.path.exists(path):
             with open(path) as f:
                 rows.append(json.load(f))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+            f.write("\n")
     static = next((r for r in rows if r["variant"] == "static"), None)
     print("| model | parameters | warehouse | attention | test top-1 (%) | vs static | "
           "epochs | train time |")
@@ -316,7 +348,9 @@ def main(argv=None):
     t.add_argument("--temp-epochs", type=float, default=1.0,
                    help="epochs over which the attention temperature goes from 1 to 0")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--threads", type=int, default=1,
+                   help="torch threads (1: on a shared 2-core machine two threads spent 4x "
+                        "the CPU time per step waiting for each other)")
     t.add_argument("--log-every", type=int, default=25)
     t.add_argument("--limit", type=int, default=0,
                    help="train on the first N training images only (smoke tests)")
@@ -327,12 +361,18 @@ def main(argv=None):
                    help="continue from <out>/<name>.train-state.pth (written every epoch)")
     t.add_argument("--no-convert", action="store_true")
     t.set_defaults(func=train)
+    c = sub.add_parser("convert", help="convert a finished run (as train does at its end)")
+    c.add_argument("--variant", choices=list(VARIANTS), required=True)
+    c.add_argument("--out", default="/tmp/kwvk-train")
+    c.add_argument("--labels", default=t.get_default("labels"))
+    c.set_defaults(func=convert_run)
     s = sub.add_parser("samples", help="write the sample PNGs")
     s.add_argument("--top1", required=True, help="<name>.torch-top1.u8 of the shipped model")
     s.add_argument("--out", required=True)
     s.set_defaults(func=samples)
     b = sub.add_parser("table", help="print the results table from <out>/*.record.json")
     b.add_argument("--out", default="/tmp/kwvk-train")
+    b.add_argument("--json", help="also write the records as one JSON list to this file")
     b.set_defaults(func=table)
     args = p.parse_args(argv)
     args.command = "tools/kwvk-train " + " ".join(shlex.quote(a) for a in argv)

@@ -111,6 +111,7 @@ typedef struct dir_src {
     char **files; /* full paths, sorted */
     int n, cur;   /* cur: index of the image shown (-1 before the first) */
     double interval, shown_at;
+    int handed_out; /* the current image has been returned once */
     uint8_t *rgb;
     int w, h;
     uint64_t seq;
@@ -160,12 +161,9 @@ static int dir_next(vw_source *s, vw_frame *f, int timeout_ms)
 {
     (void)timeout_ms;
     dir_src *d = (dir_src *)s;
-    if (!d->rgb || d->interval <= 0 || now_s() - d->shown_at >= d->interval) {
-        if (dir_advance(d) != 0 && !d->rgb) {
-            snprintf(s->err, sizeof s->err, "no image in the directory could be decoded");
-            return -1;
-        }
-    }
+    /* the first image is decoded at open; move on once it has been handed out */
+    if (d->handed_out && (d->interval <= 0 || now_s() - d->shown_at >= d->interval)) dir_advance(d);
+    d->handed_out = 1;
     *f = (vw_frame){VW_PIX_RGB24, d->w, d->h, (size_t)d->w * 3, d->rgb, d->seq, base_name(d->files[d->cur])};
     return 1;
 }

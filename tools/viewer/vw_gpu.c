@@ -1,0 +1,630 @@
+/* vw_gpu.c - see vw_gpu.h. */
+#include "vw_gpu.h"
+
+#include "vw_font.h"
+#include "vw_layout.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert_comp.spv.h"
+#include "resize_h_comp.spv.h"
+#include "resize_v_comp.spv.h"
+#include "topk_comp.spv.h"
+
+#define PUSH_BYTES 128
+#define MAX_SETS 16
+
+const char *vw_vk_result_name(VkResult r)
+{
+    switch (r) {
+    case VK_SUCCESS: return "VK_SUCCESS";
+    case VK_NOT_READY: return "VK_NOT_READY";
+    case VK_TIMEOUT: return "VK_TIMEOUT";
+    case VK_SUBOPTIMAL_KHR: return "VK_SUBOPTIMAL_KHR";
+    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_ERROR_SURFACE_LOST_KHR: return "VK_ERROR_SURFACE_LOST_KHR";
+    case VK_ERROR_NATIVE_WINDOW_IN_USE_KHR: return "VK_ERROR_NATIVE_WINDOW_IN_USE_KHR";
+    case VK_ERROR_OUT_OF_DATE_KHR: return "VK_ERROR_OUT_OF_DATE_KHR";
+    default: return "VkResult error";
+    }
+}
+
+static int vk_fail(VkResult r, const char *what, char *err, size_t err_len)
+{
+    if (r == VK_ERROR_DEVICE_LOST) snprintf(err, err_len, "the GPU device was lost (%s)", what);
+    else snprintf(err, err_len, "%s failed: %s (%d)", what, vw_vk_result_name(r), (int)r);
+    return -1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Buffers                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static int find_memory(const vw_gpu *g, uint32_t bits, VkMemoryPropertyFlags want, VkMemoryPropertyFlags nice)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        VkMemoryPropertyFlags need = pass == 0 ? (want | nice) : want;
+        for (uint32_t i = 0; i < g->memp.memoryTypeCount; i++)
+            if ((bits & (1u << i)) && (g->memp.memoryTypes[i].propertyFlags & need) == need) return (int)i;
+    }
+    return -1;
+}
+
+int vw_buf_create(vw_gpu *g, VkDeviceSize size, VkBufferUsageFlags usage, int host_visible, vw_buf *b, char *err,
+                  size_t err_len)
+{
+    memset(b, 0, sizeof *b);
+    size = (size + 15) & ~(VkDeviceSize)15;
+    if (size == 0) size = 16;
+    VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                             .size = size,
+                             .usage = usage,
+                             .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    VkResult r = vkCreateBuffer(g->dev, &bi, NULL, &b->buf);
+    if (r != VK_SUCCESS) return vk_fail(r, "vkCreateBuffer", err, err_len);
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(g->dev, b->buf, &req);
+    int type = host_visible ? find_memory(g, req.memoryTypeBits,
+                                          VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0)
+                            : find_memory(g, req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    if (type < 0) {
+        vw_buf_destroy(g, b);
+        snprintf(err, err_len, "no suitable Vulkan memory type for a %s buffer", host_visible ? "host-visible" : "device");
+        return -1;
+    }
+    VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+                               .allocationSize = req.size,
+                               .memoryTypeIndex = (uint32_t)type};
+    r = vkAllocateMemory(g->dev, &ai, NULL, &b->mem);
+    if (r == VK_SUCCESS) r = vkBindBufferMemory(g->dev, b->buf, b->mem, 0);
+    if (r == VK_SUCCESS && host_visible) r = vkMapMemory(g->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map);
+    if (r != VK_SUCCESS) {
+        vw_buf_destroy(g, b);
+        return vk_fail(r, "allocating buffer memory", err, err_len);
+    }
+    b->size = size;
+    return 0;
+}
+
+void vw_buf_destroy(vw_gpu *g, vw_buf *b)
+{
+    if (b->map) vkUnmapMemory(g->dev, b->mem);
+    if (b->buf) vkDestroyBuffer(g->dev, b->buf, NULL);
+    if (b->mem) vkFreeMemory(g->dev, b->mem, NULL);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Device objects                                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+static int make_compute(vw_gpu *g, const uint32_t *code, size_t bytes, VkPipeline *out, char *err, size_t err_len)
+{
+    VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = bytes, .pCode = code};
+    VkShaderModule mod;
+    VkResult r = vkCreateShaderModule(g->dev, &mi, NULL, &mod);
+    if (r != VK_SUCCESS) return vk_fail(r, "vkCreateShaderModule", err, err_len);
+    VkComputePipelineCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+                                      .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                                                .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                                                .module = mod,
+                                                .pName = "main"},
+                                      .layout = g->layout};
+    r = vkCreateComputePipelines(g->dev, VK_NULL_HANDLE, 1, &ci, NULL, out);
+    vkDestroyShaderModule(g->dev, mod, NULL);
+    if (r != VK_SUCCESS) return vk_fail(r, "vkCreateComputePipelines", err, err_len);
+    return 0;
+}
+
+int vw_gpu_init(vw_gpu *g, kwvk_context *kctx, char *err, size_t err_len)
+{
+    memset(g, 0, sizeof *g);
+    g->kctx = kctx;
+    kwvk_vulkan_handles h;
+    if (kwvk_context_vulkan_handles(kctx, &h) != KWVK_OK) {
+        snprintf(err, err_len, "kwvk_context_vulkan_handles: %s", kwvk_last_error());
+        return -1;
+    }
+    g->instance = (VkInstance)h.instance;
+    g->phys = (VkPhysicalDevice)h.physical_device;
+    g->dev = (VkDevice)h.device;
+    g->queue = (VkQueue)h.queue;
+    g->queue_family = h.queue_family;
+    /* kwvk loaded volk's instance and device entry points for exactly these handles */
+    if (!vkCreateComputePipelines || !vkCmdDispatch || !vkGetPhysicalDeviceMemoryProperties) {
+        snprintf(err, err_len, "the Vulkan entry points are not loaded (kwvk's volk state missing)");
+        return -1;
+    }
+    vkGetPhysicalDeviceProperties(g->phys, &g->props);
+    vkGetPhysicalDeviceMemoryProperties(g->phys, &g->memp);
+    uint32_t nq = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(g->phys, &nq, NULL);
+    VkQueueFamilyProperties qf[16];
+    if (nq > 16) nq = 16;
+    vkGetPhysicalDeviceQueueFamilyProperties(g->phys, &nq, qf);
+    if (g->queue_family < nq && g->props.limits.timestampPeriod > 0)
+        g->timestamp_bits = qf[g->queue_family].timestampValidBits;
+
+    VkDescriptorSetLayoutBinding b[VW_B_COUNT];
+    for (uint32_t i = 0; i < VW_B_COUNT; i++)
+        b[i] = (VkDescriptorSetLayoutBinding){.binding = i,
+                                              .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                              .descriptorCount = 1,
+                                              .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT | VK_SHADER_STAGE_FRAGMENT_BIT};
+    VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+                                          .bindingCount = VW_B_COUNT,
+                                          .pBindings = b};
+    VkResult r = vkCreateDescriptorSetLayout(g->dev, &li, NULL, &g->set_layout);
+    if (r != VK_SUCCESS) return vk_fail(r, "vkCreateDescriptorSetLayout", err, err_len);
+    VkPushConstantRange pr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, .size = PUSH_BYTES};
+    VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                      .setLayoutCount = 1,
+                                      .pSetLayouts = &g->set_layout,
+                                      .pushConstantRangeCount = 1,
+                                      .pPushConstantRanges = &pr};
+    r = vkCreatePipelineLayout(g->dev, &pli, NULL, &g->layout);
+    if (r != VK_SUCCESS) return vk_fail(r, "vkCreatePipelineLayout", err, err_len);
+    if (make_compute(g, convert_comp, sizeof convert_comp, &g->convert, err, err_len) ||
+        make_compute(g, resize_h_comp, sizeof resize_h_comp, &g->resize_h, err, err_len) ||
+        make_compute(g, resize_v_comp, sizeof resize_v_comp, &g->resize_v, err, err_len) ||
+        make_compute(g, topk_comp, sizeof topk_comp, &g->topk, err, err_len))
+        return -1;
+
+    VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = MAX_SETS * VW_B_COUNT};
+    VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                      .flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT,
+                                      .maxSets = MAX_SETS,
+                                      .poolSizeCount = 1,
+                                      .pPoolSizes = &ps};
+    r = vkCreateDescriptorPool(g->dev, &dpi, NULL, &g->desc_pool);
+    if (r != VK_SUCCESS) return vk_fail(r, "vkCreateDescriptorPool", err, err_len);
+    VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                   .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+                                   .queueFamilyIndex = g->queue_family};
+    r = vkCreateCommandPool(g->dev, &cpi, NULL, &g->cmd_pool);
+    if (r != VK_SUCCESS) return vk_fail(r, "vkCreateCommandPool", err, err_len);
+
+    const VkBufferUsageFlags storage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+    if (vw_buf_create(g, sizeof(uint32_t) * VW_FONT_WORDS, storage, 1, &g->glyphs, err, err_len) ||
+        vw_buf_create(g, 256, storage, 1, &g->dummy, err, err_len))
+        return -1;
+    vw_font_pack((uint32_t *)g->glyphs.map);
+    memset(g->dummy.map, 0, 256);
+    return 0;
+}
+
+void vw_gpu_destroy(vw_gpu *g)
+{
+    if (!g->dev) return;
+    vkDeviceWaitIdle(g->dev);
+    vw_buf_destroy(g, &g->glyphs);
+    vw_buf_destroy(g, &g->dummy);
+    if (g->cmd_pool) vkDestroyCommandPool(g->dev, g->cmd_pool, NULL);
+    if (g->desc_pool) vkDestroyDescriptorPool(g->dev, g->desc_pool, NULL);
+    VkPipeline ps[4] = {g->convert, g->resize_h, g->resize_v, g->topk};
+    for (int i = 0; i < 4; i++)
+        if (ps[i]) vkDestroyPipeline(g->dev, ps[i], NULL);
+    if (g->layout) vkDestroyPipelineLayout(g->dev, g->layout, NULL);
+    if (g->set_layout) vkDestroyDescriptorSetLayout(g->dev, g->set_layout, NULL);
+    memset(g, 0, sizeof *g);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Models                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+int vw_model_load(vw_gpu *g, const char *path, vw_model *m, char *err, size_t err_len)
+{
+    memset(m, 0, sizeof *m);
+    m->path = path;
+    kwvk_result r = kwvk_model_load_file(path, &m->model);
+    if (r != KWVK_OK) {
+        snprintf(err, err_len, "cannot load the model %s: %s", path,
+                 kwvk_last_error()[0] ? kwvk_last_error() : kwvk_result_name(r));
+        return -1;
+    }
+    kwvk_model_get_info(m->model, &m->info);
+    m->c = m->info.input_channels;
+    m->h = m->info.input_height;
+    m->w = m->info.input_width;
+    if (m->info.resize_short && m->info.crop) m->h = m->w = m->info.crop;
+    m->classes = m->info.num_classes;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(m->short_name, sizeof m->short_name, "%s", base);
+    char *dot = strrchr(m->short_name, '.');
+    if (dot && dot != m->short_name) *dot = 0;
+    uint32_t n = m->classes ? m->classes : 1;
+    if (vw_buf_create(g, (VkDeviceSize)n * VW_LABEL_BYTES, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, 1, &m->labels, err,
+                      err_len)) {
+        vw_model_release(g, m);
+        return -1;
+    }
+    char *dst = m->labels.map;
+    memset(dst, 0, (size_t)n * VW_LABEL_BYTES);
+    for (uint32_t i = 0; i < m->classes; i++) {
+        const char *l = kwvk_model_label(m->model, i);
+        char tmp[VW_LABEL_BYTES + 1];
+        if (l && l[0]) snprintf(tmp, sizeof tmp, "%s", l);
+        else snprintf(tmp, sizeof tmp, "class %u", i);
+        memcpy(dst + (size_t)i * VW_LABEL_BYTES, tmp, strlen(tmp)); /* NUL padded by the memset */
+    }
+    return 0;
+}
+
+void vw_model_release(vw_gpu *g, vw_model *m)
+{
+    vw_buf_destroy(g, &m->labels);
+    kwvk_model_destroy(m->model);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Slots                                                                                    */
+/* ---------------------------------------------------------------------------------------- */
+
+int vw_slot_init(vw_gpu *g, vw_slot *s, const vw_model *m, char *err, size_t err_len)
+{
+    memset(s, 0, sizeof *s);
+    s->model = m;
+    kwvk_result r = kwvk_net_create(g->kctx, m->model, NULL, &s->net);
+    if (r == KWVK_OK) r = kwvk_net_prepare(s->net, 1, m->c, m->h, m->w);
+    if (r == KWVK_OK) r = kwvk_net_get_io(s->net, 1, m->c, m->h, m->w, &s->io);
+    if (r != KWVK_OK) {
+        snprintf(err, err_len, "%s: %s: %s", m->path, r == KWVK_ERROR_DEVICE_LOST ? "the GPU device was lost" : "network setup",
+                 kwvk_last_error()[0] ? kwvk_last_error() : kwvk_result_name(r));
+        vw_slot_release(g, s);
+        return -1;
+    }
+    if (s->io.output_bytes < (uint64_t)m->classes * 4) {
+        snprintf(err, err_len, "%s: the network output (%llu floats) is smaller than its %u classes", m->path,
+                 (unsigned long long)(s->io.output_bytes / 4), m->classes);
+        vw_slot_release(g, s);
+        return -1;
+    }
+    const VkBufferUsageFlags storage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+    if (vw_buf_create(g, sizeof(vw_topk_result), storage, 1, &s->topk, err, err_len) ||
+        vw_buf_create(g, VW_TEXT_LINES * VW_LINE_BYTES, storage, 1, &s->text, err, err_len)) {
+        vw_slot_release(g, s);
+        return -1;
+    }
+    memset(s->topk.map, 0, sizeof(vw_topk_result));
+    memset(s->text.map, 0, VW_TEXT_LINES * VW_LINE_BYTES);
+    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                      .descriptorPool = g->desc_pool,
+                                      .descriptorSetCount = 1,
+                                      .pSetLayouts = &g->set_layout};
+    VkResult vr = vkAllocateDescriptorSets(g->dev, &ai, &s->set);
+    if (vr != VK_SUCCESS) {
+        vw_slot_release(g, s);
+        return vk_fail(vr, "vkAllocateDescriptorSets", err, err_len);
+    }
+    return 0;
+}
+
+void vw_slot_release(vw_gpu *g, vw_slot *s)
+{
+    kwvk_net_destroy(s->net); /* waits for the device to be idle */
+    vw_buf *bufs[] = {&s->raw, &s->frame, &s->tmp, &s->weights, &s->topk, &s->text};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vw_buf_destroy(g, bufs[i]);
+    if (s->set) vkFreeDescriptorSets(g->dev, g->desc_pool, 1, &s->set);
+    memset(s, 0, sizeof *s);
+}
+
+/* round(d / 2) with ties to even (Python's round, as torchvision's CenterCrop) */
+static int half_even(int d)
+{
+    int k = d / 2;
+    return (d % 2 == 0 || k % 2 == 0) ? k : k + 1;
+}
+
+/* Resampling coefficients of outputs first .. first+count-1 of an in_len -> out_len pass,
+ * computed exactly as tools/common/tool_util.c does (double precision), stored as floats:
+ * [count] first input, [count] taps, [count * ksize] weights. Returns the word count. */
+static uint32_t axis_table(uint32_t *t, double *wt, int in_len, int out_len, int first, int count, int ksize)
+{
+    double scale = (double)in_len / out_len;
+    double filterscale = scale < 1.0 ? 1.0 : scale;
+    double support = 1.0 * filterscale;
+    for (int j = 0; j < count; j++) {
+        int o = first + j;
+        double center = (o + 0.5) * scale;
+        int xmin = (int)(center - support + 0.5);
+        if (xmin < 0) xmin = 0;
+        int xmax = (int)(center + support + 0.5);
+        if (xmax > in_len) xmax = in_len;
+        int n = xmax - xmin;
+        if (n > ksize) n = ksize;
+        if (n < 0) n = 0;
+        double total = 0;
+        for (int k = 0; k < n; k++) {
+            double x = (k + xmin - center + 0.5) / filterscale;
+            double tri = fabs(x) < 1.0 ? 1.0 - fabs(x) : 0.0;
+            wt[k] = tri;
+            total += tri;
+        }
+        t[j] = (uint32_t)xmin;
+        t[count + j] = (uint32_t)n;
+        for (int k = 0; k < ksize; k++) {
+            float f = (k < n && total != 0) ? (float)(wt[k] / total) : 0.0f;
+            memcpy(&t[2 * count + j * ksize + k], &f, 4);
+        }
+    }
+    return (uint32_t)(2 * count + count * ksize);
+}
+
+static int axis_ksize(int in_len, int out_len)
+{
+    double scale = (double)in_len / out_len;
+    double support = scale < 1.0 ? 1.0 : scale;
+    return (int)ceil(support) * 2 + 1;
+}
+
+/* Plan the resampling of a w x h frame for the slot's model (mirrors tu_preprocess_rgb8). */
+static int plan_resize(vw_gpu *g, vw_slot *s, int w, int h, char *err, size_t err_len)
+{
+    const kwvk_model_info *info = &s->model->info;
+    int ow, oh, cw = (int)info->input_width, ch = (int)info->input_height;
+    if (info->resize_short) {
+        int sz = (int)info->resize_short;
+        if (w <= h) {
+            ow = sz;
+            oh = (int)((long long)sz * h / w);
+        } else {
+            oh = sz;
+            ow = (int)((long long)sz * w / h);
+        }
+        if (ow < 1) ow = 1;
+        if (oh < 1) oh = 1;
+        if (info->crop) cw = ch = (int)info->crop;
+    } else {
+        ow = cw;
+        oh = ch;
+    }
+    if (cw > ow || ch > oh) {
+        snprintf(err, err_len, "a %dx%d frame resized for %s is smaller than its %dx%d crop", w, h, s->model->short_name,
+                 cw, ch);
+        return -1;
+    }
+    if ((uint32_t)cw != s->model->w || (uint32_t)ch != s->model->h) {
+        snprintf(err, err_len, "internal: crop %dx%d differs from the network input %ux%u", cw, ch, s->model->w,
+                 s->model->h);
+        return -1;
+    }
+    int x0 = half_even(ow - cw), y0 = half_even(oh - ch);
+    int kx = axis_ksize(w, ow), ky = axis_ksize(h, oh);
+    size_t words = (size_t)(2 + kx) * cw + (size_t)(2 + ky) * ch;
+    if (!s->weights.buf || s->weights.size < words * 4) {
+        vw_buf_destroy(g, &s->weights);
+        if (vw_buf_create(g, words * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, 1, &s->weights, err, err_len)) return -1;
+    }
+    double *wt = malloc(sizeof(double) * (size_t)(kx > ky ? kx : ky));
+    if (!wt) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    uint32_t *t = s->weights.map;
+    s->hoff = 0;
+    s->voff = axis_table(t, wt, w, ow, x0, cw, kx);
+    axis_table(t + s->voff, wt, h, oh, y0, ch, ky);
+    free(wt);
+    s->cw = (uint32_t)cw;
+    s->ch = (uint32_t)ch;
+    s->kx = (uint32_t)kx;
+    s->ky = (uint32_t)ky;
+    s->plan_w = w;
+    s->plan_h = h;
+    return 0;
+}
+
+static int ensure_buf(vw_gpu *g, vw_buf *b, VkDeviceSize size, int host_visible, char *err, size_t err_len)
+{
+    if (b->buf && b->size >= size) return 0;
+    vw_buf_destroy(g, b);
+    return vw_buf_create(g, size, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT, host_visible, b,
+                         err, err_len);
+}
+
+int vw_slot_upload(vw_gpu *g, vw_slot *s, const vw_frame *f, char *err, size_t err_len)
+{
+    if (f->w < 1 || f->h < 1 || f->w > 16384 || f->h > 16384) {
+        snprintf(err, err_len, "frame size %dx%d out of range", f->w, f->h);
+        return -1;
+    }
+    size_t min_stride = f->fmt == VW_PIX_YUYV ? (size_t)((f->w + 1) / 2) * 4 : (size_t)f->w * 3;
+    if (f->stride < min_stride) {
+        snprintf(err, err_len, "frame line of %zu bytes is shorter than %zu", f->stride, min_stride);
+        return -1;
+    }
+    size_t bytes = f->stride * (size_t)f->h;
+    if (ensure_buf(g, &s->raw, bytes + 4, 1, err, err_len) ||
+        ensure_buf(g, &s->frame, (VkDeviceSize)f->w * f->h * 4, 0, err, err_len))
+        return -1;
+    if (f->w != s->plan_w || f->h != s->plan_h || !s->weights.buf) {
+        if (plan_resize(g, s, f->w, f->h, err, err_len)) return -1;
+    }
+    if (ensure_buf(g, &s->tmp, (VkDeviceSize)s->cw * f->h * 4, 0, err, err_len)) return -1;
+    memcpy(s->raw.map, f->data, bytes);
+    s->fw = f->w;
+    s->fh = f->h;
+    s->fmt = f->fmt;
+    s->stride = f->stride;
+    s->have_frame = 1;
+    return 0;
+}
+
+void vw_write_set(vw_gpu *g, VkDescriptorSet set, const vw_slot *d, const vw_buf *text)
+{
+    VkDescriptorBufferInfo bi[VW_B_COUNT];
+    VkWriteDescriptorSet w[VW_B_COUNT];
+    const vw_buf *bufs[VW_B_COUNT] = {&d->raw, &d->frame, &d->tmp, &d->weights, NULL, NULL, &d->topk, text,
+                                      &d->model->labels, &g->glyphs};
+    for (uint32_t i = 0; i < VW_B_COUNT; i++) {
+        if (i == VW_B_NET_IN)
+            bi[i] = (VkDescriptorBufferInfo){(VkBuffer)d->io.input_buffer, d->io.input_offset, d->io.input_bytes};
+        else if (i == VW_B_NET_OUT)
+            bi[i] = (VkDescriptorBufferInfo){(VkBuffer)d->io.output_buffer, d->io.output_offset, d->io.output_bytes};
+        else if (bufs[i] && bufs[i]->buf)
+            bi[i] = (VkDescriptorBufferInfo){bufs[i]->buf, 0, VK_WHOLE_SIZE};
+        else bi[i] = (VkDescriptorBufferInfo){g->dummy.buf, 0, VK_WHOLE_SIZE};
+        w[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                      .dstSet = set,
+                                      .dstBinding = i,
+                                      .descriptorCount = 1,
+                                      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                      .pBufferInfo = &bi[i]};
+    }
+    vkUpdateDescriptorSets(g->dev, VW_B_COUNT, w, 0, NULL);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Recording                                                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+static void barrier(VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags src_access, VkPipelineStageFlags dst,
+                    VkAccessFlags dst_access)
+{
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src_access, .dstAccessMask = dst_access};
+    vkCmdPipelineBarrier(cmd, src, dst, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+static void push(vw_gpu *g, VkCommandBuffer cmd, const void *data, uint32_t bytes)
+{
+    vkCmdPushConstants(cmd, g->layout, VK_SHADER_STAGE_COMPUTE_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, bytes, data);
+}
+
+static uint32_t groups(uint32_t n, uint32_t per) { return (n + per - 1) / per; }
+
+void vw_record_preprocess(vw_gpu *g, VkCommandBuffer cmd, const vw_slot *s)
+{
+    /* earlier work of any slot (drawing from this slot's frame, the network reading its
+     * input) must be done before these buffers are written again */
+    barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT,
+            VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->layout, 0, 1, &s->set, 0, NULL);
+
+    struct {
+        uint32_t w, h, stride, fmt;
+    } pc_conv = {(uint32_t)s->fw, (uint32_t)s->fh, (uint32_t)s->stride, (uint32_t)s->fmt};
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->convert);
+    push(g, cmd, &pc_conv, sizeof pc_conv);
+    vkCmdDispatch(cmd, groups((uint32_t)s->fw, 16), groups((uint32_t)s->fh, 16), 1);
+    barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+            VK_ACCESS_SHADER_READ_BIT);
+
+    struct {
+        uint32_t src_w, src_h, out_w, off, ksize;
+    } pc_h = {(uint32_t)s->fw, (uint32_t)s->fh, s->cw, s->hoff, s->kx};
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->resize_h);
+    push(g, cmd, &pc_h, sizeof pc_h);
+    vkCmdDispatch(cmd, groups(s->cw, 16), groups((uint32_t)s->fh, 16), 1);
+    barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+            VK_ACCESS_SHADER_READ_BIT);
+
+    const kwvk_model_info *info = &s->model->info;
+    struct {
+        uint32_t cw, ch, channels, off, ksize;
+        float mean[4], std_[4];
+    } pc_v = {s->cw, s->ch, s->model->c, s->voff, s->ky, {0}, {1, 1, 1, 1}};
+    for (int c = 0; c < 4; c++) {
+        pc_v.mean[c] = info->mean[c];
+        pc_v.std_[c] = info->std[c];
+    }
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->resize_v);
+    push(g, cmd, &pc_v, sizeof pc_v);
+    vkCmdDispatch(cmd, groups(s->cw, 16), groups(s->ch, 16), 1);
+    /* the network's command buffer copies its input buffer (transfer) or reads it in a shader */
+    barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+            VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+            VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_SHADER_READ_BIT);
+}
+
+void vw_record_topk(vw_gpu *g, VkCommandBuffer cmd, const vw_slot *s)
+{
+    /* the network wrote its output buffer (copy or shader) in the previous submission; an
+     * earlier draw may still read this slot's top-k */
+    barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT,
+            VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->layout, 0, 1, &s->set, 0, NULL);
+    struct {
+        uint32_t n, k;
+    } pc = {s->model->classes, VW_TOPK};
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->topk);
+    push(g, cmd, &pc, sizeof pc);
+    vkCmdDispatch(cmd, 1, 1, 1);
+    barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+            VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
+            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_HOST_READ_BIT);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* One-off submissions                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+int vw_cmd_begin(vw_gpu *g, VkCommandBuffer *cmd, char *err, size_t err_len)
+{
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                      .commandPool = g->cmd_pool,
+                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                      .commandBufferCount = 1};
+    VkResult r = vkAllocateCommandBuffers(g->dev, &ai, cmd);
+    if (r != VK_SUCCESS) return vk_fail(r, "vkAllocateCommandBuffers", err, err_len);
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    r = vkBeginCommandBuffer(*cmd, &bi);
+    if (r != VK_SUCCESS) {
+        vkFreeCommandBuffers(g->dev, g->cmd_pool, 1, cmd);
+        return vk_fail(r, "vkBeginCommandBuffer", err, err_len);
+    }
+    return 0;
+}
+
+int vw_cmd_submit_wait(vw_gpu *g, VkCommandBuffer cmd, char *err, size_t err_len)
+{
+    VkResult r = vkEndCommandBuffer(cmd);
+    VkFence fence = VK_NULL_HANDLE;
+    VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    if (r == VK_SUCCESS) r = vkCreateFence(g->dev, &fi, NULL, &fence);
+    if (r == VK_SUCCESS) {
+        VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
+        kwvk_context_queue_lock(g->kctx);
+        r = vkQueueSubmit(g->queue, 1, &si, fence);
+        kwvk_context_queue_unlock(g->kctx);
+    }
+    if (r == VK_SUCCESS) r = vkWaitForFences(g->dev, 1, &fence, VK_TRUE, 60ull * 1000000000ull);
+    if (fence) vkDestroyFence(g->dev, fence, NULL);
+    vkFreeCommandBuffers(g->dev, g->cmd_pool, 1, &cmd);
+    if (r != VK_SUCCESS) return vk_fail(r, "a one-off GPU submission", err, err_len);
+    return 0;
+}
+
+int vw_download(vw_gpu *g, const vw_buf *src, VkDeviceSize size, void *dst, char *err, size_t err_len)
+{
+    vw_buf host;
+    if (vw_buf_create(g, size, VK_BUFFER_USAGE_TRANSFER_DST_BIT, 1, &host, err, err_len)) return -1;
+    VkCommandBuffer cmd;
+    if (vw_cmd_begin(g, &cmd, err, err_len)) {
+        vw_buf_destroy(g, &host);
+        return -1;
+    }
+    barrier(cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_ACCESS_MEMORY_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
+            VK_ACCESS_TRANSFER_READ_BIT);
+    VkBufferCopy region = {0, 0, size};
+    vkCmdCopyBuffer(cmd, src->buf, host.buf, 1, &region);
+    barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+            VK_ACCESS_HOST_READ_BIT);
+    int r = vw_cmd_submit_wait(g, cmd, err, err_len);
+    if (r == 0) memcpy(dst, host.map, size);
+    vw_buf_destroy(g, &host);
+    return r;
+}
