@@ -1,0 +1,237 @@
+#!/usr/bin/python3
+"""bench.py - kwvk against PyTorch on one machine, in one run, and docs/benchmarks.md.
+
+    tools/bench [--build build] [--out build/bench] [--models NAME,...] [--runs R]
+                [--official PATH] [--torch-runs R] [--skip-torch] [--doc docs/benchmarks.md]
+
+1. writes 224x224 ImageNet-shaped model files with seeded random weights (speed does not
+   depend on the weights) for ResNet18 static / KW 1/4x / KW 1x / KW 4x and MobileNetV2 1.0
+   static / KW 1x;
+2. runs kwvk-bench twice with fresh caches: the first run is a cold start (empty kwvk
+   pipeline cache and Mesa shader cache), the second a warm start;
+3. times the PyTorch eval forward of the same networks on the CPU in its best
+   configuration (2 threads, OpenBLAS with OPENBLAS_NUM_THREADS=1), batch 1 — the official
+   code when --official points at a checkout of OSVAI/KernelWarehouse, else kwvk's own
+   PyTorch modules (bit-identical to it, docs/parity.md);
+4. prints the ratios and writes docs/benchmarks.md and docs/benchmarks.png.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tools"))
+
+MODELS = ["resnet18", "kw1d4x_resnet18", "kw1x_resnet18", "kw4x_resnet18",
+          "mobilenetv2_100", "kw1x_mobilenetv2_100"]
+
+
+def write_models(names, outdir):
+    import torch
+    from kwvk_py import convert, models
+    from kwvk_py.make_fixtures import OFFICIAL
+    from kwvk_py.randomize import randomize_
+    os.makedirs(outdir, exist_ok=True)
+    paths = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, name in enumerate(names):
+            path = os.path.join(outdir, name + ".kwvk")
+            paths[name] = path
+            if os.path.exists(path):
+                continue
+            cfg = dict(OFFICIAL[name])
+            torch.manual_seed(100 + i)
+            net = models.build_model(cfg)
+            randomize_(net, 100 + i, [2, 3, 64, 64])
+            ckpt = os.path.join(tmp, name + ".pth")
+            torch.save(net.state_dict(), ckpt)
+            cfg_path = os.path.join(tmp, name + ".json")
+            with open(cfg_path, "w") as f:
+                json.dump(cfg, f)
+            convert.convert_checkpoint(cfg["model"], cfg_path, ckpt, path, None, name=name)
+            print(f"wrote {path}", flush=True)
+    return paths
+
+
+def run_kwvk(build, paths, runs, cache, json_out):
+    env = dict(os.environ, KWVK_CACHE_DIR=os.path.join(cache, "kwvk"),
+               MESA_SHADER_CACHE_DIR=os.path.join(cache, "mesa"))
+    cmd = [os.path.join(build, "tools", "kwvk-bench"), "--runs", str(runs), "--json", json_out,
+           *paths]
+    subprocess.run(cmd, check=True, env=env)
+    with open(json_out) as f:
+        return json.load(f)
+
+
+def time_torch(names, runs, official):
+    """Median batch-1 forward time (ms) per model, in a child process configured like the
+    reference's best case."""
+    script = r'''
+import json, os, sys, time, torch
+sys.path.insert(0, sys.argv[1])
+torch.set_num_threads(2)
+names, runs, official = json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+from kwvk_py import models
+from kwvk_py.make_fixtures import OFFICIAL
+if official:
+    from kwvk_py import check_official
+    import tempfile
+    root = check_official.prepare_checkout(official, tempfile.mkdtemp())
+    fns = check_official.load_official(root)
+out = {}
+for name in names:
+    cfg = dict(OFFICIAL[name])
+    if official:
+        net = fns[cfg["model"]](**check_official.official_kwargs(cfg))
+        check_official.set_official_temperature(net, 0.0)
+    else:
+        net = models.build_model(cfg)
+    net.eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        for _ in range(2):
+            net(x)
+        t = []
+        for _ in range(runs):
+            s = time.perf_counter(); net(x); t.append((time.perf_counter() - s) * 1e3)
+    t.sort()
+    out[name] = t[len(t) // 2]
+    print(f"torch {name}: {out[name]:.1f} ms", file=sys.stderr, flush=True)
+print(json.dumps(out))
+'''
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="2")
+    env.pop("OPENBLAS_CORETYPE", None)
+    res = subprocess.run([sys.executable, "-c", script, os.path.join(REPO, "tools"), json.dumps(names),
+                          str(runs), official or ""], check=True, env=env, capture_output=True,
+                         text=True)
+    sys.stderr.write(res.stderr)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def blas_name():
+    try:
+        import numpy
+        cfg = numpy.show_config  # noqa: F841
+        for lib in ("libopenblas", "libblas"):
+            for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"):
+                link = os.path.join(d, "libblas.so.3")
+                if os.path.exists(link):
+                    return os.path.realpath(link)
+    except Exception:
+        pass
+    return "unknown"
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    names = [r["name"] for r in rows]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    xs = range(len(names))
+    kinds = ["attention", "assembly", "convolution", "other"]
+    bottom = [0.0] * len(rows)
+    for k in kinds:
+        vals = [r["gpu"][k] for r in rows]
+        ax.bar(xs, vals, bottom=bottom, label=f"kwvk {k} (GPU ms, batch 1)")
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    if any(r.get("torch_ms") for r in rows):
+        ax.plot(xs, [r.get("torch_ms") or float("nan") for r in rows], "k^", label="PyTorch CPU ms")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(names, rotation=20, ha="right")
+    ax.set_ylabel("ms per image (batch 1, 224x224)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(REPO, "build"))
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--torch-runs", type=int, default=5)
+    ap.add_argument("--official", default=None)
+    ap.add_argument("--skip-torch", action="store_true")
+    ap.add_argument("--doc", default=os.path.join(REPO, "docs", "benchmarks.md"))
+    args = ap.parse_args(argv)
+    out = args.out or os.path.join(args.build, "bench")
+    names = args.models.split(",")
+    paths = write_models(names, os.path.join(out, "models"))
+    cache = os.path.join(out, "cache")
+    shutil.rmtree(cache, ignore_errors=True)
+    cold = run_kwvk(args.build, [paths[n] for n in names], args.runs, cache, os.path.join(out, "cold.json"))
+    warm = run_kwvk(args.build, [paths[n] for n in names], args.runs, cache, os.path.join(out, "warm.json"))
+    torch_ms = {} if args.skip_torch else time_torch(names, args.torch_runs, args.official)
+    rows = []
+    for name, c, w in zip(names, cold["models"], warm["models"]):
+        b = {x["batch"]: x for x in w["batches"]}
+        rows.append(dict(name=name, params=w["params"], b1=b.get(1, {}).get("median_ms"),
+                         b8=b.get(8, {}).get("images_per_s"), b32=b.get(32, {}).get("images_per_s"),
+                         b8_ms=b.get(8, {}).get("median_ms"),
+                         gpu=w["gpu_ms_b1"], mem=w["peak_bytes"], cold_pipe=c["pipeline_ms"],
+                         warm_pipe=w["pipeline_ms"], torch_ms=torch_ms.get(name)))
+    by = {r["name"]: r for r in rows}
+
+    def ratio(a, b, key):
+        if a in by and b in by and by[a].get(key) and by[b].get(key):
+            return by[a][key] / by[b][key]
+        return None
+
+    lines = []
+    cmd = "tools/bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    lines.append("# Benchmarks\n")
+    lines.append(f"Generated by `{cmd.strip()}` on {time.strftime('%Y-%m-%d')}.")
+    lines.append(f"kwvk device: **{warm['device']}** ({warm['driver']}). PyTorch: "
+                 f"{'the official code' if args.official else 'kwvk_py (bit-identical to the official code)'}, "
+                 f"CPU, 2 threads, OPENBLAS_NUM_THREADS=1, BLAS {blas_name()}. Batch 1 = median of "
+                 f"{args.runs} runs after a warm-up; random weights (speed does not depend on them).\n")
+    lines.append("| model | params (M) | kwvk b1 ms | kwvk b8 img/s | kwvk b32 img/s | GPU ms b1: attention / assembly / conv / other | device MiB (b1) | PyTorch b1 ms | pipeline ms cold / warm |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        g = r["gpu"]
+        lines.append(f"| {r['name']} | {r['params'] / 1e6:.2f} | {r['b1']:.1f} | {r['b8'] or 0:.1f} | "
+                     f"{r['b32'] or 0:.1f} | {g['attention']:.1f} / {g['assembly']:.1f} / {g['convolution']:.1f} / "
+                     f"{g['other']:.1f} | {r['mem'] / 1048576:.1f} | "
+                     f"{'%.1f' % r['torch_ms'] if r['torch_ms'] else '-'} | {r['cold_pipe']:.0f} / {r['warm_pipe']:.0f} |")
+    lines.append("\n## Ratios (within this run)\n")
+    lines.append("| ratio | kwvk | PyTorch | target |")
+    lines.append("|---|---|---|---|")
+
+    def fmt(v):
+        return f"{v:.2f}x" if v else "-"
+    for a, b, target in [("kw1x_resnet18", "resnet18", "<= 1.3x"), ("kw4x_resnet18", "resnet18", "<= 2x"),
+                         ("kw1d4x_resnet18", "resnet18", ""), ("kw1x_mobilenetv2_100", "mobilenetv2_100", "")]:
+        lines.append(f"| {a} / {b}, batch 1 | {fmt(ratio(a, b, 'b1'))} | {fmt(ratio(a, b, 'torch_ms'))} | {target} |")
+        lines.append(f"| {a} / {b}, batch 8 | {fmt(ratio(a, b, 'b8_ms'))} | - | {target} |")
+    for r in rows:
+        if r["cold_pipe"]:
+            lines.append(f"| warm / cold pipeline time, {r['name']} | {fmt(r['warm_pipe'] / r['cold_pipe'])} | - | <= 0.2x |")
+    if "kw1d4x_resnet18" in by and "resnet18" in by:
+        lines.append(f"| device memory KW 1/4x / static ResNet18 | {fmt(by['kw1d4x_resnet18']['mem'] / by['resnet18']['mem'])} | - | < 1x |")
+    png = os.path.splitext(args.doc)[0] + ".png"
+    if plot(rows, png):
+        lines.append(f"\n![kwvk GPU time per op kind and PyTorch CPU time]({os.path.basename(png)})\n")
+    extra = os.path.splitext(args.doc)[0] + ".notes.md"
+    if os.path.exists(extra):
+        with open(extra) as f:
+            lines.append(f.read())
+    text = "\n".join(lines) + "\n"
+    with open(args.doc, "w") as f:
+        f.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
