@@ -78,6 +78,13 @@ void load_row(uint xb, int iy, int ix0, bool colok[SPAN], out float row[SPAN])
     }
 }
 
+// Does input row r of the tile (relative to its first row) feed output row
+// (r - ky * DH) / SH of the tile through kernel row ky? (Constant once unrolled.)
+bool row_tap(uint r, uint ky)
+{
+    return r >= ky * DH && (r - ky * DH) % SH == 0u && (r - ky * DH) / SH < TPY;
+}
+
 void main()
 {
     const uint q = (gl_WorkGroupID.y * pc.groups_x + gl_WorkGroupID.x) * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
@@ -141,13 +148,12 @@ void main()
             [[unroll]] for (uint r = 0; r < RSPAN; r++) {
                 // rows no tap reads (stride larger than the kernel span) fold away
                 bool rused = false;
-                [[unroll]] for (uint ky = 0; ky < KH; ky++)
-                    rused = rused || (r >= ky * DH && (r - ky * DH) % SH == 0u && (r - ky * DH) / SH < TPY);
+                [[unroll]] for (uint ky = 0; ky < KH; ky++) rused = rused || row_tap(r, ky);
                 if (!rused) continue;
                 float row[SPAN];
                 load_row(xb, iy0 + int(r), ix0, colok, row);
                 [[unroll]] for (uint ky = 0; ky < KH; ky++) {
-                    if (r < ky * DH || (r - ky * DH) % SH != 0u || (r - ky * DH) / SH >= TPY) continue;
+                    if (!row_tap(r, ky)) continue;
                     const uint t = (r - ky * DH) / SH;
                     [[unroll]] for (uint kx = 0; kx < KW; kx++)
                         [[unroll]] for (uint i = 0; i < TO; i++)

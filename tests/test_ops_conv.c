@@ -1,8 +1,11 @@
 /* test_ops_conv.c - conv2d on the GPU against its C reference: odd channel counts, every
  * kernel size from 1x1 to 7x7, stride 1 and 2, padding, dilation 2, groups (1, 2,
  * depthwise), static and per-sample weights, the fused scale / bias / residual / activation
- * epilogue, and batches 1 and 3. Every algorithm (general, 1x1, depthwise) and tile shape is
- * reached by some case. KWVK_TEST_FILTER=substring runs only matching cases. */
+ * epilogue, and batches 1 and 3. Every path (general with unrolled or looped kernel rows,
+ * 1x1 GEMM, depthwise) and tile shape is reached by some case. A second context with a
+ * 64 KiB storage-range limit proves the splitting along batch, weight rows / output channels
+ * (inside a group and in whole groups) and per-sample weights, and the clear refusal of a
+ * sample that cannot fit. KWVK_TEST_FILTER=substring runs only matching cases. */
 #include "op_harness.h"
 
 #include <stdio.h>
@@ -18,6 +21,7 @@ typedef struct conv_desc {
 } conv_desc;
 
 static const char *filter;
+static unsigned ran; /* cases run (a filter may skip them all) */
 
 static double now_s(void)
 {
@@ -33,6 +37,7 @@ static void run_conv(oh_env *env, const conv_desc *d)
              d->kh, d->kw, d->sh, d->sw, d->ph, d->pw, d->dh, d->dw, d->G, d->act, d->dyn ? "_dyn" : "",
              d->scale ? "_scale" : "", d->bias ? "_bias" : "", d->res ? "_res" : "");
     if (filter && !strstr(label, filter)) return;
+    ran++;
     oh_case c;
     memset(&c, 0, sizeof c);
     c.label = label;
@@ -72,7 +77,50 @@ static void run_conv(oh_env *env, const conv_desc *d)
         c.in[2] = (kw_shape){d->O, oh, ow};
     }
     c.tol = TOL;
+    double t0 = now_s();
     oh_run(env, &c);
+    printf("     (%.2f s)\n", now_s() - t0);
+}
+
+/* A sample whose input alone exceeds the storage range must be refused with
+ * KWVK_ERROR_UNSUPPORTED and a message, not split wrongly or crash. Returns 0 if so. */
+static int refuse_oversized(oh_env *env)
+{
+    kw_ctx *ctx = oh_ctx(env);
+    const uint32_t C = 3, H = 100, W = 100, O = 2; /* 120 KB of input per sample */
+    kw_op op;
+    memset(&op, 0, sizeof op);
+    op.type = KW_OP_CONV2D;
+    for (int i = 0; i < KW_MAX_OP_INPUTS; i++) op.inputs[i] = KW_NONE;
+    for (int i = 0; i < KW_MAX_OP_TENSORS; i++) op.tensors[i] = KW_NONE;
+    op.inputs[0] = 0;
+    op.tensors[0] = 0;
+    int32_t *p = op.p;
+    p[0] = O, p[1] = p[2] = 1, p[3] = p[4] = 1, p[7] = p[8] = 1, p[9] = 1, p[11] = C;
+    kw_op_call call;
+    memset(&call, 0, sizeof call);
+    call.op = &op;
+    call.n = 1;
+    call.in[0] = (kw_shape){C, H, W};
+    call.out = (kw_shape){O, H, W};
+    kw_buffer bx = {0}, by = {0}, bw = {0};
+    kwvk_result r = kw_buffer_create(ctx, (uint64_t)C * H * W * 4, KW_MEM_DEVICE, &bx);
+    if (r == KWVK_OK) r = kw_buffer_create(ctx, (uint64_t)O * H * W * 4, KW_MEM_DEVICE, &by);
+    if (r == KWVK_OK) r = kw_buffer_create(ctx, (uint64_t)O * C * 4, KW_MEM_DEVICE, &bw);
+    call.vin[0] = kw_view_of(&bx, 0, (uint64_t)C * H * W * 4);
+    call.vout = kw_view_of(&by, 0, (uint64_t)O * H * W * 4);
+    call.vt[0] = kw_view_of(&bw, 0, (uint64_t)O * C * 4);
+    kw_rec rec;
+    memset(&rec, 0, sizeof rec);
+    if (r == KWVK_OK) r = kw_rec_begin(ctx, &rec, 0);
+    if (r == KWVK_OK) r = kw_op_record(&rec, &call);
+    int bad = r != KWVK_ERROR_UNSUPPORTED || !strstr(kwvk_last_error(), "storage range");
+    printf("%s oversized sample refused: %s: %s\n", bad ? "FAIL" : "ok  ", kwvk_result_name(r), kwvk_last_error());
+    kw_rec_release(&rec);
+    kw_buffer_destroy(ctx, &bx);
+    kw_buffer_destroy(ctx, &by);
+    kw_buffer_destroy(ctx, &bw);
+    return bad;
 }
 
 /* shorthand: n C HxW O, kernel, stride, pad, dilation, groups, act, flags */
@@ -158,6 +206,37 @@ int main(void)
     CONV(.n = 1, .C = 96, .H = 28, .W = 28, .O = 96, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
          .dw = 1, .G = 96, .bias = true, .act = KW_ACT_RELU6);
 
+    /* oh_finish counts a context without cases as a failure: keep that only unfiltered */
+    int rc = oh_finish(env) && (ran || !filter);
+
+    /* splitting under a 64 KiB storage-range limit */
+    unsigned ran_before = ran;
+    setenv("KWVK_MAX_STORAGE_RANGE", "65536", 1);
+    env = oh_init();
+    /* batch: 36 KiB of output per sample */
+    CONV(.n = 3, .C = 8, .H = 24, .W = 24, .O = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .bias = true, .res = true, .act = KW_ACT_RELU);
+    /* weight rows of one group (147 KiB of weights) */
+    CONV(.n = 3, .C = 64, .H = 8, .W = 8, .O = 64, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .scale = true, .bias = true);
+    /* whole groups per chunk, and parts of a group */
+    CONV(.n = 1, .C = 64, .H = 6, .W = 6, .O = 128, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 4, .bias = true);
+    CONV(.n = 1, .C = 128, .H = 5, .W = 5, .O = 128, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 2);
+    /* one output plane of 40 KB: one channel per dispatch */
+    CONV(.n = 2, .C = 1, .H = 100, .W = 100, .O = 4, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .res = true);
+    /* per-sample weights of 72 KiB: rows split, one sample per dispatch */
+    CONV(.n = 3, .C = 32, .H = 5, .W = 5, .O = 64, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .dyn = true);
+    /* depthwise and 1x1 GEMM */
+    CONV(.n = 3, .C = 8, .H = 40, .W = 40, .O = 8, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 8, .bias = true, .act = KW_ACT_RELU6);
+    CONV(.n = 3, .C = 32, .H = 16, .W = 16, .O = 80, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .G = 1,
+         .bias = true);
+    rc |= refuse_oversized(env);
+    rc |= oh_finish(env) && (ran > ran_before || !filter);
     printf("conv cases took %.2f s\n", now_s() - t0);
-    return oh_finish(env);
+    return rc;
 }

@@ -67,6 +67,18 @@ static uint64_t report_storage_limit(const kwvk_device_info *d)
     return lim;
 }
 
+/* The path kwvk takes for an optional feature: `used` when the device has it and
+ * KWVK_FORCE_FALLBACKS does not name it, else `fallback` with the reason. */
+static const char *report_path(int has, const char *name, const char *used, const char *fallback, const char *missing)
+{
+    static char buf[256];
+    if (has && !report_forced(name)) return used;
+    snprintf(buf, sizeof buf, "%s (fallback: %s)", fallback, has ? "forced by KWVK_FORCE_FALLBACKS" : missing);
+    return buf;
+}
+
+/* Two identical GPUs (same ids, name and driver) cannot be told apart here: the first one is
+ * marked as the default choice. */
 static int same_device(const kwvk_device_info *a, const kwvk_device_info *b)
 {
     return a->vendor_id == b->vendor_id && a->device_id == b->device_id && !strcmp(a->name, b->name) &&
@@ -127,8 +139,7 @@ static int list_devices(void)
                (double)d->timestamp_period_ns);
         printf("  limits             storage buffer range %llu B; workgroup %u invocations; groups %u x %u x %u\n",
                (unsigned long long)d->max_storage_buffer_range, d->max_compute_workgroup_invocations,
-               d->max_compute_workgroup_count[0], d->max_compute_workgroup_count[1],
-               d->max_compute_workgroup_count[2]);
+               d->max_compute_workgroup_count[0], d->max_compute_workgroup_count[1], d->max_compute_workgroup_count[2]);
         printf("  not used by kwvk   16-bit storage (%s), texel buffers (%llu elements), push descriptors:\n"
                "                     kwvk stores and computes fp32 in storage buffers only\n",
                d->has_16bit_storage ? "yes" : "no", (unsigned long long)d->max_texel_buffer_elements);
@@ -143,28 +154,23 @@ static int list_devices(void)
             continue;
         }
         kwvk_context_destroy(ctx);
-        const int sub = d->has_subgroup_arithmetic && !report_forced("subgroup");
-        const int hv = d->has_host_visible_device_local && !report_forced("host_visible");
-        const int ts = d->has_timestamps && !report_forced("timestamps");
         const uint64_t lim = report_storage_limit(d);
         printf("  kwvk paths         (a context opens on this device)\n");
-        printf("    reductions       %s\n", sub ? "subgroupAdd / subgroupMax, one shared slot per subgroup"
-                                         : d->has_subgroup_arithmetic
-                                               ? "shared-memory tree, *_nosg shaders (forced by KWVK_FORCE_FALLBACKS)"
-                                               : "shared-memory tree, *_nosg shaders (no subgroup arithmetic)");
-        printf("    weight upload    %s\n", hv ? "written in place (host-visible device-local memory)"
-                                         : d->has_host_visible_device_local
-                                               ? "staging buffer + copy (fallback forced by KWVK_FORCE_FALLBACKS)"
-                                               : "staging buffer + copy (no host-visible device-local memory)");
-        printf("    profiling        %s\n", ts ? "GPU timestamps around each op"
-                                         : d->has_timestamps
-                                               ? "off (forced by KWVK_FORCE_FALLBACKS): kwvk_net_profile is UNSUPPORTED"
-                                               : "unavailable: kwvk_net_profile returns KWVK_ERROR_UNSUPPORTED");
+        printf("    reductions       %s\n",
+               report_path(d->has_subgroup_arithmetic, "subgroup",
+                           "subgroupAdd / subgroupMax, one shared slot per subgroup",
+                           "shared-memory tree, *_nosg shaders", "no subgroup arithmetic"));
+        printf("    weight upload    %s\n",
+               report_path(d->has_host_visible_device_local, "host_visible",
+                           "written in place (host-visible device-local memory)", "staging buffer + copy",
+                           "no host-visible device-local memory"));
+        printf("    profiling        %s\n",
+               report_path(d->has_timestamps, "timestamps", "GPU timestamps around each op",
+                           "none: kwvk_net_profile returns KWVK_ERROR_UNSUPPORTED", "no timestamps"));
         printf("    large tensors    split so that no binding exceeds %llu B (%.0f MiB)%s\n", (unsigned long long)lim,
                lim / 1048576.0, lim < d->max_storage_buffer_range ? ", lowered by KWVK_MAX_STORAGE_RANGE" : "");
     }
-    if (chosen < 0)
-        printf("\ndefault choice: none%s%s\n", choose_err[0] ? ": " : "", choose_err);
+    if (chosen < 0) printf("\ndefault choice: none%s%s\n", choose_err[0] ? ": " : "", choose_err);
     free(infos);
     return 0;
 }

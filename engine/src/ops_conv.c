@@ -1,9 +1,13 @@
-/* ops_conv.c - the conv2d recorder: picks the algorithm (general register-tiled direct conv,
- * depthwise, 1x1) and its tile sizes, and splits the work so that every binding stays within
- * ctx->max_storage_range and every grid within maxComputeWorkGroupCount.
- *
- * All conv shaders share one binding layout (X, W, scale, bias, residual, Y) and one push
- * block (conv_push), so one dispatch loop serves them all. Work is split three ways:
+/* ops_conv.c - the conv2d recorder. One register-tiled direct-convolution shader
+ * (shaders/conv2d.comp) serves every conv; the recorder picks its variant:
+ *   - 1x1 stride-1 unpadded convs (and linear layers) run as a GEMM over the flattened plane,
+ *     16 output channels x 14 pixels per invocation on CPU devices;
+ *   - depthwise convs (one output channel per group input) get one channel and a large
+ *     spatial tile per invocation;
+ *   - other convs get 8 channels x about 28 pixels (3 x 8, 4 x 7, ...); kernels above 3x3
+ *     loop over their rows to bound the unrolled code.
+ * It splits the work so that every binding stays within ctx->max_storage_range and every
+ * grid within maxComputeWorkGroupCount, three ways:
  *   - output channels: chunks [o0, o0 + m) when the weight rows or one sample's output planes
  *     do not fit one binding (chunks are whole groups, or parts of one group);
  *   - batch: as many samples per dispatch as the bindings allow;
@@ -45,7 +49,7 @@ uint64_t kw_bind_limit(const kw_ctx *ctx)
 
 /* How many samples of `stride` bytes fit one binding when each needs `part` bytes starting
  * at its own offset (part <= stride): (k - 1) * stride + part <= lim. */
-uint32_t kw_samples_fit(uint64_t lim, uint64_t stride, uint64_t part, uint32_t n)
+static uint32_t samples_fit(uint64_t lim, uint64_t stride, uint64_t part, uint32_t n)
 {
     if (part > lim) return 0;
     if (stride == 0) return n;
@@ -57,7 +61,7 @@ uint32_t kw_samples_fit(uint64_t lim, uint64_t stride, uint64_t part, uint32_t n
 /* Planning                                                                                 */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Mirrors the push block of shaders/conv2d*.comp. */
+/* Mirrors the push block of shaders/conv2d.comp. */
 typedef struct conv_push {
     uint32_t H, W, OH, OW;
     uint32_t Cg, Og;
@@ -95,20 +99,27 @@ static uint32_t even_tile(uint32_t len, uint32_t max)
     return kw_div_up(len, kw_div_up(len, max));
 }
 
-/* Tile sizes. On lavapipe every buffer load is a per-lane loop, so the tile must reuse each
- * load for many multiply-adds: TO output channels x TPY rows x TP columns, with about
- * CONV_ACC accumulators (the 1x1 GEMM path takes more: 16 x 28 measured fastest). The
- * unrolled multiply-adds per input channel (accumulators x unrolled taps) stay under
- * CONV_UNROLL, which bounds the JIT time of a pipeline (~0.5 s on lavapipe at the limit).
- * Kernels above 3x3 loop over their rows. Depthwise convs (Og = 1) get TO = 1 and spatial
- * tiles of up to CONV_PIXELS (larger ones only cost JIT time: their outputs' stores, one
- * per-lane loop each, dominate). */
-#define CONV_ACC 224u
-#define CONV_PIXELS 64u
-#define CONV_UNROLL 2048u
+/* Tile sizes: TO output channels x TPY rows x TP columns per invocation.
+ *
+ * On CPU devices (lavapipe) every buffer load is a per-lane loop, so the tile must reuse
+ * each load for many multiply-adds: about `acc` accumulators (the 1x1 GEMM path: 16 channels
+ * x 14 pixels of its flat plane) - measured on ResNet18 / MobileNetV2 layers, 8 x 28 halves
+ * the time of 8 x 8. The unrolled multiply-adds per input channel (accumulators x unrolled
+ * taps) stay under `unroll`, which bounds the JIT time of a pipeline (~0.5 s at the limit).
+ * Depthwise convs (Og = 1) get TO = 1 and spatial tiles of up to `pixels` (larger ones only
+ * cost JIT time: their outputs' stores, one per-lane loop each, dominate).
+ *
+ * GPUs keep the whole tile in registers, so their tiles are small. Kernels above 3x3 loop
+ * over their rows on every device. */
+typedef struct conv_budget {
+    uint32_t acc, pixels, unroll, max_to, gemm_to;
+} conv_budget;
+static const conv_budget cpu_budget = {224, 64, 2048, 8, 16};
+static const conv_budget gpu_budget = {32, 32, 1024, 8, 8};
 
-static void plan_conv(const kw_op_call *call, conv_plan *pl)
+static void plan_conv(const kw_ctx *ctx, const kw_op_call *call, conv_plan *pl)
 {
+    const conv_budget *bu = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? &cpu_budget : &gpu_budget;
     const int32_t *p = call->op->p;
     const uint32_t O = p[0], kh = p[1], kw = p[2], sh = p[3], sw = p[4], ph = p[5], pw = p[6];
     const uint32_t dh = p[7], dw = p[8], G = p[9];
@@ -125,14 +136,14 @@ static void plan_conv(const kw_op_call *call, conv_plan *pl)
     }
     const bool kyloop = kh * kw > 9;
 
-    const uint32_t max_to = gemm ? 16 : 8;
+    const uint32_t max_to = gemm ? bu->gemm_to : bu->max_to;
     const uint32_t to = Og < max_to ? Og : max_to;
     const uint32_t taps = kyloop ? kw : kh * kw; /* unrolled taps per input channel */
-    const uint32_t pixels = CONV_ACC / to < CONV_PIXELS ? CONV_ACC / to : CONV_PIXELS;
-    uint32_t tp = even_tile(pl->OW, gemm ? 28 : 8);
+    const uint32_t pixels = bu->acc / to < bu->pixels ? bu->acc / to : bu->pixels;
+    uint32_t tp = even_tile(pl->OW, gemm || pixels < 8 ? pixels : 8);
     uint32_t tpy = even_tile(pl->OH, pixels / tp);
-    while (to * tp * tpy * taps > CONV_UNROLL && tpy > 1) tpy = even_tile(pl->OH, tpy - 1);
-    while (to * tp * tpy * taps > CONV_UNROLL && tp > 1) tp = even_tile(pl->OW, tp - 1);
+    while (to * tp * tpy * taps > bu->unroll && tpy > 1) tpy = even_tile(pl->OH, tpy - 1);
+    while (to * tp * tpy * taps > bu->unroll && tp > 1) tp = even_tile(pl->OW, tp - 1);
 
     pl->to = to;
     pl->ntx = kw_div_up(pl->OW, tp);
@@ -231,11 +242,6 @@ kwvk_result kw_conv2d_record(kw_rec *rec, const kw_op_call *call)
     const uint64_t lim = kw_bind_limit(ctx);
     if (call->n == 0 || ys == 0) return KWVK_OK;
 
-    conv_plan pl;
-    plan_conv(call, &pl);
-    kw_pipeline *pipe;
-    KW_TRY(kw_pipeline_get(ctx, "conv2d", pl.spec, SPEC_COUNT, &pipe));
-
     if (xs > lim)
         return kw_fail(KWVK_ERROR_UNSUPPORTED,
                        "conv2d: one sample's input (%llu bytes) exceeds the storage range limit %llu",
@@ -251,6 +257,11 @@ kwvk_result kw_conv2d_record(kw_rec *rec, const kw_op_call *call)
                        "storage range limit %llu",
                        (unsigned long long)(K * 4), (unsigned long long)plane,
                        (unsigned long long)ctx->max_storage_range);
+    conv_plan pl;
+    plan_conv(ctx, call, &pl);
+    kw_pipeline *pipe;
+    KW_TRY(kw_pipeline_get(ctx, "conv2d", pl.spec, SPEC_COUNT, &pipe));
+
     /* chunks: all channels, whole groups, or parts of one group */
     uint32_t chunk, seg_len;
     if (cap >= O) {
@@ -271,11 +282,11 @@ kwvk_result kw_conv2d_record(kw_rec *rec, const kw_op_call *call)
         }
         uint32_t sl = seg_len ? seg_len : m;
         /* samples per dispatch */
-        uint32_t nb = kw_samples_fit(lim, xs, xs, call->n);
-        uint32_t k = kw_samples_fit(lim, ys, m * plane, call->n);
+        uint32_t nb = samples_fit(lim, xs, xs, call->n);
+        uint32_t k = samples_fit(lim, ys, m * plane, call->n);
         if (k < nb) nb = k;
         if (dyn) {
-            k = kw_samples_fit(lim, K * O * 4, m * K * 4, call->n);
+            k = samples_fit(lim, K * O * 4, m * K * 4, call->n);
             if (k < nb) nb = k;
         }
         if (ctx->props.limits.maxComputeWorkGroupCount[2] < nb) nb = ctx->props.limits.maxComputeWorkGroupCount[2];

@@ -1,13 +1,32 @@
 /* fuzz_replay - runs a fuzz target's LLVMFuzzerTestOneInput over files and directories, for
  * compilers without libFuzzer (the CTest tests fuzz_*_replay run every seed and every saved
  * regression input through the harness this way, under ASan/UBSan in the sanitizer build).
- * Usage: fuzz_replay PATH...   (a directory means every regular file in it) */
+ * Usage: fuzz_replay PATH...   (a directory means every regular file in it)
+ *
+ * Memory: like libFuzzer's -malloc_limit_mb, a single allocation over 2 GiB is an error
+ * under AddressSanitizer (max_allocation_size_mb), so an input that makes the code under test
+ * ask for absurd amounts fails the test instead of eating the machine; without ASan the
+ * address space is capped at 8 GiB, so such an allocation fails (and must fail cleanly). */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define REPLAY_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REPLAY_ASAN 1
+#endif
+#endif
+
+#ifdef REPLAY_ASAN
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "max_allocation_size_mb=2048"; }
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -94,6 +113,10 @@ static int run_path(const char *path)
 
 int main(int argc, char **argv)
 {
+#ifndef REPLAY_ASAN
+    struct rlimit lim = {8ull << 30, 8ull << 30};
+    setrlimit(RLIMIT_AS, &lim);
+#endif
     int rc = 0;
     for (int i = 1; i < argc; i++)
         if (run_path(argv[i]) != 0) rc = 1;

@@ -3,7 +3,8 @@
  *   - N (default 10,000) runs of the tiny conv net, alternating two inputs, each output
  *     compared bit for bit with the first run of that input;
  *   - host RSS (/proc/self/statm) sampled every N/10 runs: after a warm-up of N/10 runs it
- *     may not grow by more than 1 MiB (a leak of even 100 bytes per run would show);
+ *     may not grow by more than 1 MiB (a leak of even 100 bytes per run would show; not
+ *     enforced under AddressSanitizer, see UNDER_ASAN);
  *   - device memory (kwvk_context_memory_usage) identical after every sample;
  *   - then full runs of every test network (conv net, KW net, KW basis net, every op type)
  *     at two batch sizes, so synchronization validation sees every op's barriers;
@@ -17,6 +18,22 @@
 #include <string.h>
 
 #define RSS_SLACK (1u << 20)
+
+/* Under AddressSanitizer the host RSS says nothing about leaks: its allocator quarantines
+ * freed memory and keeps per-thread caches (with lavapipe's threads it grows by ~100 KB per
+ * run with the default quarantine, ~1 KB without one, while the same test in a normal build
+ * stays flat to the byte). There LeakSanitizer checks for leaks instead, and the RSS bound
+ * is reported but not enforced. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
 
 static void all_networks(kwvk_context *ctx)
 {
@@ -98,8 +115,11 @@ int main(int argc, char **argv)
     TH_CHECK(errors == 0, "%ld failed runs", errors);
     TH_CHECK(mismatches == 0, "%ld outputs differ from the first run of the same input", mismatches);
     TH_CHECK(rss_warm != 0, "no RSS reading");
-    TH_CHECK(rss_max <= rss_warm + RSS_SLACK, "host RSS grew by %.2f MiB after the warm-up",
-             (rss_max - rss_warm) / 1048576.0);
+    if (!UNDER_ASAN)
+        TH_CHECK(rss_max <= rss_warm + RSS_SLACK, "host RSS grew by %.2f MiB after the warm-up",
+                 (rss_max - rss_warm) / 1048576.0);
+    else
+        printf("note: AddressSanitizer build: the RSS bound is not enforced (LeakSanitizer checks leaks)\n");
     printf("%s %ld runs in %.1f s (%.3f ms/run); RSS %.2f MiB after the warm-up, at most %.2f MiB later (+%.1f KiB, "
            "%.2f bytes/run); device memory flat at %" PRIu64 " bytes\n",
            th_failures ? "FAIL" : "ok  ", n_runs, ms / 1e3, ms / n_runs, rss_warm / 1048576.0, rss_max / 1048576.0,

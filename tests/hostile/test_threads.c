@@ -79,7 +79,7 @@ static void *worker(void *arg)
     job *j = arg;
     kwvk_context *ctx = j->ctx;
     if (!ctx) {
-        kwvk_context_desc d = {.enable_validation = 1, .cache_dir = ""};
+        kwvk_context_desc d = {.enable_validation = 1, .cache_dir = "", .timeout_ms = 300000};
         kwvk_result r = kwvk_context_create(&d, &ctx);
         if (r != KWVK_OK) {
             job_fail(j, "context", r);
@@ -166,7 +166,8 @@ static void run_pair(const char *name, kwvk_context *shared, int model_a, int mo
 static void mixed(void)
 {
     for (int order = 0; order < 2; order++) {
-        kwvk_context_desc dv = {.enable_validation = 1, .cache_dir = ""}, dn = {.enable_validation = 0, .cache_dir = ""};
+        kwvk_context_desc dv = {.enable_validation = 1, .cache_dir = "", .timeout_ms = 300000},
+                          dn = {.enable_validation = 0, .cache_dir = "", .timeout_ms = 300000};
         kwvk_context *a = NULL, *b = NULL;
         kwvk_result r = kwvk_context_create(order ? &dn : &dv, &a);
         if (r == KWVK_OK) r = kwvk_context_create(order ? &dv : &dn, &b);

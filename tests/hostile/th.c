@@ -33,7 +33,10 @@ static void pin_loaded_libraries(void)
 
 kwvk_context *th_context(uint64_t budget)
 {
-    kwvk_context_desc d = {.enable_validation = 1, .cache_dir = "", .device_memory_budget = budget};
+    /* a 5-minute fence limit: on a shared CI machine under full load, lavapipe in an ASan
+     * build has been seen to take over a minute for one tiny submission */
+    kwvk_context_desc d = {.enable_validation = 1, .cache_dir = "", .device_memory_budget = budget,
+                           .timeout_ms = 300000};
     kwvk_context *ctx = NULL;
     kwvk_result r = kwvk_context_create(&d, &ctx);
     if (r == KWVK_ERROR_NO_DEVICE) {

@@ -8,10 +8,9 @@
 set -uo pipefail
 DIR=$1
 : "${VW_VIEWER:?}" "${VW_OUT:?}"
-if [ -z "${VW_INNER:-}" ]; then
-  command -v xvfb-run >/dev/null || { echo "viewer_errors: xvfb-run is missing (Debian xvfb)" >&2; exit 1; }
+if [ -z "${VW_INNER:-}" ]; then # run again inside a private Xvfb
   export VW_INNER=1
-  exec xvfb-run -a -s "-screen 0 1024x768x24 -nolisten tcp" bash "$0" "$@"
+  exec bash "$(dirname "$0")/with_xvfb.sh" bash "$0" "$@"
 fi
 OUT=$VW_OUT/errors
 mkdir -p "$OUT"

@@ -85,7 +85,7 @@ class KWAttention(nn.Module):
         if self.num_basis == 0:
             self.fc2 = nn.Linear(self.hidden, self.num_mixtures * width, bias=True)
         else:
-            if self.num_local_cells > self.num_cells:
+            if not 0 <= self.num_local_cells <= self.num_cells:
                 raise ValueError(f"{self.num_local_cells} local cells in a warehouse of "
                                  f"{self.num_cells}")
             per_row = self.num_local_cells + self.num_basis + 1
@@ -432,7 +432,10 @@ class WarehouseManager(nn.Module):
             cells = self.weights[wid]
             M = cells.shape[0]
             ratio = float(s["cell_num_ratio"][wid])
-            nlm = layer.num_mixtures(cells.shape)
+            try:
+                nlm = layer.num_mixtures(cells.shape)
+            except ValueError as e:
+                raise ValueError(f"{name} (warehouse_manager.weights.{wid}): {e}") from None
             over = layer_overrides.get(name, {})
             hidden = over.get("hidden", max(int(layer.in_planes * s["reduction"][wid]), 16))
             nlc = int(ratio * nlm)
@@ -444,7 +447,10 @@ class WarehouseManager(nn.Module):
             elif "num_nonlocal" in over:            # fc3 rows = M - nlc
                 nlc = M - over["num_nonlocal"]
             start = ends[wid]
-            end = layer.bind(cells.shape, start, hidden, nlc, nb, ratio)
+            try:
+                end = layer.bind(cells.shape, start, hidden, nlc, nb, ratio)
+            except ValueError as e:
+                raise ValueError(f"{name} (warehouse_manager.weights.{wid}): {e}") from None
             if init_weights:
                 self._init_cells(cells, start, end)
             ends[wid] = end

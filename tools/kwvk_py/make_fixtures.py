@@ -19,7 +19,7 @@ Sets: `ci` - single-KW-layer probes (cell_num_ratio 0.25/0.5/1/4, cell in/out ra
 no spatial partition, depthwise, dilation, 1x1, KWLinear, two layers sharing a warehouse
 on the standard and the basis path), each at batch 1 and 3 on 9x11 maps; each family at
 64x64 batch 2; kw_resnet18 1x at 224x224 batch 2; the Fashion-MNIST nets at 28x28.
-`full` - every official configuration at 224x224, batch 2 (large: ~1.5 GB).
+`full` - every official configuration at 224x224, batch 2 (large: ~1.3 GB).
 --verify also runs each written model file through the reference interpreter of
 modelfile.py and checks it against the PyTorch output (slow for the big nets).
 Everything is deterministic (seeded).
@@ -115,18 +115,19 @@ PROBES = {
                            (9, 11)),
 }
 
-# name: (config, size, batch, labels)
+# name: (config, size, batch, labels); whole networks are named net_* (tests/CMakeLists.txt
+# runs the groups "probe_" and "net_" separately)
 CI_NETS = {
-    "resnet18_64": (OFFICIAL["resnet18"], 64, 2, IMAGENET_LABELS),
-    "kw1x_resnet18_64": (OFFICIAL["kw1x_resnet18"], 64, 2, IMAGENET_LABELS),
-    "kw1d4x_resnet18_64": (OFFICIAL["kw1d4x_resnet18"], 64, 2, None),
-    "kw1d2x_resnet50_64": (OFFICIAL["kw1d2x_resnet50"], 64, 2, None),
-    "mobilenetv2_050_64": (OFFICIAL["mobilenetv2_050"], 64, 2, None),
-    "kw1x_mobilenetv2_050_64": (OFFICIAL["kw1x_mobilenetv2_050"], 64, 2, None),
-    "kw1d2x_mobilenetv2_050_64": (OFFICIAL["kw1d2x_mobilenetv2_050"], 64, 2, None),
-    "kw1x_resnet18_224": (OFFICIAL["kw1x_resnet18"], 224, 2, IMAGENET_LABELS),
-    "resnet_fm": (dict(model="resnet_fm"), 28, 3, FM_LABELS),
-    "kw1x_resnet_fm": (dict(model="kw_resnet_fm", sharing_range="layer_conv"), 28, 3,
+    "net_resnet18_64": (OFFICIAL["resnet18"], 64, 2, IMAGENET_LABELS),
+    "net_kw1x_resnet18_64": (OFFICIAL["kw1x_resnet18"], 64, 2, IMAGENET_LABELS),
+    "net_kw1d4x_resnet18_64": (OFFICIAL["kw1d4x_resnet18"], 64, 2, None),
+    "net_kw1d2x_resnet50_64": (OFFICIAL["kw1d2x_resnet50"], 64, 2, None),
+    "net_mobilenetv2_050_64": (OFFICIAL["mobilenetv2_050"], 64, 2, None),
+    "net_kw1x_mobilenetv2_050_64": (OFFICIAL["kw1x_mobilenetv2_050"], 64, 2, None),
+    "net_kw1d2x_mobilenetv2_050_64": (OFFICIAL["kw1d2x_mobilenetv2_050"], 64, 2, None),
+    "net_kw1x_resnet18_224": (OFFICIAL["kw1x_resnet18"], 224, 2, IMAGENET_LABELS),
+    "net_resnet_fm": (dict(model="resnet_fm"), 28, 3, FM_LABELS),
+    "net_kw1x_resnet_fm": (dict(model="kw_resnet_fm", sharing_range="layer_conv"), 28, 3,
                        FM_LABELS),
 }
 
@@ -141,7 +142,7 @@ def cases(which):
             out.append((name, cfg, (size, size), n, labels))
     elif which == "full":
         for name, cfg in OFFICIAL.items():
-            out.append((f"{name}_224", cfg, (224, 224), 2, IMAGENET_LABELS))
+            out.append((f"net_{name}_224", cfg, (224, 224), 2, IMAGENET_LABELS))
     else:
         raise SystemExit(f"unknown set {which}")
     return out

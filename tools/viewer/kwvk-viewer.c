@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -232,6 +231,7 @@ typedef struct frame_sync {
     VkSemaphore acquire;
     VkQueryPool queries;
     int inferred;       /* the pending submission ran the network */
+    int data_slot;      /* the slot whose frame and results the pending draw reads */
     double submit_ms;   /* host time of the submission (fallback latency) */
     int shot;           /* the pending submission copies the image for a screenshot */
     vw_buf shot_buf;
@@ -487,6 +487,14 @@ static int recreate_swapchain(app *a)
 {
     wait_all(a);
     if (a->failed) return -1;
+    /* presentation may still wait on the old images' semaphores */
+    kwvk_context_queue_lock(a->kctx);
+    VkResult r = vkQueueWaitIdle(a->g.queue);
+    kwvk_context_queue_unlock(a->kctx);
+    if (r != VK_SUCCESS) {
+        fail_vk(a, r, "vkQueueWaitIdle");
+        return -1;
+    }
     return create_swapchain(a);
 }
 
@@ -923,6 +931,10 @@ static int frame(app *a)
             return 0;
         }
         if (r == 1) {
+            /* a redraw from the other frame in flight may still read this slot's buffers,
+             * which the upload may reallocate */
+            if (a->sync[i ^ 1].pending && a->sync[i ^ 1].data_slot == i) complete(a, i ^ 1);
+            if (a->failed) return 0;
             char err[512];
             if (vw_slot_upload(&a->g, s, &f, err, sizeof err)) {
                 fail(a, "%s: %s", f.name, err);
@@ -1012,6 +1024,7 @@ static int frame(app *a)
     }
     y->pending = 1;
     y->inferred = infer;
+    y->data_slot = d >= 0 ? d : i;
     VkPresentInfoKHR pi = {.sType = VK_STRUCTURE_TYPE_PRESENT_INFO_KHR,
                            .waitSemaphoreCount = 1,
                            .pWaitSemaphores = &a->sc.done[image],
