@@ -92,7 +92,7 @@ typedef struct kwvk_context_desc {
     /* Device-memory budget in bytes for all allocations of this context (0 = unlimited).
      * An allocation that would exceed it fails with KWVK_ERROR_OUT_OF_DEVICE_MEMORY. */
     uint64_t device_memory_budget;
-    /* Fence wait limit in milliseconds (0 = 60000). */
+    /* Fence wait limit in milliseconds (0 = $KWVK_TIMEOUT_MS, else 60000). */
     uint32_t timeout_ms;
     /* Extra Vulkan extensions to enable (e.g. surface and swapchain for a viewer that
      * presents with the same device). */

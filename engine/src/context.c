@@ -448,7 +448,11 @@ kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **ou
     ctx->log = d.log;
     ctx->log_user = d.log_user;
     ctx->budget = d.device_memory_budget;
-    ctx->timeout_ms = d.timeout_ms ? d.timeout_ms : 60000;
+    /* 0: $KWVK_TIMEOUT_MS, else one minute. Slow drivers need more: lavapipe under QEMU
+     * compiles each shader on its first dispatch, inside the fence wait. */
+    const char *tmo = getenv("KWVK_TIMEOUT_MS");
+    long tmo_ms = tmo ? strtol(tmo, NULL, 10) : 0;
+    ctx->timeout_ms = d.timeout_ms ? d.timeout_ms : tmo_ms > 0 && tmo_ms <= 86400000 ? (uint32_t)tmo_ms : 60000;
     ctx->lock = malloc(sizeof(pthread_mutex_t));
     if (!ctx->lock) {
         free(c);

@@ -47,7 +47,7 @@ kwvk_result kw_pool2d_record(kw_rec *rec, const kw_op_call *call)
     const kw_shape in = call->in[0], out = call->out;
     const uint64_t xplane = (uint64_t)in.h * in.w * 4, yplane = (uint64_t)out.h * out.w * 4;
     const uint32_t planes = call->n * in.c;
-    uint32_t per;
+    uint32_t per = 0;
     KW_TRY(units_fit(ctx, "pool2d", xplane, yplane, &per));
     const uint32_t *lim = ctx->props.limits.maxComputeWorkGroupCount;
     const uint32_t gx = kw_div_up(out.h * out.w, 64);
@@ -88,7 +88,7 @@ kwvk_result kw_global_avgpool_record(kw_rec *rec, const kw_op_call *call)
     KW_TRY(kw_pipeline_get(ctx, "global_avgpool", spec, 2, &pipe));
 
     const uint32_t planes = call->n * call->in[0].c;
-    uint32_t per;
+    uint32_t per = 0;
     KW_TRY(units_fit(ctx, "global_avgpool", (uint64_t)hw * 4, 4, &per));
     const uint32_t *lim = ctx->props.limits.maxComputeWorkGroupCount;
     for (uint32_t q0 = 0; q0 < planes; q0 += per) {
@@ -124,7 +124,7 @@ kwvk_result kw_add_record(kw_rec *rec, const kw_op_call *call)
 
     const uint64_t total = (uint64_t)call->n * kw_shape_count(call->out);
     const uint32_t *lim = ctx->props.limits.maxComputeWorkGroupCount;
-    uint32_t per;
+    uint32_t per = 0;
     KW_TRY(units_fit(ctx, "add", 1024, 0, &per)); /* in blocks of 256 elements */
     uint64_t max_groups = (uint64_t)lim[0] * lim[1];
     if (per > max_groups) per = (uint32_t)max_groups;
@@ -160,7 +160,7 @@ kwvk_result kw_softmax_record(kw_rec *rec, const kw_op_call *call)
 
     const uint32_t C = call->in[0].c;
     const uint32_t *lim = ctx->props.limits.maxComputeWorkGroupCount;
-    uint32_t per;
+    uint32_t per = 0;
     KW_TRY(units_fit(ctx, "softmax", (uint64_t)C * 4, 0, &per));
     for (uint32_t s0 = 0; s0 < call->n; s0 += per) {
         const uint32_t ns = min_u32(per, call->n - s0);

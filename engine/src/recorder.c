@@ -240,6 +240,9 @@ void kw_rec_release(kw_rec *rec)
 {
     if (!rec || !rec->ctx) return;
     VkDevice dev = rec->ctx->device;
+    /* after a fence time-out the GPU may still be executing this command buffer: let it
+     * finish (or the driver report the device lost) before its pools are destroyed */
+    if (rec->ctx->lost) vkDeviceWaitIdle(dev);
     for (uint32_t i = 0; i < rec->n_pools; i++) vkDestroyDescriptorPool(dev, rec->pools[i], NULL);
     free(rec->pools);
     if (rec->queries) vkDestroyQueryPool(dev, rec->queries, NULL);
