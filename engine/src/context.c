@@ -1,5 +1,8 @@
 /* context.c - Vulkan through volk: instance, validation messenger, device choice, queue,
  * command pool, fence, feature detection with forced fallbacks, submission. */
+#if defined(KWVK_SANITIZE_BUILD) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* dl_iterate_phdr */
+#endif
 #include "internal.h"
 
 #include <ctype.h>
@@ -405,6 +408,25 @@ static kwvk_result create_device(kw_ctx *ctx, const kwvk_context_desc *d)
     return KWVK_OK;
 }
 
+#if defined(KWVK_SANITIZE_BUILD)
+#include <dlfcn.h>
+#include <link.h>
+/* Sanitizer builds only: keep every library loaded so far (the Vulkan driver and layers)
+ * loaded for the life of the process. The Vulkan loader unloads the driver when the instance
+ * is destroyed, and LeakSanitizer then cannot name the module of the driver's own leaks at
+ * exit, so tests/lsan.supp could not suppress them. */
+static int pin_library(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    (void)data;
+    if (info->dlpi_name && info->dlpi_name[0]) dlopen(info->dlpi_name, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    return 0;
+}
+static void pin_loaded_libraries(void) { dl_iterate_phdr(pin_library, NULL); }
+#else
+static void pin_loaded_libraries(void) {}
+#endif
+
 /* ---------------------------------------------------------------------------------------- */
 /* Public                                                                                   */
 /* ---------------------------------------------------------------------------------------- */
@@ -470,6 +492,7 @@ kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **ou
     if (r == KWVK_OK) r = choose_device(ctx, device);
     if (r == KWVK_OK) r = create_device(ctx, &d);
     if (r == KWVK_OK) r = kw_pipeline_cache_open(ctx, d.cache_dir);
+    if (r == KWVK_OK) pin_loaded_libraries();
     if (r != KWVK_OK) {
         ctx_release(ctx);
         free(c);
