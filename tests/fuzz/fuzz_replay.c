@@ -6,7 +6,8 @@
  * Memory: like libFuzzer's -malloc_limit_mb, a single allocation over 2 GiB is an error
  * under AddressSanitizer (max_allocation_size_mb), so an input that makes the code under test
  * ask for absurd amounts fails the test instead of eating the machine; without ASan the
- * address space is capped at 8 GiB, so such an allocation fails (and must fail cleanly). */
+ * address space is capped at 8 GiB, so such an allocation fails (and must fail cleanly).
+ * Time: an input that runs for more than REPLAY_SECONDS ends the process with SIGALRM. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#define REPLAY_SECONDS 30 /* per input; the seeds take well under a second even under ASan */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define REPLAY_ASAN 1
@@ -67,7 +71,9 @@ static int run_file(const char *path)
     free(buf);
     printf("  %s (%zu bytes)\n", path, n);
     fflush(stdout);
+    alarm(REPLAY_SECONDS); /* a hang is a failure too (libFuzzer: -timeout) */
     LLVMFuzzerTestOneInput(data, n);
+    alarm(0);
     free(data);
     n_inputs++;
     return 0;
