@@ -21,7 +21,6 @@ layout(push_constant) uniform Push {
     uint hw;        // elements per plane
     uint planes;    // planes of this dispatch
     uint x_base, y_base;
-    uint plane0;    // first plane (grid splitting)
 } pc;
 
 shared float red[64];
@@ -29,7 +28,7 @@ shared float red[64];
 void main()
 {
     if (MODE == 0u) {
-        const uint plane = pc.plane0 + gl_WorkGroupID.y * 64u * gl_NumWorkGroups.x + gl_GlobalInvocationID.x;
+        const uint plane = gl_WorkGroupID.y * 64u * gl_NumWorkGroups.x + gl_GlobalInvocationID.x;
         if (plane >= pc.planes) return;
         const uint xb = pc.x_base + plane * pc.hw;
         float s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
@@ -44,7 +43,7 @@ void main()
         y[pc.y_base + plane] = ((s0 + s1) + (s2 + s3)) / float(pc.hw);
         return;
     }
-    const uint plane = pc.plane0 + gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+    const uint plane = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
     if (plane >= pc.planes) return; // uniform across the workgroup
     const uint lx = gl_LocalInvocationID.x;
     const uint xb = pc.x_base + plane * pc.hw;

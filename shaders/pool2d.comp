@@ -1,5 +1,6 @@
 // pool2d.comp - max / average pooling (PyTorch semantics: ceil_mode, count_include_pad).
-// One invocation per output pixel; x along the plane, y = plane (sample x channel).
+// One invocation per output pixel; x, y along the plane (2D for large planes), z = plane
+// (sample x channel).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
@@ -16,14 +17,15 @@ layout(push_constant) uniform Push {
     uint H, W, OH, OW;
     uint sh, sw, ph, pw;
     uint x_base, y_base;
-    uint plane0; // first plane of this dispatch (grid splitting), relative to the views
+    uint plane0;   // first plane of this dispatch (grid splitting), relative to the views
+    uint groups_x; // workgroups along x
 } pc;
 
 void main()
 {
-    const uint p = gl_GlobalInvocationID.x;
+    const uint p = (gl_WorkGroupID.y * pc.groups_x + gl_WorkGroupID.x) * 64u + gl_LocalInvocationID.x;
     if (p >= pc.OH * pc.OW) return;
-    const uint plane = pc.plane0 + gl_WorkGroupID.y;
+    const uint plane = pc.plane0 + gl_WorkGroupID.z;
     const uint oy = p / pc.OW, ox = p - oy * pc.OW;
     const int y0 = int(oy * pc.sh) - int(pc.ph), x0 = int(ox * pc.sw) - int(pc.pw);
     const uint xb = pc.x_base + plane * pc.H * pc.W;

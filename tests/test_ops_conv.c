@@ -164,6 +164,9 @@ int main(void)
          .dw = 1, .G = 1, .act = KW_ACT_RELU6);
     CONV(.n = 1, .C = 3, .H = 9, .W = 13, .O = 7, .kh = 6, .kw = 2, .sh = 1, .sw = 1, .ph = 3, .pw = 1, .dh = 1,
          .dw = 1, .G = 1);
+    /* the largest geometry the format allows: 15x15, stride 8, dilation 8, padding 56 */
+    CONV(.n = 1, .C = 2, .H = 9, .W = 10, .O = 3, .kh = 15, .kw = 15, .sh = 8, .sw = 8, .ph = 56, .pw = 56,
+         .dh = 8, .dw = 8, .G = 1, .bias = true);
     /* ResNet stem: 7x7 stride 2 pad 3, scale + bias + ReLU */
     CONV(.n = 3, .C = 3, .H = 29, .W = 31, .O = 16, .kh = 7, .kw = 7, .sh = 2, .sw = 2, .ph = 3, .pw = 3, .dh = 1,
          .dw = 1, .G = 1, .scale = true, .bias = true, .act = KW_ACT_RELU);

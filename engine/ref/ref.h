@@ -27,6 +27,9 @@ kw_ref_fn kw_ref_softmax;        /* ref_misc.c */
 kw_ref_fn kw_ref_kw_attention;   /* ref_kw.c */
 kw_ref_fn kw_ref_kw_assemble;    /* ref_kw.c */
 
+/* The activation codes of docs/model-format.md (ref_conv.c). */
+double kw_ref_act(double v, int32_t act);
+
 /* Dispatch on op->type (ref.c). Returns false for an unknown type. */
 bool kw_ref_op(const kw_op *op, const kw_tensor *const *t, uint32_t n, const kw_shape *in,
                const float *const *x, kw_shape out, float *y);

@@ -2,7 +2,6 @@
 #include "ref.h"
 
 /* Activation in double (shared with ref_misc.c; the prototype belongs in ref.h). */
-double kw_ref_act(double v, int32_t act);
 double kw_ref_act(double v, int32_t act)
 {
     if (act == KW_ACT_RELU) return v > 0.0 ? v : 0.0;

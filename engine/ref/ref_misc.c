@@ -4,7 +4,6 @@
 
 #include <math.h>
 
-double kw_ref_act(double v, int32_t act); /* ref_conv.c (prototype belongs in ref.h) */
 
 /* PyTorch max_pool2d / avg_pool2d: window start oy*s - pad; max ignores padding; avg divides
  * by the window clipped to [0, H + pad) (count_include_pad) or to [0, H) (otherwise). */

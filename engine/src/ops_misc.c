@@ -5,15 +5,10 @@
 #include "internal.h"
 #include "ops.h"
 
-/* ops_conv.c (prototypes belong in ops.h) */
-kwvk_result kw_view_sub(const kw_ctx *ctx, kw_view whole, uint64_t off, uint64_t bytes, kw_view *out,
-                        uint32_t *elem);
-uint64_t kw_bind_limit(const kw_ctx *ctx);
-
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
-/* Units (planes, samples, elements) per dispatch: each of `per_unit` byte sizes times the
- * count must fit one binding. */
+/* Units (planes, samples, element blocks) per dispatch, when one unit takes bytes_a bytes of
+ * one binding and bytes_b of another: the larger times the count must fit a binding. */
 static kwvk_result units_fit(const kw_ctx *ctx, const char *what, uint64_t bytes_a, uint64_t bytes_b,
                              uint32_t *units)
 {
@@ -32,7 +27,7 @@ static kwvk_result units_fit(const kw_ctx *ctx, const char *what, uint64_t bytes
 /* ---------------------------------------------------------------------------------------- */
 
 typedef struct pool_push {
-    uint32_t H, W, OH, OW, sh, sw, ph, pw, x_base, y_base, plane0;
+    uint32_t H, W, OH, OW, sh, sw, ph, pw, x_base, y_base, plane0, groups_x;
 } pool_push;
 
 kwvk_result kw_pool2d_record(kw_rec *rec, const kw_op_call *call)
@@ -50,18 +45,19 @@ kwvk_result kw_pool2d_record(kw_rec *rec, const kw_op_call *call)
     uint32_t per = 0;
     KW_TRY(units_fit(ctx, "pool2d", xplane, yplane, &per));
     const uint32_t *lim = ctx->props.limits.maxComputeWorkGroupCount;
-    const uint32_t gx = kw_div_up(out.h * out.w, 64);
-    if (gx > lim[0]) return kw_fail(KWVK_ERROR_UNSUPPORTED, "pool2d: output plane of %u pixels too large", out.h * out.w);
+    const uint32_t groups = kw_div_up(out.h * out.w, 64);
+    const uint32_t gx = min_u32(groups, lim[0]), gy = kw_div_up(groups, gx);
+    if (gy > lim[1]) return kw_fail(KWVK_ERROR_UNSUPPORTED, "pool2d: output plane of %u pixels too large", out.h * out.w);
 
-    pool_push pc = {in.h, in.w, out.h, out.w, (uint32_t)p[2], (uint32_t)p[3], (uint32_t)p[4], (uint32_t)p[5], 0, 0, 0};
+    pool_push pc = {in.h, in.w, out.h, out.w, (uint32_t)p[2], (uint32_t)p[3], (uint32_t)p[4], (uint32_t)p[5], 0, 0, 0, gx};
     for (uint32_t q0 = 0; q0 < planes; q0 += per) {
         const uint32_t nq = min_u32(per, planes - q0);
         kw_view v[2];
         KW_TRY(kw_view_sub(ctx, call->vin[0], q0 * xplane, nq * xplane, &v[0], &pc.x_base));
         KW_TRY(kw_view_sub(ctx, call->vout, q0 * yplane, nq * yplane, &v[1], &pc.y_base));
-        for (uint32_t y0 = 0; y0 < nq; y0 += lim[1]) {
-            pc.plane0 = y0;
-            KW_TRY(kw_rec_dispatch(rec, pipe, v, 2, 2u, &pc, sizeof pc, gx, min_u32(lim[1], nq - y0), 1));
+        for (uint32_t z0 = 0; z0 < nq; z0 += lim[2]) {
+            pc.plane0 = z0;
+            KW_TRY(kw_rec_dispatch(rec, pipe, v, 2, 2u, &pc, sizeof pc, gx, gy, min_u32(lim[2], nq - z0)));
         }
     }
     return KWVK_OK;
@@ -72,7 +68,7 @@ kwvk_result kw_pool2d_record(kw_rec *rec, const kw_op_call *call)
 /* ---------------------------------------------------------------------------------------- */
 
 typedef struct gap_push {
-    uint32_t hw, planes, x_base, y_base, plane0;
+    uint32_t hw, planes, x_base, y_base;
 } gap_push;
 
 /* Planes up to this size are summed by one invocation each; larger ones by a workgroup. */
@@ -93,7 +89,7 @@ kwvk_result kw_global_avgpool_record(kw_rec *rec, const kw_op_call *call)
     const uint32_t *lim = ctx->props.limits.maxComputeWorkGroupCount;
     for (uint32_t q0 = 0; q0 < planes; q0 += per) {
         const uint32_t nq = min_u32(per, planes - q0);
-        gap_push pc = {hw, nq, 0, 0, 0};
+        gap_push pc = {hw, nq, 0, 0};
         kw_view v[2];
         KW_TRY(kw_view_sub(ctx, call->vin[0], (uint64_t)q0 * hw * 4, (uint64_t)nq * hw * 4, &v[0], &pc.x_base));
         KW_TRY(kw_view_sub(ctx, call->vout, (uint64_t)q0 * 4, (uint64_t)nq * 4, &v[1], &pc.y_base));

@@ -1,8 +1,9 @@
 #!/bin/bash
 # valgrind memcheck over the model loader and the CPU references (no GPU: valgrind and a JIT
 # Vulkan driver do not mix well, and the device code is covered by the ASan/UBSan build):
-#   1. check_loader_ref  - the test networks and the fuzz model seeds: load (file and memory),
-#                          info, labels, whole-model CPU reference runs, truncations;
+#   1. check_loader_ref  - the test networks, the fuzz model seeds and the shipped models
+#                          (models/*.kwvk): load (file and memory), info, labels, whole-model
+#                          CPU reference runs, truncations;
 #   2. test_hostile_model files - every hostile model file (about 31,500 loads);
 #   3. fuzz_model_replay - the model fuzz harness over the seeds and the saved regressions
 #                          (and over a fuzzing corpus when FUZZ_CORPUS names one).
@@ -38,6 +39,8 @@ run() { # name command...
 }
 extra=()
 if [ -n "${FUZZ_CORPUS:-}" ]; then extra=("$FUZZ_CORPUS"); fi
-run check_loader_ref "$T/check_loader_ref" "$seeds/model"
+models=()
+if ls models/*.kwvk >/dev/null 2>&1; then models=(models); fi  # the shipped models, when present
+run check_loader_ref "$T/check_loader_ref" "$seeds/model" "${models[@]}"
 run "test_hostile_model files" "$T/test_hostile_model" files
 run fuzz_model_replay "$T/fuzz/fuzz_model_replay" "$seeds/model" tests/fuzz/regressions/model "${extra[@]}"
