@@ -125,7 +125,9 @@ static int is_image_name(const char *name)
     char low[8];
     size_t n = strlen(dot + 1);
     if (n >= sizeof low) return 0;
-    for (size_t i = 0; i <= n; i++) low[i] = (char)tolower((unsigned char)dot[1 + i]);
+    size_t k = 0;
+    for (; k < n && k < sizeof low - 1; k++) low[k] = (char)tolower((unsigned char)dot[1 + k]);
+    low[k] = 0;
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
         if (!strcmp(low, ext[i])) return 1;
     return 0;
