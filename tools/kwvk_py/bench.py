@@ -58,11 +58,11 @@ def write_models(names, outdir):
     return paths
 
 
-def run_kwvk(build, paths, runs, cache, json_out):
+def run_kwvk(build, paths, runs, cache, json_out, batches):
     env = dict(os.environ, KWVK_CACHE_DIR=os.path.join(cache, "kwvk"),
                MESA_SHADER_CACHE_DIR=os.path.join(cache, "mesa"))
-    cmd = [os.path.join(build, "tools", "kwvk-bench"), "--runs", str(runs), "--json", json_out,
-           *paths]
+    cmd = [os.path.join(build, "tools", "kwvk-bench"), "--runs", str(runs), "--batches", batches,
+           "--json", json_out, *paths]
     subprocess.run(cmd, check=True, env=env)
     with open(json_out) as f:
         return json.load(f)
@@ -160,6 +160,7 @@ def main(argv=None):
     ap.add_argument("--out", default=None)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--batches", default="1,8,32")
     ap.add_argument("--torch-runs", type=int, default=5)
     ap.add_argument("--official", default=None)
     ap.add_argument("--skip-torch", action="store_true")
@@ -170,8 +171,10 @@ def main(argv=None):
     paths = write_models(names, os.path.join(out, "models"))
     cache = os.path.join(out, "cache")
     shutil.rmtree(cache, ignore_errors=True)
-    cold = run_kwvk(args.build, [paths[n] for n in names], args.runs, cache, os.path.join(out, "cold.json"))
-    warm = run_kwvk(args.build, [paths[n] for n in names], args.runs, cache, os.path.join(out, "warm.json"))
+    cold = run_kwvk(args.build, [paths[n] for n in names], args.runs, cache, os.path.join(out, "cold.json"),
+                    args.batches)
+    warm = run_kwvk(args.build, [paths[n] for n in names], args.runs, cache, os.path.join(out, "warm.json"),
+                    args.batches)
     torch_ms = {} if args.skip_torch else time_torch(names, args.torch_runs, args.official)
     rows = []
     for name, c, w in zip(names, cold["models"], warm["models"]):
