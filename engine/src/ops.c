@@ -162,6 +162,9 @@ bool kw_op_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *
         if (!in_range(ckh, 1, kh) || kh % ckh || !in_range(ckw, 1, kw) || kw % ckw)
             return BAD("cell kernel %dx%d does not divide kernel %dx%d", ckh, ckw, kh, kw);
         if (!in_range(M, 1, 1 << 20)) return BAD("cells %d out of range", M);
+        if ((uint64_t)O * Cg * kh * kw > (1u << 29))
+            return BAD("assembled kernel of %llu elements per sample is too large",
+                       (unsigned long long)O * Cg * kh * kw);
         if (!check_inputs(op, index, 1u, 0u, msg, msg_len)) return false;
         uint32_t wd[4] = {(uint32_t)M, (uint32_t)co, (uint32_t)ci, (uint32_t)(ckh * ckw)};
         if (!check_tensor(m, op, 0, true, 4, wd, "warehouse", msg, msg_len)) return false;

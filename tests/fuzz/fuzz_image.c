@@ -1,5 +1,5 @@
 /* fuzz_image - libFuzzer target for the tools' image path (tools/common/tool_util.c):
- * tu_load_image (stb_image decoding of JPEG/PNG/BMP/GIF/TGA/PSD/HDR/PIC/PNM) followed by
+ * tu_load_image (stb_image decoding of JPEG/PNG/BMP/GIF/TGA/PSD/PNM) followed by
  * the model's preprocessing, and tu_preprocess_rgb8 on the decoded pixels for two more
  * preprocessing set-ups (only for images tu_load_image accepted, so that the harness never
  * decodes what the tool would refuse).
@@ -18,7 +18,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <stb/stb_image.h>
 
 static void check(int ok)
 {
@@ -97,8 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_values(out_a, 28 * 28);
 
     /* 2. the in-memory path with the two resize + crop set-ups, for images the tool accepts */
-    int w = 0, h = 0, comp = 0;
-    uint8_t *rgb = stbi_load_from_memory(data, (int)(size > INT32_MAX ? INT32_MAX : size), &w, &h, &comp, 3);
+    int w = 0, h = 0;
+    uint8_t *rgb = tu_decode_rgb8(data, size, &w, &h, &err);
     if (!rgb) return 0;
     for (int k = 1; k < 3; k++) {
         kwvk_model_info info = config(k);
@@ -110,6 +109,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else check(err != NULL && err[0] != 0);
         free(out);
     }
-    stbi_image_free(rgb);
+    tu_free_rgb8(rgb);
     return 0;
 }

@@ -357,6 +357,33 @@ static void kw_cases(void)
     mw_free(&m);
 }
 
+/* Products of op parameters that overflow 32 bits. kw_assemble's output has O*Cg*kh*kw
+ * elements per sample; with O = 33025, Cg = 65026, kh = 1, kw = 2 that is 2^32 + 4, which
+ * wraps to 4 in 32-bit arithmetic. Each factor is in range, the warehouse [1, 33025, 1, 1] is
+ * small, the attention values per sample (130,052 = 4 x 533 x 61) match the input, so only the
+ * product betrays it: accepted, the CPU reference and the GPU shader would write 2^32 + 4
+ * floats per sample into a 4-float output. */
+static void overflow_cases(void)
+{
+    mw_model m;
+    mw_init(&m, 4, 533, 61, 4, "kw_assemble_wraps");
+    uint32_t wd[4] = {1, 33025, 1, 1};
+    uint32_t t = mw_tensor_add(&m, 4, wd, NULL);
+    uint32_t v = mw_op_add(&m, MW_KW_ASSEMBLE, 0, MW_NONE, MW_NONE);
+    mw_op *op = mw_last(&m);
+    op->tensors[0] = t;
+    int32_t p[9] = {33025, 65026, 1, 2, 33025, 1, 1, 1, 1};
+    memcpy(op->p, p, sizeof p);
+    mw_op_add(&m, MW_SOFTMAX, v, MW_NONE, MW_NONE);
+    set_base(&m);
+    CASE("kw_assemble output O*Cg*kh*kw = 2^32 + 4 (wraps to 4)", FMT, "op 0 (kw_assemble)", (void)0);
+    /* the same op with a product that fits (Cg = 2) loads */
+    CASE("kw_assemble with a product that fits loads", KWVK_OK, NULL, mw_put32(b, OREC(0) + 64 + 4, 2);
+         mw_put32(b, L.meta_off + 12, 33025 * 2 * 2); mw_put32(b, L.meta_off + 4, 1);
+         mw_put32(b, L.meta_off + 8, 1)); /* 4 x 1 x 1 input: nlm = 2 x 2 = 4 attention values */
+    mw_free(&m);
+}
+
 /* Random single-byte and single-word corruptions of the header, tables and meta: whatever the
  * loader says, it must not crash, and a refusal must carry a message (run under ASan/UBSan
  * in CI). Counted, not printed one by one. */
@@ -409,6 +436,7 @@ static int files_main(void)
     scramble();
     mw_free(&m);
     kw_cases();
+    overflow_cases();
     mw_kwbasis(&m);
     set_base(&m);
     expect("the untouched kw basis net loads", base, base_size, KWVK_OK, NULL, 0);

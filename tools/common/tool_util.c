@@ -14,6 +14,12 @@
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG
 #define STBI_MAX_DIMENSIONS 16384
+/* Formats nobody feeds a classifier; Debian 12's stb_image 2.27 HDR decoder can loop forever
+ * on a zero run length (tests/fuzz/regressions/image/hdr-rle-zero-count-hangs.hdr). */
+#define STBI_NO_HDR
+#define STBI_NO_PIC
+#define TU_MAX_RESIZED_PIXELS (1u << 24) /* 16.7 million: 4096 x 4096 after the resize */
+#define TU_MAX_IMAGE_PIXELS (1u << 25)   /* 33.5 million: a 24-megapixel photo fits */
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -265,6 +271,12 @@ int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *
         *err = "the crop is larger than the resized image";
         return -1;
     }
+    /* A hostile image must not decide how much memory this takes: a 16384 x 1 image resized
+     * to a shorter side of 256 would be 4 million x 256 pixels (12 GiB of floats). */
+    if ((uint64_t)ow * oh > TU_MAX_RESIZED_PIXELS) {
+        *err = "the image's aspect ratio is too extreme for this model's preprocessing";
+        return -1;
+    }
     size_t src_n = (size_t)w * h * 3;
     float *src = malloc(src_n * sizeof *src);
     float *tmp = malloc((size_t)ow * h * 3 * sizeof *tmp);
@@ -299,15 +311,67 @@ int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *
     return 0;
 }
 
-int tu_load_image(const char *path, const kwvk_model_info *info, float *out, const char **err)
+/* Debian 12's stb_image 2.27 writes past its Huffman tables when a JPEG DHT segment
+ * declares more than 256 codes (tests/fuzz/regressions/image/jpeg-dht-more-than-256-codes.jpg).
+ * Every DHT segment is found by its FF C4 marker (entropy-coded data stuffs FF as FF 00, so
+ * the pair cannot occur there) and checked before stb sees the file. */
+static int jpeg_dht_ok(const uint8_t *d, size_t n)
 {
-    int w, h, comp;
-    uint8_t *rgb = stbi_load(path, &w, &h, &comp, 3);
+    if (n < 2 || d[0] != 0xFF || d[1] != 0xD8) return 1; /* not a JPEG */
+    for (size_t i = 2; i + 4 <= n; i++) {
+        if (d[i] != 0xFF || d[i + 1] != 0xC4) continue;
+        size_t len = ((size_t)d[i + 2] << 8) | d[i + 3], p = i + 4, end = i + 2 + len;
+        if (len < 2 || end > n) return 0;
+        while (p < end) {
+            if (p + 17 > end) return 0;
+            unsigned total = 0;
+            for (int k = 1; k <= 16; k++) total += d[p + k];
+            if (total > 256) return 0;
+            p += 17 + total;
+        }
+    }
+    return 1;
+}
+
+uint8_t *tu_decode_rgb8(const uint8_t *data, size_t size, int *w, int *h, const char **err)
+{
+    int comp;
+    *err = NULL;
+    if (size == 0 || size > INT32_MAX) {
+        *err = size ? "the image file is larger than 2 GiB" : "the image file is empty";
+        return NULL;
+    }
+    if (!jpeg_dht_ok(data, size)) {
+        *err = "corrupt JPEG (bad Huffman table)";
+        return NULL;
+    }
+    /* a few hundred bytes may declare 16384 x 16384 pixels: check before decoding */
+    if (stbi_info_from_memory(data, (int)size, w, h, &comp) && (uint64_t)*w * (uint64_t)*h > TU_MAX_IMAGE_PIXELS) {
+        *err = "the image has more than 33.5 million pixels";
+        return NULL;
+    }
+    uint8_t *rgb = stbi_load_from_memory(data, (int)size, w, h, &comp, 3);
     if (!rgb) {
         *err = stbi_failure_reason();
-        if (!*err) *err = "cannot decode the image";
+        if (!*err || !**err) *err = "cannot decode the image"; /* stb leaves "" for some bad GIFs */
+    }
+    return rgb;
+}
+
+void tu_free_rgb8(uint8_t *rgb) { stbi_image_free(rgb); }
+
+int tu_load_image(const char *path, const kwvk_model_info *info, float *out, const char **err)
+{
+    size_t size = 0;
+    uint8_t *data = tu_read_file(path, &size);
+    if (!data) {
+        *err = "cannot read the file";
         return -1;
     }
+    int w, h;
+    uint8_t *rgb = tu_decode_rgb8(data, size, &w, &h, err);
+    free(data);
+    if (!rgb) return -1;
     int r = tu_preprocess_rgb8(rgb, w, h, info, out, err);
     stbi_image_free(rgb);
     return r;

@@ -33,6 +33,11 @@ const char *tu_default_model(void);
  * centre crop `crop` (or resize straight to h x w when both are 0), then
  * (x/255 - mean)/std; 1-channel models take luminance. Returns 0 or -1 with *err set. */
 int tu_load_image(const char *path, const kwvk_model_info *info, float *out, const char **err);
+/* Decode an image held in memory to RGB8 (stb_image), refusing files that would corrupt
+ * memory in Debian's stb_image or that declare more than 2^25 pixels. Free with
+ * tu_free_rgb8. NULL + *err on failure. */
+uint8_t *tu_decode_rgb8(const uint8_t *data, size_t size, int *w, int *h, const char **err);
+void tu_free_rgb8(uint8_t *rgb);
 /* Same from RGB8 pixels in memory (used by the viewer and the fuzzer). */
 int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *info, float *out,
                        const char **err);

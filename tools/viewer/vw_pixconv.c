@@ -10,7 +10,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #endif
-#include <stb/stb_image.h> /* the implementation is in tools/common/tool_util.c */
+#include "tool_util.h"
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
@@ -195,14 +195,8 @@ uint8_t *vw_mjpeg_decode(const uint8_t *data, size_t size, int *w, int *h, const
         *err = "malformed MJPEG frame (no JPEG markers before the scan)";
         return NULL;
     }
-    int comp;
-    uint8_t *rgb = stbi_load_from_memory(fixed, (int)n, w, h, &comp, 3);
+    uint8_t *rgb = tu_decode_rgb8(fixed, n, w, h, err); /* checked decode (tools/common) */
     free(fixed);
-    if (!rgb) {
-        *err = stbi_failure_reason();
-        if (!*err) *err = "cannot decode the MJPEG frame";
-        return NULL;
-    }
     return rgb; /* stb_image allocates with malloc (tool_util.c does not redefine STBI_MALLOC) */
 }
 

@@ -15,7 +15,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #endif
-#include <stb/stb_image.h> /* implemented in tools/common/tool_util.c */
+#include "tool_util.h"
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
@@ -36,16 +36,16 @@ static const char *base_name(const char *path)
 /* Decode an image file to RGB24 with a one-line reason on failure. */
 static uint8_t *load_rgb(const char *path, int *w, int *h, char *err, size_t err_len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    size_t size = 0;
+    uint8_t *data = tu_read_file(path, &size);
+    if (!data) {
         snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    int comp;
-    uint8_t *rgb = stbi_load_from_file(f, w, h, &comp, 3);
-    fclose(f);
+    const char *why = NULL;
+    uint8_t *rgb = tu_decode_rgb8(data, size, w, h, &why); /* checked decode (tools/common) */
+    free(data);
     if (!rgb) {
-        const char *why = stbi_failure_reason();
         snprintf(err, err_len, "cannot decode %s: %s", path, why ? why : "unknown image format");
         return NULL;
     }
@@ -74,7 +74,7 @@ static int image_next(vw_source *s, vw_frame *f, int timeout_ms)
 static void image_close(vw_source *s)
 {
     image_src *im = (image_src *)s;
-    stbi_image_free(im->rgb);
+    tu_free_rgb8(im->rgb);
     free(im->name);
     free(im);
 }
@@ -92,7 +92,7 @@ vw_source *vw_source_open_image(const char *path, char *err, size_t err_len)
     im->name = strdup(base_name(path));
     if (!im->rgb || !im->name) {
         if (im->rgb && !im->name) snprintf(err, err_len, "out of memory");
-        stbi_image_free(im->rgb);
+        tu_free_rgb8(im->rgb);
         free(im->name);
         free(im);
         return NULL;
@@ -147,7 +147,7 @@ static int dir_advance(dir_src *d)
             fprintf(stderr, "kwvk-viewer: skipping %s\n", err);
             continue;
         }
-        stbi_image_free(d->rgb);
+        tu_free_rgb8(d->rgb);
         d->rgb = rgb;
         d->w = w;
         d->h = h;
@@ -175,7 +175,7 @@ static void dir_close(vw_source *s)
     dir_src *d = (dir_src *)s;
     for (int i = 0; i < d->n; i++) free(d->files[i]);
     free(d->files);
-    stbi_image_free(d->rgb);
+    tu_free_rgb8(d->rgb);
     free(d);
 }
 
