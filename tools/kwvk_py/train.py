@@ -39,7 +39,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import fmnist, kw, models
+from . import fmnist, kw, modelfile, models
 
 TOOLS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -55,6 +55,10 @@ VARIANTS = {
     "kw4x": ("fmnist_kw4x", dict(KW_COMMON, cell_num_ratio=4, cell_inplane_ratio=1,
                                  cell_outplane_ratio=1)),
 }
+
+
+NAMES = {"static": "ResNet-FM (static)", "kw1d4x": "+ KW 1/4x", "kw1x": "+ KW 1x",
+         "kw4x": "+ KW 4x"}
 
 
 def log(*a):
@@ -154,17 +158,17 @@ def train(args):
     steps_per_epoch = n // args.batch            # drop the last partial batch, as official
     total_steps = steps_per_epoch * args.epochs
     warmup = int(round(args.warmup_epochs * steps_per_epoch))
-    start_epoch, elapsed = 0, 0.0
+    start_epoch, elapsed, epoch_times = 0, 0.0, []
     if args.resume and os.path.exists(state_path):
         st = torch.load(state_path)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         start_epoch, elapsed = st["epoch"] + 1, st["elapsed_s"]
+        epoch_times = list(st["epoch_seconds"])
         log(f"resumed after epoch {st['epoch']} ({elapsed:.0f} s so far)")
 
     xs_all = torch.from_numpy(fmnist.normalise(train_x))
     ys_all = torch.from_numpy(train_y.astype(np.int64))
-    epoch_times = []
     for epoch in range(start_epoch, args.epochs):
         model.train()
         gen = torch.Generator().manual_seed(args.seed * 1000 + epoch)
@@ -200,7 +204,8 @@ def train(args):
         elapsed += epoch_times[-1]
         log(f"epoch {epoch + 1} done in {epoch_times[-1]:.0f} s")
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "epoch": epoch, "elapsed_s": elapsed}, state_path)
+                    "epoch": epoch, "elapsed_s": elapsed, "epoch_seconds": epoch_times},
+                   state_path)
 
     top1, _ = predict(model, test_x)
     acc = 100.0 * float((top1 == test_y).mean())
@@ -316,16 +321,20 @@ def table(args):
             json.dump(rows, f, indent=1)
             f.write("\n")
     static = next((r for r in rows if r["variant"] == "static"), None)
-    print("| model | parameters | warehouse | attention | test top-1 (%) | vs static | "
-          "epochs | train time |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | parameters (PyTorch) | warehouses | attention | floats in the .kwvk file | "
+          "test top-1 (%) | vs static (points) | epochs | wall time |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         p = r["params"]
-        rel = f"{p['total'] / static['params']['total']:.2f}x" if static else ""
+        rel = f" ({p['total'] / static['params']['total']:.2f}x)" if static else ""
         d = f"{r['test_accuracy'] - static['test_accuracy']:+.2f}" if static else ""
-        print(f"| {r['variant']} | {p['total']:,} ({rel}) | {p['warehouse']:,} | "
-              f"{p['attention']:,} | {r['test_accuracy']:.2f} | {d} | {r['epochs']} | "
-              f"{r['train_seconds'] / 60:.0f} min |")
+        kwvk_path = os.path.join(args.out, r.get("kwvk_file") or "-")
+        in_file = "-"
+        if os.path.exists(kwvk_path):   # BatchNorms folded into scale and bias
+            in_file = f"{sum(t.size for t in modelfile.read_model(kwvk_path).tensors):,}"
+        print(f"| {NAMES[r['variant']]} | {p['total']:,}{rel} | {p['warehouse']:,} | "
+              f"{p['attention']:,} | {in_file} | {r['test_accuracy']:.2f} | {d} | "
+              f"{r['epochs']} | {r['train_seconds'] / 60:.0f} min |")
 
 
 # ---------------------------------------------------------------------------------------
