@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install kwvk from BUILD into a scratch prefix, then build a consumer with find_package(kwvk)
+# (shared and static) and with pkg-config, and run each on MODEL.
+# Usage: check.sh BUILD_DIR SOURCE_DIR WORK_DIR MODEL
+set -eu
+build=$1 src=$2 work=$3 model=$4
+rm -rf "$work"
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+cmake -S "$src/tests/install/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/consumer" >/dev/null
+libdir=$(dirname "$(find "$work/prefix" -name 'libkwvk.so*' | head -n 1)")
+LD_LIBRARY_PATH=$libdir "$work/consumer/consumer_shared" "$model"
+"$work/consumer/consumer_static" "$model"
+pc=$(dirname "$(find "$work/prefix" -name kwvk.pc)")
+# shellcheck disable=SC2046
+cc -o "$work/consumer_pc" "$src/tests/install/consumer/consumer.c" \
+   $(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs --static kwvk)
+LD_LIBRARY_PATH=$libdir "$work/consumer_pc" "$model"
+echo "1 passed, 0 failed"
