@@ -26,7 +26,7 @@
 static const char *TOOL = "kwvk-eval";
 
 #define MAX_ACC_DIFF_POINTS 0.05
-#define MIN_AGREEMENT 0.999
+#define MIN_AGREEMENT       0.999
 
 /* ---------------------------------------------------------------------------------------- */
 /* IDX files                                                                                */
@@ -103,13 +103,20 @@ int main(int argc, char **argv)
             continue;
         }
         if (!next) tu_die(TOOL, "%s needs a value (see --help)", a);
-        if (!strcmp(a, "--model")) model_path = next;
-        else if (!strcmp(a, "--data")) data_dir = next;
-        else if (!strcmp(a, "--torch-top1")) top1_path = next;
-        else if (!strcmp(a, "--device")) device = next;
-        else if (!strcmp(a, "--batch")) batch = atoi(next);
-        else if (!strcmp(a, "--limit")) limit = atoi(next);
-        else tu_die(TOOL, "unknown argument %s (see --help)", a);
+        if (!strcmp(a, "--model"))
+            model_path = next;
+        else if (!strcmp(a, "--data"))
+            data_dir = next;
+        else if (!strcmp(a, "--torch-top1"))
+            top1_path = next;
+        else if (!strcmp(a, "--device"))
+            device = next;
+        else if (!strcmp(a, "--batch"))
+            batch = atoi(next);
+        else if (!strcmp(a, "--limit"))
+            limit = atoi(next);
+        else
+            tu_die(TOOL, "unknown argument %s (see --help)", a);
         i++;
     }
     if (batch < 1 || batch > 4096) tu_die(TOOL, "--batch must be 1..4096");
@@ -169,7 +176,8 @@ int main(int argc, char **argv)
     uint32_t correct = 0, torch_correct = 0, agree = 0, shown = 0;
     for (uint32_t start = 0; start < n_eval; start += B) {
         uint32_t n = n_eval - start < B ? n_eval - start : B;
-        for (size_t j = 0; j < per * n; j++) input[j] = ((float)images.data[per * start + j] / 255.0f - mean) / std;
+        for (size_t j = 0; j < per * n; j++)
+            input[j] = ((float)images.data[per * start + j] / 255.0f - mean) / std;
         memset(input + per * n, 0, per * (B - n) * sizeof *input); /* pad the last batch */
         double s = tu_now_ms();
         tu_check(TOOL, kwvk_net_run(net, input, B, 1, H, W, logits, (size_t)B * K), "running");
