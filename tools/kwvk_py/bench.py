@@ -59,6 +59,8 @@ def write_models(names, outdir):
 
 
 def run_kwvk(build, paths, runs, cache, json_out, batches):
+    for sub in ("kwvk", "mesa"):  # Mesa disables its cache when the directory's parent is missing
+        os.makedirs(os.path.join(cache, sub), exist_ok=True)
     env = dict(os.environ, KWVK_CACHE_DIR=os.path.join(cache, "kwvk"),
                MESA_SHADER_CACHE_DIR=os.path.join(cache, "mesa"))
     cmd = [os.path.join(build, "tools", "kwvk-bench"), "--runs", str(runs), "--batches", batches,
