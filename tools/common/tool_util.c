@@ -243,12 +243,8 @@ static int half_even(int d)
     return (d % 2 == 0 || k % 2 == 0) ? k : k + 1;
 }
 
-int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *info, float *out, const char **err)
+int tu_resize_geometry(int w, int h, const kwvk_model_info *info, tu_geometry *g, const char **err)
 {
-    if (w < 1 || h < 1) {
-        *err = "empty image";
-        return -1;
-    }
     int ow, oh; /* size after the resize */
     int cw = (int)info->input_width, ch = (int)info->input_height;
     if (info->resize_short) {
@@ -277,6 +273,20 @@ int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *
         *err = "the image's aspect ratio is too extreme for this model's preprocessing";
         return -1;
     }
+    /* torchvision's CenterCrop: int(round(d / 2.0)), Python rounding half to even */
+    *g = (tu_geometry){ow, oh, cw, ch, half_even(ow - cw), half_even(oh - ch)};
+    return 0;
+}
+
+int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *info, float *out, const char **err)
+{
+    if (w < 1 || h < 1) {
+        *err = "empty image";
+        return -1;
+    }
+    tu_geometry g;
+    if (tu_resize_geometry(w, h, info, &g, err) != 0) return -1;
+    const int ow = g.ow, oh = g.oh, cw = g.cw, ch = g.ch, x0 = g.x0, y0 = g.y0;
     size_t src_n = (size_t)w * h * 3;
     float *src = malloc(src_n * sizeof *src);
     float *tmp = malloc((size_t)ow * h * 3 * sizeof *tmp);
@@ -292,8 +302,6 @@ int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *
     /* horizontal then vertical, like Pillow */
     resample_1d(src, w, tmp, ow, h, 3, 3, w * 3, 3, ow * 3);
     resample_1d(tmp, h, res, oh, ow, 3, ow * 3, 3, ow * 3, 3);
-    /* torchvision's CenterCrop: int(round(d / 2.0)), Python rounding half to even */
-    int x0 = half_even((ow - cw)), y0 = half_even((oh - ch));
     uint32_t C = info->input_channels;
     for (int y = 0; y < ch; y++)
         for (int x = 0; x < cw; x++) {

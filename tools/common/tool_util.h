@@ -33,6 +33,13 @@ const char *tu_default_model(void);
  * centre crop `crop` (or resize straight to h x w when both are 0), then
  * (x/255 - mean)/std; 1-channel models take luminance. Returns 0 or -1 with *err set. */
 int tu_load_image(const char *path, const kwvk_model_info *info, float *out, const char **err);
+/* The preprocessing geometry of a w x h image for a model: size after the resize (ow, oh),
+ * crop size (cw, ch) and crop origin (x0, y0; torchvision's rounding). Returns 0, or -1 with
+ * *err set when the crop does not fit or the resized image would be unreasonably large. */
+typedef struct tu_geometry {
+    int ow, oh, cw, ch, x0, y0;
+} tu_geometry;
+int tu_resize_geometry(int w, int h, const kwvk_model_info *info, tu_geometry *g, const char **err);
 /* Decode an image held in memory to RGB8 (stb_image), refusing files that would corrupt
  * memory in Debian's stb_image or that declare more than 2^25 pixels. Free with
  * tu_free_rgb8. NULL + *err on failure. */

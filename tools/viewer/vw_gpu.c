@@ -3,6 +3,7 @@
 
 #include "vw_font.h"
 #include "vw_layout.h"
+#include "tool_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -319,13 +320,6 @@ void vw_slot_release(vw_gpu *g, vw_slot *s)
     memset(s, 0, sizeof *s);
 }
 
-/* round(d / 2) with ties to even (Python's round, as torchvision's CenterCrop) */
-static int half_even(int d)
-{
-    int k = d / 2;
-    return (d % 2 == 0 || k % 2 == 0) ? k : k + 1;
-}
-
 /* Resampling coefficients of outputs first .. first+count-1 of an in_len -> out_len pass,
  * computed exactly as tools/common/tool_util.c does (double precision), stored as floats:
  * [count] first input, [count] taps, [count * ksize] weights. Returns the word count. */
@@ -371,35 +365,19 @@ static int axis_ksize(int in_len, int out_len)
 /* Plan the resampling of a w x h frame for the slot's model (mirrors tu_preprocess_rgb8). */
 static int plan_resize(vw_gpu *g, vw_slot *s, int w, int h, char *err, size_t err_len)
 {
-    const kwvk_model_info *info = &s->model->info;
-    int ow, oh, cw = (int)info->input_width, ch = (int)info->input_height;
-    if (info->resize_short) {
-        int sz = (int)info->resize_short;
-        if (w <= h) {
-            ow = sz;
-            oh = (int)((long long)sz * h / w);
-        } else {
-            oh = sz;
-            ow = (int)((long long)sz * w / h);
-        }
-        if (ow < 1) ow = 1;
-        if (oh < 1) oh = 1;
-        if (info->crop) cw = ch = (int)info->crop;
-    } else {
-        ow = cw;
-        oh = ch;
-    }
-    if (cw > ow || ch > oh) {
-        snprintf(err, err_len, "a %dx%d frame resized for %s is smaller than its %dx%d crop", w, h, s->model->short_name,
-                 cw, ch);
+    tu_geometry geo;
+    const char *why = NULL;
+    if (tu_resize_geometry(w, h, &s->model->info, &geo, &why) != 0) {
+        snprintf(err, err_len, "a %dx%d frame cannot be preprocessed for %s: %s", w, h, s->model->short_name, why);
         return -1;
     }
+    const int ow = geo.ow, oh = geo.oh, cw = geo.cw, ch = geo.ch;
     if ((uint32_t)cw != s->model->w || (uint32_t)ch != s->model->h) {
         snprintf(err, err_len, "internal: crop %dx%d differs from the network input %ux%u", cw, ch, s->model->w,
                  s->model->h);
         return -1;
     }
-    int x0 = half_even(ow - cw), y0 = half_even(oh - ch);
+    const int x0 = geo.x0, y0 = geo.y0;
     int kx = axis_ksize(w, ow), ky = axis_ksize(h, oh);
     size_t words = (size_t)(2 + kx) * cw + (size_t)(2 + ky) * ch;
     if (!s->weights.buf || s->weights.size < words * 4) {
