@@ -110,7 +110,7 @@ print(json.dumps(out))
     env.pop("OPENBLAS_CORETYPE", None)
     res = subprocess.run([sys.executable, "-c", script, os.path.join(REPO, "tools"), json.dumps(names),
                           str(runs), official or ""], check=True, env=env, capture_output=True,
-                         text=True)
+                         text=True, errors="replace")
     sys.stderr.write(res.stderr)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
