@@ -5,15 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#endif
 #include "tool_util.h"
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
 
 /* ---------------------------------------------------------------------------------------- */
 /* YUYV                                                                                     */

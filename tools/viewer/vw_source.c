@@ -10,15 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#endif
 #include "tool_util.h"
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
 
 static double now_s(void)
 {
