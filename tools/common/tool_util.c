@@ -325,8 +325,11 @@ int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *
  * the pair cannot occur there) and checked before stb sees the file. */
 static int jpeg_dht_ok(const uint8_t *d, size_t n)
 {
-    if (n < 2 || d[0] != 0xFF || d[1] != 0xD8) return 1; /* not a JPEG */
-    for (size_t i = 2; i + 4 <= n; i++) {
+    /* stb takes FF, any number of FF fill bytes, then D8 as the start of image */
+    size_t soi = 1;
+    while (soi < n && d[soi] == 0xFF) soi++;
+    if (n < 2 || d[0] != 0xFF || soi >= n || d[soi] != 0xD8) return 1; /* not a JPEG */
+    for (size_t i = soi + 1; i + 4 <= n; i++) {
         if (d[i] != 0xFF || d[i + 1] != 0xC4) continue;
         size_t len = ((size_t)d[i + 2] << 8) | d[i + 3], p = i + 4, end = i + 2 + len;
         if (len < 2 || end > n) return 0;
@@ -358,11 +361,36 @@ uint8_t *tu_decode_rgb8(const uint8_t *data, size_t size, int *w, int *h, const 
         *err = "the image has more than 33.5 million pixels";
         return NULL;
     }
-    uint8_t *rgb = stbi_load_from_memory(data, (int)size, w, h, &comp, 3);
-    if (!rgb) {
+    /* Decoded in the file's own channel count and expanded to RGB here: stb_image 2.27 asked
+     * for 3 channels converts a 16-bit PNM with its 8-bit converter and then reads twice the
+     * buffer (tests/fuzz/regressions/image/pnm-16-bit-grey-as-rgb-overflows.pgm). */
+    uint8_t *px = stbi_load_from_memory(data, (int)size, w, h, &comp, 0);
+    if (!px) {
         *err = stbi_failure_reason();
         if (!*err || !**err) *err = "cannot decode the image"; /* stb leaves "" for some bad GIFs */
+        return NULL;
     }
+    if (comp == 3) return px;
+    if (comp < 1 || comp > 4) {
+        stbi_image_free(px);
+        *err = "unsupported channel count";
+        return NULL;
+    }
+    size_t n = (size_t)*w * (size_t)*h;
+    uint8_t *rgb = malloc(n * 3); /* freed by stbi_image_free, which is free() */
+    if (!rgb) {
+        stbi_image_free(px);
+        *err = "out of memory decoding the image";
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) { /* grey (+alpha) replicated, alpha dropped: as stb does */
+        const uint8_t *s = px + i * (size_t)comp;
+        uint8_t *d = rgb + i * 3;
+        d[0] = s[0];
+        d[1] = comp >= 3 ? s[1] : s[0];
+        d[2] = comp >= 3 ? s[2] : s[0];
+    }
+    stbi_image_free(px);
     return rgb;
 }
 

@@ -55,7 +55,9 @@ def calibrate_bn_(model, x):
 @torch.no_grad()
 def randomize_(model, seed, input_shape, attention_gain=0.02):
     """Randomise `model` in place (deterministic for a seed); input_shape [N, C, H, W] is
-    the calibration batch (N >= 2). Leaves the model in eval mode.
+    the calibration batch (N >= 2; 8 or more for deep nets: with too few samples some
+    BatchNorm channels see almost no spread and the net becomes ill-conditioned). Leaves
+    the model in eval mode.
 
     attention_gain scales the attention's fc2 weights. A random KW network is chaotic:
     each layer's attention reacts to global features that the previous layer's attention
