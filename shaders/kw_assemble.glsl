@@ -10,8 +10,9 @@
  * a row part and a column part.
  *
  * The warehouse may be split along M into chunks (accumulate != 0 adds to the output).
- * Flat invocation index (row group, column group) = flat0 + (wg.y * numwg.x + wg.x) * LS +
- * local, column groups fastest; wg.z: sample block. The including file declares the spec
+ * Row group rg0 + wg.y, column group qg0 + wg.x * LS + local, sample block wg.z: the rows and
+ * samples of a tile, hence every alpha address, are uniform over the workgroup (one load for
+ * all invocations on lavapipe rather than one per lane). The including file declares the spec
  * constants LS (0), SB (1), TR (2), CV (3) and the bindings alpha (float), the warehouse
  * (E4: vec4 when KW_E_VEC4, else E: float) and out_w (float). */
 
@@ -24,7 +25,7 @@ layout(push_constant) uniform P {
     uint co, ci, ckh, ckw;
     uint GO, GI, SW;
     uint Cg, kh, kw;
-    uint nlm, ns, flat0, accumulate;
+    uint nlm, ns, rg0, qg0, accumulate;
 } pc;
 
 vec4 load_e(uint m, uint q)
@@ -41,59 +42,78 @@ vec4 load_e(uint m, uint q)
 
 void main()
 {
-    uint flat_idx = pc.flat0 + (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * LS +
-                    gl_LocalInvocationID.x;
-    uint rg = flat_idx / pc.nq, qg = flat_idx % pc.nq;
-    uint r0 = rg * TR, q0 = qg * CV;
-    if (r0 >= pc.nlm) return;
+    uint r0 = (pc.rg0 + gl_WorkGroupID.y) * TR;
+    uint qg = pc.qg0 + gl_WorkGroupID.x * LS + gl_LocalInvocationID.x, q0 = qg * CV;
+    if (qg >= pc.nq) return;
     uint s0 = gl_WorkGroupID.z * SB;
 
     /* alpha offsets of each (sample, row) of the tile; rows/samples past the end are clamped:
      * they compute a duplicate that is not stored */
     uint abase[SB * TR];
-    for (uint j = 0; j < SB; j++)
-        for (uint t = 0; t < TR; t++)
+    [[unroll]] for (uint j = 0; j < SB; j++)
+        [[unroll]] for (uint t = 0; t < TR; t++)
             abase[j * TR + t] = pc.aoff + min(s0 + j, pc.ns - 1) * pc.as_ +
                                 min(r0 + t, pc.nlm - 1) * pc.M;
     uint qc[CV];
-    for (uint v = 0; v < CV; v++) qc[v] = min(q0 + v, pc.Lq - 1);
+    [[unroll]] for (uint v = 0; v < CV; v++) qc[v] = min(q0 + v, pc.Lq - 1);
 
     vec4 acc[SB * TR * CV];
-    for (uint i = 0; i < SB * TR * CV; i++) acc[i] = vec4(0.0);
+    [[unroll]] for (uint i = 0; i < SB * TR * CV; i++) acc[i] = vec4(0.0);
     for (uint m = 0; m < pc.mc; m++) {
         vec4 e[CV];
-        for (uint v = 0; v < CV; v++) e[v] = load_e(m, qc[v]);
-        for (uint i = 0; i < SB * TR; i++) {
+        [[unroll]] for (uint v = 0; v < CV; v++) e[v] = load_e(m, qc[v]);
+        [[unroll]] for (uint i = 0; i < SB * TR; i++) {
             float a = alpha[abase[i] + m];
-            for (uint v = 0; v < CV; v++) acc[i * CV + v] += a * e[v];
+            [[unroll]] for (uint v = 0; v < CV; v++) acc[i * CV + v] += a * e[v];
         }
     }
 
-    /* column part of the kernel offsets */
-    uint cA = pc.ckh * pc.ckw;
+    /* column part of the kernel offsets. Integer division is a scalar loop per lane on CPU
+     * SIMD, so l is split into (c, c', y, x) once and the digits are then counted up. */
+    uint cA = pc.ckh * pc.ckw, l0 = 4 * q0;
+    uint c = l0 / (pc.ci * cA), rem = l0 % (pc.ci * cA);
+    uint cc = rem / cA, ay = (rem % cA) / pc.ckw, ax = (rem % cA) % pc.ckw;
     uint ecol[4 * CV];
-    for (uint v = 0; v < CV; v++)
-        for (uint k = 0; k < 4; k++) {
-            uint l = 4 * (q0 + v) + k;
-            uint c = l / (pc.ci * cA), cc = (l / cA) % pc.ci, a = l % cA;
-            ecol[4 * v + k] = ((c * pc.Cg + cc) * pc.kh + a / pc.ckw) * pc.kw + a % pc.ckw;
+    [[unroll]] for (uint k = 0; k < 4 * CV; k++) {
+        ecol[k] = ((c * pc.Cg + cc) * pc.kh + ay) * pc.kw + ax;
+        if (++ax == pc.ckw) {
+            ax = 0;
+            if (++ay == pc.ckh) {
+                ay = 0;
+                if (++cc == pc.ci) {
+                    cc = 0;
+                    c++;
+                }
+            }
         }
-    for (uint t = 0; t < TR; t++) {
+    }
+    /* row part, likewise: r = (s*GO + o)*GI + i, s = sy*SW + sx */
+    uint ri = r0 % pc.GI, ro = (r0 / pc.GI) % pc.GO, sp = r0 / (pc.GO * pc.GI);
+    uint sy = sp / pc.SW, sx = sp % pc.SW;
+    [[unroll]] for (uint t = 0; t < TR; t++) {
         uint r = r0 + t;
         if (r >= pc.nlm) break;
-        /* row part */
-        uint sp = r / (pc.GO * pc.GI), o = (r / pc.GI) % pc.GO, i = r % pc.GI;
-        uint sy = sp / pc.SW, sx = sp % pc.SW;
-        uint erow = ((o * pc.co * pc.Cg + i * pc.ci) * pc.kh + sy * pc.ckh) * pc.kw + sx * pc.ckw;
-        for (uint j = 0; j < SB; j++) {
+        uint erow = ((ro * pc.co * pc.Cg + ri * pc.ci) * pc.kh + sy * pc.ckh) * pc.kw + sx * pc.ckw;
+        if (++ri == pc.GI) {
+            ri = 0;
+            if (++ro == pc.GO) {
+                ro = 0;
+                if (++sx == pc.SW) {
+                    sx = 0;
+                    sy++;
+                }
+            }
+        }
+        [[unroll]] for (uint j = 0; j < SB; j++) {
             if (s0 + j >= pc.ns) break;
             uint obase = pc.ooff + (s0 + j) * pc.os + erow;
-            for (uint v = 0; v < CV; v++) {
+            [[unroll]] for (uint v = 0; v < CV; v++) {
                 uint q = q0 + v;
                 if (q >= pc.Lq) break;
                 uint nk = min(4u, pc.L - 4 * q);
                 vec4 val = acc[(j * TR + t) * CV + v];
-                for (uint k = 0; k < nk; k++) {
+                [[unroll]] for (uint k = 0; k < 4; k++) {
+                    if (k >= nk) break;
                     uint oi = obase + ecol[4 * v + k];
                     out_w[oi] = pc.accumulate != 0 ? out_w[oi] + val[k] : val[k];
                 }

@@ -3,6 +3,7 @@
  * See kw_assemble.glsl. Dispatch: (gx, gy, ceil(ns / SB)) covering
  * ceil(nlm / TR) * ceil(ceil(L / 4) / CV) invocations from flat0. */
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(constant_id = 0) const uint LS = 64;
 layout(constant_id = 1) const uint SB = 1; /* samples per invocation */

@@ -438,16 +438,20 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
     /* vec4 warehouse reads when every cell row starts on a vec4 boundary */
     bool vec4 = job.L % 4 == 0 && call->vt[0].offset % 16 == 0;
     /* register tile: SB samples x TR mixture rows (about 8 (sample, row) pairs) x 4*CV cell
-     * elements: each warehouse vec4 loaded serves SB*TR rows (fastest on lavapipe: 8 x 2) */
-    uint32_t tr = 8 / job.sb, cv = 2;
-    while (tr > 1 && tr / 2 >= job.nlm) tr /= 2;
+     * elements: each warehouse vec4 loaded serves SB*TR rows (lavapipe: 8 x 4 and 12 x 2 tie) */
+    uint32_t tr = 8 / job.sb, cv = 4;
+    if (job.nlm < 64) { /* tr rows that divide nlm evenly: 9 rows (a 3x3 kernel of 1x1 cells)
+                         * as 5 + 4, not 8 + 1 (that computed 16 rows for 9) */
+        uint32_t groups = (uint32_t)div_up64(job.nlm, tr);
+        tr = (uint32_t)div_up64(job.nlm, groups);
+    }
     uint32_t spec[4] = {KW_LS, job.sb, tr, cv};
     kw_pipeline *pipe;
     KW_TRY(kw_pipeline_get(ctx, vec4 ? "kw_assemble" : "kw_assemble1", spec, 4, &pipe));
 
     struct {
         uint32_t aoff, eoff, ooff, L, Lq, nq, mc, M, as_, os, co, ci, ckh, ckw, GO, GI, SW, Cg,
-            kh, kw, nlm, ns, flat0, accumulate;
+            kh, kw, nlm, ns, rg0, qg0, accumulate;
     } pc;
     pc.L = (uint32_t)job.L;
     pc.Lq = div_up64(job.L, 4);
@@ -467,12 +471,10 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
     pc.kw = kw;
     pc.nlm = (uint32_t)job.nlm;
 
-    /* invocations: row groups x column groups (flat, split over x/y group counts), sample
-     * blocks on z */
+    /* workgroups: column groups of LS invocations on x, row groups on y, sample blocks on z;
+     * x and y split where they exceed the device's group counts */
     const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
-    uint64_t groups = ((uint64_t)div_up64(job.nlm, tr) * pc.nq + KW_LS - 1) / KW_LS;
-    uint64_t gx = min_u64(groups, lim->maxComputeWorkGroupCount[0]);
-    uint64_t gy_all = (groups + gx - 1) / gx;
+    const uint64_t xg_all = div_up64(pc.nq, KW_LS), yg_all = div_up64(job.nlm, tr);
 
     for (uint64_t s0 = 0; s0 < call->n; s0 += ch[1])
         for (uint64_t m0 = 0; m0 < M; m0 += ch[0]) {
@@ -486,12 +488,15 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
             pc.mc = (uint32_t)mc;
             pc.ns = (uint32_t)ns;
             pc.accumulate = m0 > 0;
-            for (uint64_t y0 = 0; y0 < gy_all; y0 += lim->maxComputeWorkGroupCount[1]) {
-                uint64_t gy = min_u64(gy_all - y0, lim->maxComputeWorkGroupCount[1]);
-                pc.flat0 = (uint32_t)(y0 * gx * KW_LS);
-                KW_TRY(kw_rec_dispatch(rec, pipe, v, 3, 4u, &pc, sizeof pc, (uint32_t)gx,
-                                       (uint32_t)gy, div_up64(ns, job.sb)));
-            }
+            for (uint64_t y0 = 0; y0 < yg_all; y0 += lim->maxComputeWorkGroupCount[1])
+                for (uint64_t x0 = 0; x0 < xg_all; x0 += lim->maxComputeWorkGroupCount[0]) {
+                    uint64_t gy = min_u64(yg_all - y0, lim->maxComputeWorkGroupCount[1]);
+                    uint64_t gx = min_u64(xg_all - x0, lim->maxComputeWorkGroupCount[0]);
+                    pc.rg0 = (uint32_t)y0;
+                    pc.qg0 = (uint32_t)(x0 * KW_LS);
+                    KW_TRY(kw_rec_dispatch(rec, pipe, v, 3, 4u, &pc, sizeof pc, (uint32_t)gx,
+                                           (uint32_t)gy, div_up64(ns, job.sb)));
+                }
         }
     return KWVK_OK;
 }
