@@ -26,6 +26,7 @@ static int cmp_double(const void *a, const void *b)
 typedef struct result {
     const char *path;
     kwvk_model_info info;
+    char name[128]; /* info.name points into the model, which is freed after its run */
     double load_ms, create_ms, pipeline_ms;
     uint32_t n_batches;
     uint32_t batch[8];
@@ -33,6 +34,19 @@ typedef struct result {
     double kind_ms[4], total_gpu_ms, gmac;
     uint64_t weight_bytes, activation_bytes, peak_bytes;
 } result;
+
+/* a JSON string literal: quotes, backslashes and control bytes escaped */
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
 
 static void parse_batches(const char *s, result *r)
 {
@@ -94,6 +108,8 @@ int main(int argc, char **argv)
         kwvk_model *model;
         tu_check(TOOL, kwvk_model_load_file(models[m], &model), models[m]);
         kwvk_model_get_info(model, &r->info);
+        snprintf(r->name, sizeof r->name, "%s", r->info.name ? r->info.name : "");
+        r->info.name = r->name;
         r->load_ms = tu_now_ms() - t0;
         uint32_t C = r->info.input_channels, H = r->info.input_height, W = r->info.input_width;
         if (r->info.crop) H = W = r->info.crop;
@@ -182,16 +198,23 @@ int main(int argc, char **argv)
     if (json) {
         FILE *f = fopen(json, "w");
         if (!f) tu_die(TOOL, "cannot write %s", json);
-        fprintf(f, "{\n  \"device\": \"%s\",\n  \"driver\": \"%s\",\n  \"context_ms\": %.3f,\n  \"models\": [\n", di.name,
-                di.driver_info, t_ctx);
+        fprintf(f, "{\n  \"device\": ");
+        json_str(f, di.name);
+        fprintf(f, ",\n  \"driver\": ");
+        json_str(f, di.driver_info);
+        fprintf(f, ",\n  \"context_ms\": %.3f,\n  \"models\": [\n", t_ctx);
         for (int m = 0; m < n_models; m++) {
             result *r = &res[m];
+            fprintf(f, "    {\"path\": ");
+            json_str(f, r->path);
+            fprintf(f, ", \"name\": ");
+            json_str(f, r->name);
             fprintf(f,
-                    "    {\"path\": \"%s\", \"name\": \"%s\", \"params\": %llu, \"load_ms\": %.3f, \"create_ms\": %.3f, "
+                    ", \"params\": %llu, \"load_ms\": %.3f, \"create_ms\": %.3f, "
                     "\"pipeline_ms\": %.3f, \"weight_bytes\": %llu, \"activation_bytes\": %llu, \"peak_bytes\": %llu, "
                     "\"gmac_b1\": %.6f, \"gpu_ms_b1\": {\"attention\": %.4f, \"assembly\": %.4f, \"convolution\": %.4f, "
                     "\"other\": %.4f, \"total\": %.4f}, \"batches\": [",
-                    r->path, r->info.name, (unsigned long long)r->info.num_parameters, r->load_ms, r->create_ms,
+                    (unsigned long long)r->info.num_parameters, r->load_ms, r->create_ms,
                     r->pipeline_ms, (unsigned long long)r->weight_bytes, (unsigned long long)r->activation_bytes,
                     (unsigned long long)r->peak_bytes, r->gmac, r->kind_ms[0], r->kind_ms[1], r->kind_ms[2],
                     r->kind_ms[3], r->total_gpu_ms);
