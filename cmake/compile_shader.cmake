@@ -25,7 +25,15 @@ foreach(b IN LISTS bindings)
     set(n ${next})
   endif()
 endforeach()
-file(APPEND "${OUT}" "\nstatic const uint32_t ${VAR}_bindings = ${n};\n")
+# Bindings declared as `uniform samplerBuffer` are uniform texel buffers: a bit mask for the
+# registry.
+string(REGEX MATCHALL "binding[ \t]*=[ \t]*[0-9]+[ \t]*\\)[ \t]*uniform[ \t]+samplerBuffer" texels "${text}")
+set(mask 0)
+foreach(b IN LISTS texels)
+  string(REGEX REPLACE "binding[ \t]*=[ \t]*([0-9]+).*" "\\1" idx "${b}")
+  math(EXPR mask "${mask} | (1 << ${idx})")
+endforeach()
+file(APPEND "${OUT}" "\nstatic const uint32_t ${VAR}_bindings = ${n};\nstatic const uint32_t ${VAR}_texel = ${mask};\n")
 # The _nosg variant must not declare any subgroup capability (OpCapability = 0x00020011,
 # GroupNonUniform* = 61..68): a device without them would reject the module.
 list(FIND DEFINES KW_NO_SUBGROUP nosg)

@@ -1,6 +1,8 @@
 /* kw_assemble.glsl - body of kw_assemble.comp (vec4 warehouse) and kw_assemble1.comp (scalar
  * warehouse, for cells whose size L is not a multiple of 4).
  *
+ * kw_assemble_tb.comp reads alpha and the warehouse through uniform texel buffers instead.
+ *
  * The kernel of sample s is Wm[s] = alpha[s] (nlm x M) times the warehouse E (M x L), written
  * straight into conv2d's weight layout [O, Cg, kh, kw]. One invocation owns a register tile:
  * 4*CV consecutive cell elements l (CV vec4 columns of E) x TR consecutive mixture rows r x SB
@@ -11,10 +13,10 @@
  *
  * The warehouse may be split along M into chunks (accumulate != 0 adds to the output).
  * Row group rg0 + wg.y, column group qg0 + wg.x * LS + local, sample block wg.z: the rows and
- * samples of a tile, hence every alpha address, are uniform over the workgroup (one load for
- * all invocations on lavapipe rather than one per lane). The including file declares the spec
+ * samples of a tile, hence every alpha address, are uniform over the workgroup. The including file declares the spec
  * constants LS (0), SB (1), TR (2), CV (3) and the bindings alpha (float), the warehouse
- * (E4: vec4 when KW_E_VEC4, else E: float) and out_w (float). */
+ * (E4: vec4 when KW_E_VEC4, else E: float; alpha_t and E_t when KW_E_TEXEL) and out_w
+ * (float). */
 
 layout(push_constant) uniform P {
     uint aoff, eoff, ooff; /* offsets within the views (eoff in vec4 units when KW_E_VEC4) */
@@ -28,9 +30,24 @@ layout(push_constant) uniform P {
     uint nlm, ns, rg0, qg0, accumulate;
 } pc;
 
+#ifndef KW_E_TEXEL
+#define KW_E_TEXEL 0
+#endif
+
+float load_alpha(uint i)
+{
+#if KW_E_TEXEL
+    return texelFetch(alpha_t, int(i)).x;
+#else
+    return alpha[i];
+#endif
+}
+
 vec4 load_e(uint m, uint q)
 {
-#if KW_E_VEC4
+#if KW_E_TEXEL
+    return texelFetch(E_t, int(pc.eoff + m * pc.Lq + q));
+#elif KW_E_VEC4
     return E4[pc.eoff + m * pc.Lq + q];
 #else
     uint base = pc.eoff + m * pc.L;
@@ -63,7 +80,7 @@ void main()
         vec4 e[CV];
         [[unroll]] for (uint v = 0; v < CV; v++) e[v] = load_e(m, qc[v]);
         [[unroll]] for (uint i = 0; i < SB * TR; i++) {
-            float a = alpha[abase[i] + m];
+            float a = load_alpha(abase[i] + m);
             [[unroll]] for (uint v = 0; v < CV; v++) acc[i * CV + v] += a * e[v];
         }
     }

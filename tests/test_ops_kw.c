@@ -198,8 +198,12 @@ int main(void)
     phase_full_range(env);
     int rc = oh_finish(env);
 
-    printf("--- storage range limited to 65536 bytes ---\n");
+    /* texel views limited to 2048 texels (32 KB of warehouse, 8 KB of alpha): the texel
+     * assembly splits the warehouse, or falls back to storage buffers where alpha rows
+     * cannot fit */
+    printf("--- storage range limited to 65536 bytes, texel buffers to 2048 texels ---\n");
     setenv("KWVK_MAX_STORAGE_RANGE", "65536", 1);
+    setenv("KWVK_MAX_TEXEL_ELEMENTS", "2048", 1);
     env = oh_init();
     phase_small_range(env);
     int rc2 = oh_finish(env);

@@ -140,9 +140,10 @@ static int list_devices(void)
         printf("  limits             storage buffer range %llu B; workgroup %u invocations; groups %u x %u x %u\n",
                (unsigned long long)d->max_storage_buffer_range, d->max_compute_workgroup_invocations,
                d->max_compute_workgroup_count[0], d->max_compute_workgroup_count[1], d->max_compute_workgroup_count[2]);
-        printf("  not used by kwvk   16-bit storage (%s), texel buffers (%llu elements), push descriptors:\n"
-               "                     kwvk stores and computes fp32 in storage buffers only\n",
-               d->has_16bit_storage ? "yes" : "no", (unsigned long long)d->max_texel_buffer_elements);
+        printf("  texel buffers      R32 / RGBA32 float uniform texel buffers: %s; %llu elements\n",
+               d->has_texel_buffers ? "yes" : "no", (unsigned long long)d->max_texel_buffer_elements);
+        printf("  not used by kwvk   16-bit storage (%s), push descriptors: kwvk stores and computes fp32\n",
+               d->has_16bit_storage ? "yes" : "no");
 
         /* open it as kwvk would: Vulkan 1.1, a compute queue, device creation */
         char name[16];
@@ -164,6 +165,9 @@ static int list_devices(void)
                report_path(d->has_host_visible_device_local, "host_visible",
                            "written in place (host-visible device-local memory)", "staging buffer + copy",
                            "no host-visible device-local memory"));
+        printf("    KW assembly      %s\n",
+               report_path(d->has_texel_buffers, "texel", "alpha and warehouse read through texel buffers",
+                           "storage-buffer loads", "no float uniform texel buffers"));
         printf("    profiling        %s\n",
                report_path(d->has_timestamps, "timestamps", "GPU timestamps around each op",
                            "none: kwvk_net_profile returns KWVK_ERROR_UNSUPPORTED", "no timestamps"));

@@ -122,6 +122,7 @@ typedef struct kwvk_device_info {
     int has_subgroup_arithmetic;
     int has_16bit_storage;
     int has_host_visible_device_local;
+    int has_texel_buffers; /* R32 and R32G32B32A32 float uniform texel buffers */
 } kwvk_device_info;
 
 KWVK_API kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **out);

@@ -247,6 +247,13 @@ static void fill_info(VkPhysicalDevice pd, kwvk_device_info *info)
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &s16};
     vkGetPhysicalDeviceFeatures2(pd, &f2);
     info->has_16bit_storage = s16.storageBuffer16BitAccess;
+    /* both formats are required for uniform texel buffers by the spec; checked all the same */
+    VkFormatProperties f1, f4;
+    vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32_SFLOAT, &f1);
+    vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32G32B32A32_SFLOAT, &f4);
+    info->has_texel_buffers = (f1.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) &&
+                              (f4.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) &&
+                              p->limits.maxTexelBufferElements >= 65536;
     VkPhysicalDeviceMemoryProperties mp;
     vkGetPhysicalDeviceMemoryProperties(pd, &mp);
     for (uint32_t i = 0; i < mp.memoryHeapCount; i++)
@@ -398,12 +405,19 @@ static kwvk_result create_device(kw_ctx *ctx, const kwvk_context_desc *d)
     ctx->feat.subgroup_arithmetic = ctx->info.has_subgroup_arithmetic && !fallback_forced("subgroup");
     ctx->feat.timestamps = ts_bits > 0 && ctx->props.limits.timestampPeriod > 0 && !fallback_forced("timestamps");
     ctx->feat.host_visible_device_local = ctx->info.has_host_visible_device_local && !fallback_forced("host_visible");
+    ctx->feat.texel_buffers = ctx->info.has_texel_buffers && !fallback_forced("texel");
     ctx->subgroup_size = ctx->info.subgroup_size ? ctx->info.subgroup_size : 1;
     ctx->max_storage_range = ctx->props.limits.maxStorageBufferRange;
     const char *msr = getenv("KWVK_MAX_STORAGE_RANGE");
     if (msr && msr[0]) {
         unsigned long long v = strtoull(msr, NULL, 10);
         if (v >= 256 && v < ctx->max_storage_range) ctx->max_storage_range = v & ~(uint64_t)255;
+    }
+    ctx->max_texel_elements = ctx->props.limits.maxTexelBufferElements;
+    const char *mte = getenv("KWVK_MAX_TEXEL_ELEMENTS"); /* tests: exercise the splitting */
+    if (mte && mte[0]) {
+        unsigned long long v = strtoull(mte, NULL, 10);
+        if (v >= 256 && v < ctx->max_texel_elements) ctx->max_texel_elements = v;
     }
     return KWVK_OK;
 }

@@ -49,6 +49,7 @@ typedef struct kw_features {
     bool subgroup_arithmetic; /* subgroupAdd/Max in compute shaders */
     bool timestamps;
     bool host_visible_device_local;
+    bool texel_buffers; /* float uniform texel buffers, R32 and R32G32B32A32 */
 } kw_features;
 
 typedef struct kw_block kw_block;
@@ -72,6 +73,7 @@ typedef struct kw_ctx {
     kw_features feat;
     uint32_t subgroup_size;
     uint64_t max_storage_range; /* min(maxStorageBufferRange, KWVK_MAX_STORAGE_RANGE env) */
+    uint64_t max_texel_elements; /* min(maxTexelBufferElements, KWVK_MAX_TEXEL_ELEMENTS env) */
     uint32_t timeout_ms;
 
     kwvk_log_fn log;
@@ -152,6 +154,7 @@ typedef struct kw_shader {
     const uint32_t *code;
     size_t code_bytes;
     uint32_t n_bindings;
+    uint32_t texel_mask; /* bindings declared as samplerBuffer (uniform texel buffers) */
 } kw_shader;
 
 /* The embedded shader registry (generated at build time). */
@@ -182,11 +185,12 @@ typedef struct kw_view {
     const kw_buffer *buf;
     uint64_t offset;
     uint64_t size;
+    uint32_t texel; /* for a samplerBuffer binding: bytes per texel, 4 (R32) or 16 (RGBA32) */
 } kw_view;
 
 static inline kw_view kw_view_of(const kw_buffer *b, uint64_t offset, uint64_t size)
 {
-    kw_view v = {b, offset, size};
+    kw_view v = {b, offset, size, 0};
     return v;
 }
 
@@ -210,6 +214,8 @@ typedef struct kw_rec {
     VkCommandBuffer cmd;
     VkDescriptorPool *pools;
     uint32_t n_pools, pool_used; /* sets used in the last pool */
+    VkBufferView *buffer_views;  /* of the texel bindings, alive as long as the commands */
+    uint32_t n_buffer_views, cap_buffer_views;
     kw_range_list written, read;
     uint32_t n_dispatches, n_barriers;
     /* profiling */

@@ -32,6 +32,8 @@
 static uint64_t bind_align(const kw_ctx *ctx)
 {
     uint64_t a = ctx->props.limits.minStorageBufferOffsetAlignment;
+    uint64_t t = ctx->props.limits.minTexelBufferOffsetAlignment; /* texel views too */
+    if (a < t) a = t;
     return a < 16 ? 16 : a;
 }
 
@@ -397,12 +399,21 @@ typedef struct asm_job {
     const kw_ctx *ctx;
     uint64_t M, L, nlm, out; /* cells, cell size, mixture rows, kernel size per sample */
     uint32_t sb;
+    bool texel; /* alpha and warehouse through uniform texel buffers (kw_assemble_tb) */
 } asm_job;
+
+/* Can `count` floats starting anywhere be a texel view of `texel` bytes per texel? */
+static bool texels_fit(const kw_ctx *ctx, uint64_t count, uint32_t texel)
+{
+    return (count * 4 + bind_align(ctx)) / texel <= ctx->max_texel_elements;
+}
 
 static bool asm_fit(const void *u, const uint64_t ch[3])
 {
     const asm_job *j = u; /* ch: cells, samples */
     if (div_up64(ch[1], j->sb) > j->ctx->props.limits.maxComputeWorkGroupCount[2]) return false;
+    uint64_t alpha_span = (ch[1] - 1) * j->nlm * j->M + (j->nlm - 1) * j->M + ch[0];
+    if (j->texel && !(texels_fit(j->ctx, ch[0] * j->L, 16) && texels_fit(j->ctx, alpha_span, 4))) return false;
     return span_fits(j->ctx, ch[0] * j->L) &&
            span_fits(j->ctx, (ch[1] - 1) * j->nlm * j->M + (j->nlm - 1) * j->M + ch[0]) &&
            span_fits(j->ctx, ch[1] * j->out);
@@ -428,6 +439,12 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
     job.out = (uint64_t)O * Cg * kh * kw;
     job.sb = call->n < 8 ? call->n : 8;
     uint64_t total[3] = {M, call->n, 1}, ch[3];
+    /* vec4 warehouse reads when every cell row starts on a vec4 boundary; through texel
+     * buffers when the device has them and one cell fits their limit */
+    bool vec4 = job.L % 4 == 0 && call->vt[0].offset % 16 == 0;
+    uint64_t one[3] = {1, 1, 1};
+    job.texel = vec4 && ctx->feat.texel_buffers;
+    if (job.texel && !asm_fit(&job, one)) job.texel = false;
     if (!choose_chunks(&job, asm_fit, total, ch))
         return kw_fail(KWVK_ERROR_UNSUPPORTED,
                        "kw_assemble: one sample's kernel (%llu values) or one warehouse cell "
@@ -435,8 +452,6 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
                        (unsigned long long)job.out, (unsigned long long)job.L,
                        (unsigned long long)ctx->max_storage_range);
 
-    /* vec4 warehouse reads when every cell row starts on a vec4 boundary */
-    bool vec4 = job.L % 4 == 0 && call->vt[0].offset % 16 == 0;
     /* register tile: SB samples x TR mixture rows (about 8 (sample, row) pairs) x 4*CV cell
      * elements: each warehouse vec4 loaded serves SB*TR rows (lavapipe: 8 x 4 and 12 x 2 tie) */
     uint32_t tr = 8 / job.sb, cv = 4;
@@ -447,7 +462,8 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
     }
     uint32_t spec[4] = {KW_LS, job.sb, tr, cv};
     kw_pipeline *pipe;
-    KW_TRY(kw_pipeline_get(ctx, vec4 ? "kw_assemble" : "kw_assemble1", spec, 4, &pipe));
+    KW_TRY(kw_pipeline_get(ctx, job.texel ? "kw_assemble_tb" : vec4 ? "kw_assemble" : "kw_assemble1", spec, 4,
+                           &pipe));
 
     struct {
         uint32_t aoff, eoff, ooff, L, Lq, nq, mc, M, as_, os, co, ci, ckh, ckw, GO, GI, SW, Cg,
@@ -484,6 +500,10 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
                             (ns - 1) * job.nlm * M + (job.nlm - 1) * M + mc, &pc.aoff);
             v[1] = sub_view(ctx, call->vt[0], m0 * job.L, mc * job.L, &pc.eoff);
             if (vec4) pc.eoff /= 4; /* a multiple of 4: aligned start, L % 4 == 0 */
+            if (job.texel) {
+                v[0].texel = 4;
+                v[1].texel = 16;
+            }
             v[2] = sub_view(ctx, call->vout, s0 * job.out, ns * job.out, &pc.ooff);
             pc.mc = (uint32_t)mc;
             pc.ns = (uint32_t)ns;

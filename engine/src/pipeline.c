@@ -158,7 +158,9 @@ static kwvk_result pipeline_create(kw_ctx *ctx, const kw_shader *sh, const uint3
     VkDescriptorSetLayoutBinding b[KW_MAX_BINDINGS];
     for (uint32_t i = 0; i < sh->n_bindings; i++)
         b[i] = (VkDescriptorSetLayoutBinding){.binding = i,
-                                              .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                              .descriptorType = sh->texel_mask >> i & 1
+                                                                    ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                                    : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                               .descriptorCount = 1,
                                               .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
     VkDescriptorSetLayoutCreateInfo dl = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,

@@ -13,11 +13,12 @@ static kwvk_result add_pool(kw_rec *rec)
     VkDescriptorPool *pools = realloc(rec->pools, (rec->n_pools + 1) * sizeof *pools);
     if (!pools) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     rec->pools = pools;
-    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * KW_MAX_BINDINGS};
+    VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * KW_MAX_BINDINGS},
+                                     {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, SETS_PER_POOL * KW_MAX_BINDINGS}};
     VkDescriptorPoolCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                      .maxSets = SETS_PER_POOL,
-                                     .poolSizeCount = 1,
-                                     .pPoolSizes = &size};
+                                     .poolSizeCount = 2,
+                                     .pPoolSizes = sizes};
     VkResult vr = vkCreateDescriptorPool(rec->ctx->device, &ci, NULL, &rec->pools[rec->n_pools]);
     if (vr != VK_SUCCESS) return kw_vk_fail(vr, "vkCreateDescriptorPool");
     rec->n_pools++;
@@ -125,6 +126,46 @@ static kwvk_result track(kw_rec *rec, const VkBuffer *bufs, const uint64_t *offs
 /* Dispatch and copy                                                                        */
 /* ---------------------------------------------------------------------------------------- */
 
+/* A uniform texel buffer binding: a VkBufferView of the view (R32 or RGBA32 float), kept by
+ * the recording until kw_rec_release, and its descriptor write. */
+static kwvk_result texel_write(kw_rec *rec, const char *name, uint32_t i, const kw_view *v, uint64_t size,
+                               VkBufferView *view, VkWriteDescriptorSet *wr)
+{
+    kw_ctx *ctx = rec->ctx;
+    if (!ctx->feat.texel_buffers)
+        return kw_fail(KWVK_ERROR_UNSUPPORTED, "%s: binding %u needs texel buffers, which are off", name, i);
+    if (v->texel != 4 && v->texel != 16)
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "%s: binding %u is a texel buffer; the view has no texel size",
+                       name, i);
+    if (size % v->texel || v->offset % ctx->props.limits.minTexelBufferOffsetAlignment)
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "%s: texel binding %u (%llu+%llu) is not aligned", name, i,
+                       (unsigned long long)v->offset, (unsigned long long)size);
+    if (size / v->texel > ctx->max_texel_elements)
+        return kw_fail(KWVK_ERROR_UNSUPPORTED, "%s: binding %u has %llu texels, above the limit %llu", name, i,
+                       (unsigned long long)(size / v->texel), (unsigned long long)ctx->max_texel_elements);
+    if (rec->n_buffer_views == rec->cap_buffer_views) {
+        uint32_t cap = rec->cap_buffer_views ? 2 * rec->cap_buffer_views : 64;
+        VkBufferView *a = realloc(rec->buffer_views, cap * sizeof *a);
+        if (!a) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        rec->buffer_views = a;
+        rec->cap_buffer_views = cap;
+    }
+    VkBufferViewCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+                                 .buffer = v->buf->buffer,
+                                 .format = v->texel == 16 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT,
+                                 .offset = v->offset,
+                                 .range = size};
+    VkResult vr = vkCreateBufferView(ctx->device, &ci, NULL, view);
+    if (vr != VK_SUCCESS) return kw_vk_fail(vr, "vkCreateBufferView");
+    rec->buffer_views[rec->n_buffer_views++] = *view;
+    *wr = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                 .dstBinding = i,
+                                 .descriptorCount = 1,
+                                 .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                                 .pTexelBufferView = view};
+    return KWVK_OK;
+}
+
 kwvk_result kw_rec_dispatch(kw_rec *rec, const kw_pipeline *pipe, const kw_view *views, uint32_t n_views,
                             uint32_t writes, const void *push, uint32_t push_bytes, uint32_t gx, uint32_t gy,
                             uint32_t gz)
@@ -145,6 +186,7 @@ kwvk_result kw_rec_dispatch(kw_rec *rec, const kw_pipeline *pipe, const kw_view 
     VkBuffer bufs[KW_MAX_BINDINGS];
     uint64_t offs[KW_MAX_BINDINGS], sizes[KW_MAX_BINDINGS];
     VkDescriptorBufferInfo infos[KW_MAX_BINDINGS];
+    VkBufferView texel_views[KW_MAX_BINDINGS];
     VkWriteDescriptorSet wr[KW_MAX_BINDINGS];
     for (uint32_t i = 0; i < n_views; i++) {
         const kw_view *v = &views[i];
@@ -155,6 +197,15 @@ kwvk_result kw_rec_dispatch(kw_rec *rec, const kw_pipeline *pipe, const kw_view 
             return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "%s: binding %u range %llu+%llu exceeds its buffer (%llu)",
                            name, i, (unsigned long long)v->offset, (unsigned long long)size,
                            (unsigned long long)v->buf->size);
+        bufs[i] = v->buf->buffer;
+        offs[i] = v->offset;
+        sizes[i] = size;
+        if (pipe->shader->texel_mask >> i & 1) {
+            KW_TRY(texel_write(rec, name, i, v, size, &texel_views[i], &wr[i]));
+            continue;
+        }
+        if (v->texel)
+            return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "%s: binding %u is a storage buffer, given a texel view", name, i);
         if (size > ctx->max_storage_range)
             return kw_fail(KWVK_ERROR_UNSUPPORTED, "%s: binding %u is %llu bytes, above the storage range limit %llu",
                            name, i, (unsigned long long)size, (unsigned long long)ctx->max_storage_range);
@@ -162,9 +213,6 @@ kwvk_result kw_rec_dispatch(kw_rec *rec, const kw_pipeline *pipe, const kw_view 
             return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "%s: binding %u offset %llu is not aligned to %llu", name, i,
                            (unsigned long long)v->offset,
                            (unsigned long long)ctx->props.limits.minStorageBufferOffsetAlignment);
-        bufs[i] = v->buf->buffer;
-        offs[i] = v->offset;
-        sizes[i] = size;
         infos[i] = (VkDescriptorBufferInfo){v->buf->buffer, v->offset, size};
         wr[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
                                        .dstBinding = i,
@@ -245,6 +293,8 @@ void kw_rec_release(kw_rec *rec)
     if (rec->ctx->lost) vkDeviceWaitIdle(dev);
     for (uint32_t i = 0; i < rec->n_pools; i++) vkDestroyDescriptorPool(dev, rec->pools[i], NULL);
     free(rec->pools);
+    for (uint32_t i = 0; i < rec->n_buffer_views; i++) vkDestroyBufferView(dev, rec->buffer_views[i], NULL);
+    free(rec->buffer_views);
     if (rec->queries) vkDestroyQueryPool(dev, rec->queries, NULL);
     if (rec->pool) vkDestroyCommandPool(dev, rec->pool, NULL); /* frees rec->cmd */
     free(rec->written.items);
