@@ -2,22 +2,27 @@
 """bench.py - kwvk against PyTorch on one machine, in one run, and docs/benchmarks.md.
 
     tools/bench [--build build] [--out build/bench] [--models NAME,...] [--runs R]
-                [--official PATH] [--torch-runs R] [--skip-torch] [--doc docs/benchmarks.md]
+                [--batches 1,8,32] [--official PATH] [--torch-runs R] [--skip-torch]
+                [--ncnn-src DIR | --ncnn-git-dir DIR] [--ncnn-build DIR] [--doc docs/benchmarks.md]
 
 1. writes 224x224 ImageNet-shaped model files with seeded random weights (speed does not
    depend on the weights) for ResNet18 static / KW 1/4x / KW 1x / KW 4x and MobileNetV2 1.0
    static / KW 1x;
-2. runs kwvk-bench twice with fresh caches: the first run is a cold start (empty kwvk
-   pipeline cache and Mesa shader cache), the second a warm start;
+2. runs kwvk-bench with fresh caches (a cold start: empty kwvk pipeline cache and Mesa
+   shader cache) for the latencies, then `kwvk-run` twice on KW 1x ResNet18 with a fresh
+   cache: the pipeline time of its first start (cold) and of its second (warm);
 3. times the PyTorch eval forward of the same networks on the CPU in its best
    configuration (2 threads, OpenBLAS with OPENBLAS_NUM_THREADS=1), batch 1 — the official
    code when --official points at a checkout of OSVAI/KernelWarehouse, else kwvk's own
    PyTorch modules (bit-identical to it, docs/parity.md);
-4. prints the ratios and writes docs/benchmarks.md and docs/benchmarks.png.
+4. with --ncnn-src or --ncnn-git-dir, runs ncnn's Vulkan path (tools/bench-ncnn, fp32) on
+   the same device for ResNet18 and MobileNetV2 1.0;
+5. prints the ratios and writes docs/benchmarks.md and docs/benchmarks.png.
 """
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,6 +73,42 @@ def run_kwvk(build, paths, runs, cache, json_out, batches):
     subprocess.run(cmd, check=True, env=env)
     with open(json_out) as f:
         return json.load(f)
+
+
+def pipeline_starts(build, model, cache):
+    """Two consecutive kwvk-run starts sharing a fresh cache: (start ms, pipeline ms, first
+    run ms) of each. lavapipe compiles a pipeline's machine code at its first dispatch, so the
+    first run carries most of a cold start's compile time."""
+    shutil.rmtree(cache, ignore_errors=True)
+    for sub in ("kwvk", "mesa"):
+        os.makedirs(os.path.join(cache, sub), exist_ok=True)
+    env = dict(os.environ, KWVK_CACHE_DIR=os.path.join(cache, "kwvk"),
+               MESA_SHADER_CACHE_DIR=os.path.join(cache, "mesa"))
+    with tempfile.TemporaryDirectory() as tmp:
+        x = os.path.join(tmp, "x.f32")
+        with open(x, "wb") as f:
+            f.write(bytes(3 * 224 * 224 * 4))
+        out = []
+        for _ in range(2):
+            res = subprocess.run([os.path.join(build, "tools", "kwvk-run"), "--model", model, "--input", x,
+                                  "--shape", "1,3,224,224", "--output", os.path.join(tmp, "y.f32")],
+                                 check=True, env=env, capture_output=True, text=True, errors="replace")
+            m = re.search(r"start ([0-9.]+) ms \(pipelines ([0-9.]+) ms.*run first ([0-9.]+) ms",
+                          res.stderr + res.stdout)
+            out.append(tuple(float(v) for v in m.groups()))
+    return out
+
+
+def run_ncnn(args):
+    """ncnn's fp32 Vulkan path on the same machine: {model: (min_ms, avg_ms)}."""
+    cmd = [os.path.join(REPO, "tools", "bench-ncnn"), "--build", args.ncnn_build, "--loops", str(args.ncnn_loops)]
+    cmd += ["--src", args.ncnn_src] if args.ncnn_src else ["--git-dir", args.ncnn_git_dir]
+    res = subprocess.run(cmd, check=True, capture_output=True, text=True, errors="replace")
+    sys.stderr.write(res.stdout[-2000:])
+    out = {}
+    for m in re.finditer(r"^ncnn (\S+) min_ms=([0-9.]+) avg_ms=([0-9.]+)", res.stdout, re.M):
+        out[m.group(1)] = (float(m.group(2)), float(m.group(3)))
+    return out
 
 
 def time_torch(names, runs, official):
@@ -166,6 +207,10 @@ def main(argv=None):
     ap.add_argument("--torch-runs", type=int, default=5)
     ap.add_argument("--official", default=None)
     ap.add_argument("--skip-torch", action="store_true")
+    ap.add_argument("--ncnn-src", default=None, help="ncnn source tree (tools/bench-ncnn)")
+    ap.add_argument("--ncnn-git-dir", default=None, help="bare ncnn mirror (tools/bench-ncnn)")
+    ap.add_argument("--ncnn-build", default=os.path.join(REPO, "build-ncnn"))
+    ap.add_argument("--ncnn-loops", type=int, default=8)
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "benchmarks.md"))
     args = ap.parse_args(argv)
     out = args.out or os.path.join(args.build, "bench")
@@ -175,17 +220,18 @@ def main(argv=None):
     shutil.rmtree(cache, ignore_errors=True)
     cold = run_kwvk(args.build, [paths[n] for n in names], args.runs, cache, os.path.join(out, "cold.json"),
                     args.batches)
-    warm = run_kwvk(args.build, [paths[n] for n in names], args.runs, cache, os.path.join(out, "warm.json"),
-                    args.batches)
+    start_model = paths.get("kw1x_resnet18", paths[names[0]])
+    starts = pipeline_starts(args.build, start_model, os.path.join(out, "cache-starts"))
+    ncnn = run_ncnn(args) if (args.ncnn_src or args.ncnn_git_dir) else {}
     torch_ms = {} if args.skip_torch else time_torch(names, args.torch_runs, args.official)
     rows = []
-    for name, c, w in zip(names, cold["models"], warm["models"]):
-        b = {x["batch"]: x for x in w["batches"]}
-        rows.append(dict(name=name, params=w["params"], b1=b.get(1, {}).get("median_ms"),
+    for name, c in zip(names, cold["models"]):
+        b = {x["batch"]: x for x in c["batches"]}
+        rows.append(dict(name=name, params=c["params"], b1=b.get(1, {}).get("median_ms"),
+                         b1_min=b.get(1, {}).get("min_ms"),
                          b8=b.get(8, {}).get("images_per_s"), b32=b.get(32, {}).get("images_per_s"),
                          b8_ms=b.get(8, {}).get("median_ms"),
-                         gpu=w["gpu_ms_b1"], mem=w["peak_bytes"], cold_pipe=c["pipeline_ms"],
-                         warm_pipe=w["pipeline_ms"], torch_ms=torch_ms.get(name)))
+                         gpu=c["gpu_ms_b1"], mem=c["peak_bytes"], torch_ms=torch_ms.get(name)))
     by = {r["name"]: r for r in rows}
 
     def ratio(a, b, key):
@@ -197,31 +243,43 @@ def main(argv=None):
     cmd = "tools/bench " + " ".join(argv if argv is not None else sys.argv[1:])
     lines.append("# Benchmarks\n")
     lines.append(f"Generated by `{cmd.strip()}` on {time.strftime('%Y-%m-%d')}.")
-    lines.append(f"kwvk device: **{warm['device']}** ({warm['driver']}). PyTorch: "
+    lines.append(f"kwvk device: **{cold['device']}** ({cold['driver']}). PyTorch: "
                  f"{'the official code' if args.official else 'kwvk_py (bit-identical to the official code)'}, "
                  f"CPU, 2 threads, OPENBLAS_NUM_THREADS=1, BLAS {blas_name()}. Batch 1 = median of "
                  f"{args.runs} runs after a warm-up; random weights (speed does not depend on them).\n")
-    lines.append("| model | params (M) | kwvk b1 ms | kwvk b8 img/s | kwvk b32 img/s | GPU ms b1: attention / assembly / conv / other | device MiB (b1) | PyTorch b1 ms | pipeline ms cold / warm |")
-    lines.append("|---|---|---|---|---|---|---|---|---|")
+    lines.append("| model | params (M) | kwvk b1 ms | kwvk b8 img/s | kwvk b32 img/s | GPU ms b1: attention / assembly / conv / other | device MiB (b1) | PyTorch b1 ms |")
+    lines.append("|---|---|---|---|---|---|---|---|")
     for r in rows:
         g = r["gpu"]
         lines.append(f"| {r['name']} | {r['params'] / 1e6:.2f} | {r['b1']:.1f} | {r['b8'] or 0:.1f} | "
                      f"{r['b32'] or 0:.1f} | {g['attention']:.1f} / {g['assembly']:.1f} / {g['convolution']:.1f} / "
                      f"{g['other']:.1f} | {r['mem'] / 1048576:.1f} | "
-                     f"{'%.1f' % r['torch_ms'] if r['torch_ms'] else '-'} | {r['cold_pipe']:.0f} / {r['warm_pipe']:.0f} |")
+                     f"{'%.1f' % r['torch_ms'] if r['torch_ms'] else '-'} |")
+    if ncnn:
+        lines.append("\n## kwvk and ncnn, fp32, batch 1 (the same device, this run)\n")
+        lines.append("| model | kwvk min / median ms | ncnn min / avg ms | kwvk min / ncnn min |")
+        lines.append("|---|---|---|---|")
+        for ours, theirs in [("resnet18", "resnet18"), ("mobilenetv2_100", "mobilenet_v2")]:
+            if ours in by and theirs in ncnn:
+                r, (nmin, navg) = by[ours], ncnn[theirs]
+                lines.append(f"| {ours} | {r['b1_min']:.1f} / {r['b1']:.1f} | {nmin:.1f} / {navg:.1f} | "
+                             f"{r['b1_min'] / nmin:.2f}x |")
     lines.append("\n## Ratios (within this run)\n")
     lines.append("| ratio | kwvk | PyTorch | target |")
     lines.append("|---|---|---|---|")
 
     def fmt(v):
-        return f"{v:.2f}x" if v else "-"
+        return f"{v:.2f}x" if v is not None else "-"
     for a, b, target in [("kw1x_resnet18", "resnet18", "<= 1.3x"), ("kw4x_resnet18", "resnet18", "<= 2x"),
                          ("kw1d4x_resnet18", "resnet18", ""), ("kw1x_mobilenetv2_100", "mobilenetv2_100", "")]:
         lines.append(f"| {a} / {b}, batch 1 | {fmt(ratio(a, b, 'b1'))} | {fmt(ratio(a, b, 'torch_ms'))} | {target} |")
         lines.append(f"| {a} / {b}, batch 8 | {fmt(ratio(a, b, 'b8_ms'))} | - | {target} |")
-    for r in rows:
-        if r["cold_pipe"]:
-            lines.append(f"| warm / cold pipeline time, {r['name']} | {fmt(r['warm_pipe'] / r['cold_pipe'])} | - | <= 0.2x |")
+    start_name = os.path.splitext(os.path.basename(start_model))[0]
+    (s0, p0, f0), (s1, p1, f1) = starts
+    lines.append(f"| second / first `kwvk-run` start, start-up + first run, {start_name} "
+                 f"({s1 + f1:.0f} / {s0 + f0:.0f} ms) | {fmt((s1 + f1) / (s0 + f0))} | - | <= 0.2x |")
+    lines.append(f"| second / first `kwvk-run` start, pipeline creation only ({p1:.0f} / {p0:.0f} ms) | "
+                 f"{fmt(p1 / p0)} | - | |")
     if "kw1d4x_resnet18" in by and "resnet18" in by:
         lines.append(f"| device memory KW 1/4x / static ResNet18 | {fmt(by['kw1d4x_resnet18']['mem'] / by['resnet18']['mem'])} | - | < 1x |")
     png = os.path.splitext(args.doc)[0] + ".png"
