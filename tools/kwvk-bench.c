@@ -7,7 +7,8 @@
  * depending on the caches the caller provides), latency per batch size (median of R runs
  * after one warm-up), per-op GPU times from timestamps summed into attention / assembly /
  * convolution / other, and peak device memory. Every model runs on the same context in one
- * process, so ratios between models in one run are comparable. */
+ * process, and the timed runs of all models are interleaved (round after round), so ratios
+ * between models in one run are comparable even when the machine's load changes. */
 #include "kwvk.h"
 #include "tool_util.h"
 
@@ -33,6 +34,8 @@ typedef struct result {
     double median_ms[8], min_ms[8];
     double kind_ms[4], total_gpu_ms, gmac;
     uint64_t weight_bytes, activation_bytes, peak_bytes;
+    uint32_t C, H, W;
+    size_t out_per;
 } result;
 
 /* a JSON string literal: quotes, backslashes and control bytes escaped */
@@ -100,13 +103,15 @@ int main(int argc, char **argv)
     result *res = calloc((size_t)n_models, sizeof *res);
     if (!res) tu_die(TOOL, "out of memory");
 
+    kwvk_model **mods = calloc((size_t)n_models, sizeof *mods);
+    if (!mods) tu_die(TOOL, "out of memory");
     for (int m = 0; m < n_models; m++) {
         result *r = &res[m];
         r->path = models[m];
         parse_batches(batches, r);
         double t0 = tu_now_ms();
-        kwvk_model *model;
-        tu_check(TOOL, kwvk_model_load_file(models[m], &model), models[m]);
+        tu_check(TOOL, kwvk_model_load_file(models[m], &mods[m]), models[m]);
+        kwvk_model *model = mods[m];
         kwvk_model_get_info(model, &r->info);
         snprintf(r->name, sizeof r->name, "%s", r->info.name ? r->info.name : "");
         r->info.name = r->name;
@@ -114,7 +119,10 @@ int main(int argc, char **argv)
         uint32_t C = r->info.input_channels, H = r->info.input_height, W = r->info.input_width;
         if (r->info.crop) H = W = r->info.crop;
         if (size > 0) H = W = (uint32_t)size;
-        /* timing nets: no profiling barriers */
+        r->C = C;
+        r->H = H;
+        r->W = W;
+        /* start-up: weights, pipelines, one command buffer per batch size */
         t0 = tu_now_ms();
         kwvk_net *net;
         tu_check(TOOL, kwvk_net_create(ctx, model, NULL, &net), "creating the network");
@@ -129,26 +137,7 @@ int main(int argc, char **argv)
         uint32_t out_chw[3];
         tu_check(TOOL, kwvk_net_output_shape(net, C, H, W, out_chw), "output shape");
         size_t out_per = (size_t)out_chw[0] * out_chw[1] * out_chw[2];
-        double *t = malloc((size_t)runs * sizeof *t);
-        for (uint32_t b = 0; b < r->n_batches; b++) {
-            uint32_t n = r->batch[b];
-            size_t in_count = (size_t)n * C * H * W;
-            float *x = malloc(in_count * sizeof *x), *y = malloc(out_per * n * sizeof *y);
-            if (!x || !y || !t) tu_die(TOOL, "out of memory");
-            for (size_t i = 0; i < in_count; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
-            tu_check(TOOL, kwvk_net_run(net, x, n, C, H, W, y, out_per * n), "warm-up run");
-            for (int k = 0; k < runs; k++) {
-                double s = tu_now_ms();
-                tu_check(TOOL, kwvk_net_run(net, x, n, C, H, W, y, out_per * n), "run");
-                t[k] = tu_now_ms() - s;
-            }
-            qsort(t, (size_t)runs, sizeof *t, cmp_double);
-            r->median_ms[b] = t[runs / 2];
-            r->min_ms[b] = t[0];
-            free(x);
-            free(y);
-        }
-        free(t);
+        r->out_per = out_per;
         kwvk_net_destroy(net);
 
         /* per-op GPU times at batch 1 with a profiling net */
@@ -178,8 +167,51 @@ int main(int argc, char **argv)
         free(x);
         free(y);
         kwvk_net_destroy(net);
-        kwvk_model_destroy(model);
     }
+
+    /* Latency, interleaved: per batch size, one timing net (no profiling barriers) per model,
+     * then `runs` rounds that run every model once, so that a change of machine load during
+     * the benchmark shifts all models alike and the ratios between them stay fair. */
+    uint32_t nb = res[0].n_batches;
+    kwvk_net **nets = calloc((size_t)n_models, sizeof *nets);
+    float **xs = calloc((size_t)n_models, sizeof *xs), **ys = calloc((size_t)n_models, sizeof *ys);
+    double *t = malloc((size_t)n_models * (size_t)runs * sizeof *t);
+    if (!nets || !xs || !ys || !t) tu_die(TOOL, "out of memory");
+    for (uint32_t b = 0; b < nb; b++) {
+        uint32_t n = res[0].batch[b];
+        for (int m = 0; m < n_models; m++) {
+            result *r = &res[m];
+            size_t in_count = (size_t)n * r->C * r->H * r->W;
+            tu_check(TOOL, kwvk_net_create(ctx, mods[m], NULL, &nets[m]), "creating the network");
+            xs[m] = malloc(in_count * sizeof *xs[m]);
+            ys[m] = malloc(r->out_per * n * sizeof *ys[m]);
+            if (!xs[m] || !ys[m]) tu_die(TOOL, "out of memory");
+            for (size_t i = 0; i < in_count; i++) xs[m][i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+            tu_check(TOOL, kwvk_net_run(nets[m], xs[m], n, r->C, r->H, r->W, ys[m], r->out_per * n), "warm-up run");
+        }
+        for (int k = 0; k < runs; k++)
+            for (int m = 0; m < n_models; m++) {
+                result *r = &res[m];
+                double s0 = tu_now_ms();
+                tu_check(TOOL, kwvk_net_run(nets[m], xs[m], n, r->C, r->H, r->W, ys[m], r->out_per * n), "run");
+                t[(size_t)m * runs + k] = tu_now_ms() - s0;
+            }
+        for (int m = 0; m < n_models; m++) {
+            double *tm = t + (size_t)m * runs;
+            qsort(tm, (size_t)runs, sizeof *tm, cmp_double);
+            res[m].median_ms[b] = tm[runs / 2];
+            res[m].min_ms[b] = tm[0];
+            kwvk_net_destroy(nets[m]);
+            free(xs[m]);
+            free(ys[m]);
+        }
+    }
+    free(nets);
+    free(xs);
+    free(ys);
+    free(t);
+    for (int m = 0; m < n_models; m++) kwvk_model_destroy(mods[m]);
+    free(mods);
 
     printf("device: %s (%s)\n", di.name, di.driver_info);
     printf("%-28s %9s %10s", "model", "params(M)", "start(ms)");
