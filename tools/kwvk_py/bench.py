@@ -99,15 +99,39 @@ def pipeline_starts(build, model, cache):
     return out
 
 
-def run_ncnn(args):
-    """ncnn's fp32 Vulkan path on the same machine: {model: (min_ms, avg_ms)}."""
+NCNN_PAIRS = [("resnet18", "resnet18"), ("mobilenetv2_100", "mobilenet_v2")]
+
+
+def run_ncnn(args, paths, rounds=3):
+    """kwvk and ncnn's fp32 Vulkan path on the same device, alternately (rounds x (kwvk-run of
+    each model, then benchncnn)): {kwvk model: (kwvk min, kwvk mean, ncnn min, ncnn avg)},
+    minima over the rounds, means averaged."""
     cmd = [os.path.join(REPO, "tools", "bench-ncnn"), "--build", args.ncnn_build, "--loops", str(args.ncnn_loops)]
     cmd += ["--src", args.ncnn_src] if args.ncnn_src else ["--git-dir", args.ncnn_git_dir]
-    res = subprocess.run(cmd, check=True, capture_output=True, text=True, errors="replace")
-    sys.stderr.write(res.stdout[-2000:])
+    pairs = [(ours, theirs) for ours, theirs in NCNN_PAIRS if ours in paths]
+    kw, nc = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        x = os.path.join(tmp, "x.f32")
+        with open(x, "wb") as f:
+            f.write(bytes(3 * 224 * 224 * 4))
+        for _ in range(rounds):
+            for ours, _theirs in pairs:
+                res = subprocess.run([os.path.join(args.build, "tools", "kwvk-run"), "--model", paths[ours],
+                                      "--input", x, "--shape", "1,3,224,224", "--output", os.path.join(tmp, "y"),
+                                      "--repeat", str(args.ncnn_loops + 1)],
+                                     check=True, capture_output=True, text=True, errors="replace")
+                m = re.search(r"best ([0-9.]+) ms, mean ([0-9.]+) ms", res.stderr + res.stdout)
+                kw.setdefault(ours, []).append((float(m.group(1)), float(m.group(2))))
+            res = subprocess.run(cmd, check=True, capture_output=True, text=True, errors="replace")
+            sys.stderr.write(res.stdout[-500:])
+            for m in re.finditer(r"^ncnn (\S+) min_ms=([0-9.]+) avg_ms=([0-9.]+)", res.stdout, re.M):
+                nc.setdefault(m.group(1), []).append((float(m.group(2)), float(m.group(3))))
     out = {}
-    for m in re.finditer(r"^ncnn (\S+) min_ms=([0-9.]+) avg_ms=([0-9.]+)", res.stdout, re.M):
-        out[m.group(1)] = (float(m.group(2)), float(m.group(3)))
+    for ours, theirs in pairs:
+        if ours in kw and theirs in nc:
+            k, n = kw[ours], nc[theirs]
+            out[ours] = (min(v[0] for v in k), sum(v[1] for v in k) / len(k),
+                         min(v[0] for v in n), sum(v[1] for v in n) / len(n))
     return out
 
 
@@ -222,7 +246,7 @@ def main(argv=None):
                     args.batches)
     start_model = paths.get("kw1x_resnet18", paths[names[0]])
     starts = pipeline_starts(args.build, start_model, os.path.join(out, "cache-starts"))
-    ncnn = run_ncnn(args) if (args.ncnn_src or args.ncnn_git_dir) else {}
+    ncnn = run_ncnn(args, paths) if (args.ncnn_src or args.ncnn_git_dir) else {}
     torch_ms = {} if args.skip_torch else time_torch(names, args.torch_runs, args.official)
     rows = []
     for name, c in zip(names, cold["models"]):
@@ -257,13 +281,16 @@ def main(argv=None):
                      f"{'%.1f' % r['torch_ms'] if r['torch_ms'] else '-'} |")
     if ncnn:
         lines.append("\n## kwvk and ncnn, fp32, batch 1 (the same device, this run)\n")
-        lines.append("| model | kwvk min / median ms | ncnn min / avg ms | kwvk min / ncnn min |")
-        lines.append("|---|---|---|---|")
-        for ours, theirs in [("resnet18", "resnet18"), ("mobilenetv2_100", "mobilenet_v2")]:
-            if ours in by and theirs in ncnn:
-                r, (nmin, navg) = by[ours], ncnn[theirs]
-                lines.append(f"| {ours} | {r['b1_min']:.1f} / {r['b1']:.1f} | {nmin:.1f} / {navg:.1f} | "
-                             f"{r['b1_min'] / nmin:.2f}x |")
+        lines.append(f"Three rounds, each `kwvk-run --repeat {args.ncnn_loops + 1}` per model (the first run, "
+                     f"which may compile, is not counted) and then `tools/bench-ncnn --loops "
+                     f"{args.ncnn_loops}`; minimum over all rounds, mean of the rounds' means.\n")
+        lines.append("| model (ncnn's) | kwvk min / mean ms | ncnn min / mean ms | kwvk / ncnn, min | kwvk / ncnn, mean |")
+        lines.append("|---|---|---|---|---|")
+        for ours, theirs in NCNN_PAIRS:
+            if ours in ncnn:
+                kmin, kmean, nmin, nmean = ncnn[ours]
+                lines.append(f"| {ours} ({theirs}) | {kmin:.1f} / {kmean:.1f} | {nmin:.1f} / {nmean:.1f} | "
+                             f"{kmin / nmin:.2f}x | {kmean / nmean:.2f}x |")
     lines.append("\n## Ratios (within this run)\n")
     lines.append("| ratio | kwvk | PyTorch | target |")
     lines.append("|---|---|---|---|")
