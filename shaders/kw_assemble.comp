@@ -1,7 +1,7 @@
 #version 450
 /* kw_assemble.comp - KW kernel assembly, warehouse read as vec4 (cell size L % 4 == 0).
- * See kw_assemble.glsl. Dispatch: (gx, gy, ceil(ns / SB)) covering
- * ceil(nlm / TR) * ceil(ceil(L / 4) / CV) invocations from flat0. */
+ * See kw_assemble.glsl. Dispatch: (ceil(ceil(ceil(L / 4) / CV) / LS), ceil(nlm / TR),
+ * ceil(ns / SB)) workgroups, x and y in parts from qg0 / rg0 where they exceed the limits. */
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 

@@ -13,10 +13,10 @@
  *
  * The warehouse may be split along M into chunks (accumulate != 0 adds to the output).
  * Row group rg0 + wg.y, column group qg0 + wg.x * LS + local, sample block wg.z: the rows and
- * samples of a tile, hence every alpha address, are uniform over the workgroup. The including file declares the spec
- * constants LS (0), SB (1), TR (2), CV (3) and the bindings alpha (float), the warehouse
- * (E4: vec4 when KW_E_VEC4, else E: float; alpha_t and E_t when KW_E_TEXEL) and out_w
- * (float). */
+ * samples of a tile, hence every alpha address, are uniform over the workgroup. The including
+ * file declares the spec constants LS (0), SB (1), TR (2), CV (3) and the bindings alpha
+ * (float), the warehouse (E4: vec4 when KW_E_VEC4, else E: float; alpha_t and E_t when
+ * KW_E_TEXEL) and out_w (float). */
 
 layout(push_constant) uniform P {
     uint aoff, eoff, ooff; /* offsets within the views (eoff in vec4 units when KW_E_VEC4) */
@@ -57,6 +57,19 @@ vec4 load_e(uint m, uint q)
 #endif
 }
 
+/* Add 1 to the mixed-radix number (d3 d2 d1 d0) whose digits d0, d1, d2 have the bases b0, b1,
+ * b2 (d3 is unbounded): the kernel offsets count their digits up instead of dividing. */
+void count_up(inout uint d0, inout uint d1, inout uint d2, inout uint d3, uint b0, uint b1, uint b2)
+{
+    if (++d0 < b0) return;
+    d0 = 0;
+    if (++d1 < b1) return;
+    d1 = 0;
+    if (++d2 < b2) return;
+    d2 = 0;
+    d3++;
+}
+
 void main()
 {
     uint r0 = (pc.rg0 + gl_WorkGroupID.y) * TR;
@@ -93,16 +106,7 @@ void main()
     uint ecol[4 * CV];
     [[unroll]] for (uint k = 0; k < 4 * CV; k++) {
         ecol[k] = ((c * pc.Cg + cc) * pc.kh + ay) * pc.kw + ax;
-        if (++ax == pc.ckw) {
-            ax = 0;
-            if (++ay == pc.ckh) {
-                ay = 0;
-                if (++cc == pc.ci) {
-                    cc = 0;
-                    c++;
-                }
-            }
-        }
+        count_up(ax, ay, cc, c, pc.ckw, pc.ckh, pc.ci);
     }
     /* row part, likewise: r = (s*GO + o)*GI + i, s = sy*SW + sx */
     uint ri = r0 % pc.GI, ro = (r0 / pc.GI) % pc.GO, sp = r0 / (pc.GO * pc.GI);
@@ -111,16 +115,7 @@ void main()
         uint r = r0 + t;
         if (r >= pc.nlm) break;
         uint erow = ((ro * pc.co * pc.Cg + ri * pc.ci) * pc.kh + sy * pc.ckh) * pc.kw + sx * pc.ckw;
-        if (++ri == pc.GI) {
-            ri = 0;
-            if (++ro == pc.GO) {
-                ro = 0;
-                if (++sx == pc.SW) {
-                    sx = 0;
-                    sy++;
-                }
-            }
-        }
+        count_up(ri, ro, sx, sy, pc.GI, pc.GO, pc.SW);
         [[unroll]] for (uint j = 0; j < SB; j++) {
             if (s0 + j >= pc.ns) break;
             uint obase = pc.ooff + (s0 + j) * pc.os + erow;

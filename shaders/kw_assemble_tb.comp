@@ -1,7 +1,8 @@
 #version 450
 /* kw_assemble_tb.comp - KW kernel assembly reading alpha and the warehouse through uniform
  * texel buffers (cell size L % 4 == 0). See kw_assemble.glsl. On lavapipe a texel fetch is one
- * vector gather where a storage-buffer load is a loop over the lanes: 2x faster here. The
+ * vector gather where a storage-buffer load is a loop over the lanes (~10% less assembly time
+ * for KW 1x ResNet18, docs/benchmarks.md). The
  * engine takes kw_assemble.comp when texel buffers are off or a chunk exceeds their limit.
  * Dispatch as kw_assemble.comp; aoff in floats, eoff in vec4s, both within their views. */
 #extension GL_GOOGLE_include_directive : require

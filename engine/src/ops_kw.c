@@ -414,9 +414,7 @@ static bool asm_fit(const void *u, const uint64_t ch[3])
     if (div_up64(ch[1], j->sb) > j->ctx->props.limits.maxComputeWorkGroupCount[2]) return false;
     uint64_t alpha_span = (ch[1] - 1) * j->nlm * j->M + (j->nlm - 1) * j->M + ch[0];
     if (j->texel && !(texels_fit(j->ctx, ch[0] * j->L, 16) && texels_fit(j->ctx, alpha_span, 4))) return false;
-    return span_fits(j->ctx, ch[0] * j->L) &&
-           span_fits(j->ctx, (ch[1] - 1) * j->nlm * j->M + (j->nlm - 1) * j->M + ch[0]) &&
-           span_fits(j->ctx, ch[1] * j->out);
+    return span_fits(j->ctx, ch[0] * j->L) && span_fits(j->ctx, alpha_span) && span_fits(j->ctx, ch[1] * j->out);
 }
 
 kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)

@@ -63,11 +63,24 @@ def write_models(names, outdir):
     return paths
 
 
-def run_kwvk(build, paths, runs, cache, json_out, batches):
+def cache_env(cache):
+    """The environment of a kwvk process whose kwvk and Mesa caches live under `cache`."""
     for sub in ("kwvk", "mesa"):  # Mesa disables its cache when the directory's parent is missing
         os.makedirs(os.path.join(cache, sub), exist_ok=True)
-    env = dict(os.environ, KWVK_CACHE_DIR=os.path.join(cache, "kwvk"),
-               MESA_SHADER_CACHE_DIR=os.path.join(cache, "mesa"))
+    return dict(os.environ, KWVK_CACHE_DIR=os.path.join(cache, "kwvk"),
+                MESA_SHADER_CACHE_DIR=os.path.join(cache, "mesa"))
+
+
+def zero_image(tmp):
+    """A 1x3x224x224 float32 input of zeros in directory tmp; returns its path."""
+    x = os.path.join(tmp, "x.f32")
+    with open(x, "wb") as f:
+        f.write(bytes(3 * 224 * 224 * 4))
+    return x
+
+
+def run_kwvk(build, paths, runs, cache, json_out, batches):
+    env = cache_env(cache)
     cmd = [os.path.join(build, "tools", "kwvk-bench"), "--runs", str(runs), "--batches", batches,
            "--json", json_out, *paths]
     subprocess.run(cmd, check=True, env=env)
@@ -80,14 +93,9 @@ def pipeline_starts(build, model, cache):
     run ms) of each. lavapipe compiles a pipeline's machine code at its first dispatch, so the
     first run carries most of a cold start's compile time."""
     shutil.rmtree(cache, ignore_errors=True)
-    for sub in ("kwvk", "mesa"):
-        os.makedirs(os.path.join(cache, sub), exist_ok=True)
-    env = dict(os.environ, KWVK_CACHE_DIR=os.path.join(cache, "kwvk"),
-               MESA_SHADER_CACHE_DIR=os.path.join(cache, "mesa"))
+    env = cache_env(cache)
     with tempfile.TemporaryDirectory() as tmp:
-        x = os.path.join(tmp, "x.f32")
-        with open(x, "wb") as f:
-            f.write(bytes(3 * 224 * 224 * 4))
+        x = zero_image(tmp)
         out = []
         for _ in range(2):
             res = subprocess.run([os.path.join(build, "tools", "kwvk-run"), "--model", model, "--input", x,
@@ -111,9 +119,7 @@ def run_ncnn(args, paths, rounds=3):
     pairs = [(ours, theirs) for ours, theirs in NCNN_PAIRS if ours in paths]
     kw, nc = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        x = os.path.join(tmp, "x.f32")
-        with open(x, "wb") as f:
-            f.write(bytes(3 * 224 * 224 * 4))
+        x = zero_image(tmp)
         for _ in range(rounds):
             for ours, _theirs in pairs:
                 res = subprocess.run([os.path.join(args.build, "tools", "kwvk-run"), "--model", paths[ours],
