@@ -169,6 +169,10 @@ static int list_devices(void)
         printf("    KW assembly      %s\n",
                report_path(d->has_texel_buffers, "texel", "alpha and warehouse read through texel buffers",
                            "storage-buffer loads", "no float uniform texel buffers"));
+        printf("    KW attention     %s\n",
+               report_path(d->max_storage_buffers_per_stage >= 8, "fused",
+                           "one dispatch per layer (kw_attention)", "pool, fc, mix: 3-4 dispatches per layer",
+                           "fewer than 8 storage buffers per stage"));
         printf("    profiling        %s\n",
                report_path(d->has_timestamps, "timestamps", "GPU timestamps around each op",
                            "none: kwvk_net_profile returns KWVK_ERROR_UNSUPPORTED", "no timestamps"));

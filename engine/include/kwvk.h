@@ -116,6 +116,7 @@ typedef struct kwvk_device_info {
     uint32_t max_compute_workgroup_count[3];
     uint64_t max_storage_buffer_range;
     uint64_t max_texel_buffer_elements;
+    uint32_t max_storage_buffers_per_stage; /* maxPerStageDescriptorStorageBuffers */
     uint64_t device_local_bytes;
     float timestamp_period_ns;
     int has_timestamps;

@@ -238,6 +238,7 @@ static void fill_info(VkPhysicalDevice pd, kwvk_device_info *info)
     info->max_compute_workgroup_invocations = p->limits.maxComputeWorkGroupInvocations;
     for (int i = 0; i < 3; i++) info->max_compute_workgroup_count[i] = p->limits.maxComputeWorkGroupCount[i];
     info->max_storage_buffer_range = p->limits.maxStorageBufferRange;
+    info->max_storage_buffers_per_stage = p->limits.maxPerStageDescriptorStorageBuffers;
     info->max_texel_buffer_elements = p->limits.maxTexelBufferElements;
     info->timestamp_period_ns = p->limits.timestampPeriod;
     info->has_subgroup_arithmetic = (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
@@ -406,6 +407,8 @@ static kwvk_result create_device(kw_ctx *ctx, const kwvk_context_desc *d)
     ctx->feat.timestamps = ts_bits > 0 && ctx->props.limits.timestampPeriod > 0 && !fallback_forced("timestamps");
     ctx->feat.host_visible_device_local = ctx->info.has_host_visible_device_local && !fallback_forced("host_visible");
     ctx->feat.texel_buffers = ctx->info.has_texel_buffers && !fallback_forced("texel");
+    ctx->feat.fused_attention = ctx->info.max_storage_buffers_per_stage >= KW_FUSED_ATTENTION_BUFFERS &&
+                                !fallback_forced("fused");
     ctx->subgroup_size = ctx->info.subgroup_size ? ctx->info.subgroup_size : 1;
     ctx->max_storage_range = ctx->props.limits.maxStorageBufferRange;
     const char *msr = getenv("KWVK_MAX_STORAGE_RANGE");

@@ -44,13 +44,16 @@ static inline bool kw_mul_u64(uint64_t a, uint64_t b, uint64_t *out)
 /* ======================================================================================== */
 
 /* Run-time feature switches. Each optional feature has a fallback; KWVK_FORCE_FALLBACKS=1
- * (or a comma list: "subgroup,fp16,timestamps,host_visible") forces the fallback path. */
+ * (or a comma list: "subgroup,timestamps,host_visible,texel,fused") forces the fallback path. */
 typedef struct kw_features {
     bool subgroup_arithmetic; /* subgroupAdd/Max in compute shaders */
     bool timestamps;
     bool host_visible_device_local;
     bool texel_buffers; /* float uniform texel buffers, R32 and R32G32B32A32 */
+    bool fused_attention; /* kw_attention.comp: needs KW_FUSED_ATTENTION_BUFFERS storage buffers */
 } kw_features;
+
+#define KW_FUSED_ATTENTION_BUFFERS 8u
 
 typedef struct kw_block kw_block;
 typedef struct kw_pipeline kw_pipeline;

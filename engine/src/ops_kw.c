@@ -1,6 +1,9 @@
 /* ops_kw.c - recorders of the KernelWarehouse ops.
  *
- * kw_attention (kw-spec section 2), 3 dispatches (4 on the basis path):
+ * kw_attention (kw-spec section 2): kw_attention.comp, one dispatch of one workgroup per sample
+ * that runs pool, fc1, (fc2,) logits and normalisation in turn (see the shader). Where a
+ * binding would exceed the storage range or the device has fewer than 8 storage buffers per
+ * stage, 3 dispatches (4 on the basis path):
  *   kw_pool  g[s, c] = mean of x[s, c, :, :]                     -> scratch
  *   kw_fc    h[s, :] = ReLU(fc1_w g[s] + fc1_b)                   -> scratch
  *   kw_fc    (basis path) fc2_w h[s] = [local, basis, zero] rows  -> scratch
@@ -101,6 +104,7 @@ typedef struct att_geom {
     uint32_t rpm;        /* fc2 rows per mixture row: M + 1 or nlc + nb + 1 */
     uint64_t hw;         /* spatial size of the input */
     uint64_t g_off, h_off, z_off, bytes; /* scratch sections (bytes) */
+    uint64_t l_off, d_off; /* fused path only: logits [n, nlm, M + 1], denominators [n, nlm] */
 } att_geom;
 
 static uint64_t round256(uint64_t v) { return (v + 255) & ~(uint64_t)255; }
@@ -121,7 +125,9 @@ static att_geom att_geometry(const kw_op *op, uint32_t n, const kw_shape *in)
     g.g_off = 0;
     g.h_off = round256((uint64_t)n * g.C * 4);
     g.z_off = g.h_off + round256((uint64_t)n * g.hid * 4);
-    g.bytes = g.z_off + (g.nb ? round256((uint64_t)n * g.nlm * g.rpm * 4) : 0);
+    g.l_off = g.z_off + (g.nb ? round256((uint64_t)n * g.nlm * g.rpm * 4) : 0);
+    g.d_off = g.l_off + round256((uint64_t)n * g.nlm * (g.M + 1) * 4);
+    g.bytes = g.d_off + round256((uint64_t)n * g.nlm * 4);
     return g;
 }
 
@@ -339,6 +345,66 @@ static kwvk_result record_mix(kw_rec *rec, const kw_op_call *call, const att_geo
     return KWVK_OK;
 }
 
+/* --- kw_attention.comp: everything in one dispatch --------------------------------------- */
+
+/* The fused path binds every tensor whole, for all samples at once. */
+static bool fused_fits(const kw_ctx *ctx, const kw_op_call *call, const att_geom *g)
+{
+    const uint64_t n = call->n;
+    return ctx->feat.fused_attention && n <= ctx->props.limits.maxComputeWorkGroupCount[0] &&
+           span_fits(ctx, n * g->C * g->hw) && span_fits(ctx, (uint64_t)g->hid * g->C) &&
+           span_fits(ctx, (uint64_t)g->nlm * (g->nb ? g->rpm : g->M + 1) * g->hid) &&
+           span_fits(ctx, (uint64_t)g->nlm * (g->M + 1)) && span_fits(ctx, (uint64_t)(g->M - g->nlc) * g->nb) &&
+           span_fits(ctx, g->bytes / 4) && span_fits(ctx, n * g->nlm * g->M);
+}
+
+static kwvk_result record_fused(kw_rec *rec, const kw_op_call *call, const att_geom *g)
+{
+    kw_ctx *ctx = rec->ctx;
+    const bool basis = g->nb != 0;
+    struct {
+        uint32_t xoff, w1off, b1off, w2off, b2off, w3off, soff, aoff;
+        uint32_t C, hid, nlm, M, nlc, nb, start, rpm, hw;
+        uint32_t g_off, h_off, f_off, z_off, d_off;
+        float scale;
+    } pc;
+    kw_view v[8];
+    v[0] = sub_view(ctx, call->vin[0], 0, (uint64_t)call->n * g->C * g->hw, &pc.xoff);
+    v[1] = sub_view(ctx, call->vt[0], 0, (uint64_t)g->hid * g->C, &pc.w1off);
+    v[2] = sub_view(ctx, call->vt[1], 0, g->hid, &pc.b1off);
+    v[3] = sub_view(ctx, call->vt[2], 0, (uint64_t)g->nlm * (basis ? g->rpm : g->M + 1) * g->hid, &pc.w2off);
+    v[4] = sub_view(ctx, basis ? call->vt[5] : call->vt[3], 0, (uint64_t)g->nlm * (g->M + 1), &pc.b2off);
+    if (basis && g->M > g->nlc) {
+        v[5] = sub_view(ctx, call->vt[4], 0, (uint64_t)(g->M - g->nlc) * g->nb, &pc.w3off);
+    } else { /* fc3 is never read: bind fc2 again */
+        v[5] = v[3];
+        pc.w3off = 0;
+    }
+    v[6] = sub_view(ctx, call->scratch, 0, g->bytes / 4, &pc.soff);
+    v[7] = sub_view(ctx, call->vout, 0, (uint64_t)call->n * g->nlm * g->M, &pc.aoff);
+    pc.C = g->C;
+    pc.hid = g->hid;
+    pc.nlm = g->nlm;
+    pc.M = g->M;
+    pc.nlc = g->nlc;
+    pc.nb = g->nb;
+    pc.start = g->start;
+    pc.rpm = g->rpm;
+    pc.hw = (uint32_t)g->hw;
+    pc.g_off = (uint32_t)(g->g_off / 4);
+    pc.h_off = (uint32_t)(g->h_off / 4);
+    pc.f_off = (uint32_t)(g->z_off / 4);
+    pc.z_off = (uint32_t)(g->l_off / 4);
+    pc.d_off = (uint32_t)(g->d_off / 4);
+    pc.scale = (float)(1.0 / (double)g->hw);
+    /* vec4 loads of x when every channel row starts on a vec4 boundary */
+    const uint32_t vec4 = g->hw % 4 == 0 && pc.xoff % 4 == 0;
+    uint32_t spec[3] = {KW_LS, basis ? 1u : 0u, vec4};
+    kw_pipeline *pipe;
+    KW_TRY(kw_pipeline_get(ctx, "kw_attention", spec, 3, &pipe));
+    return kw_rec_dispatch(rec, pipe, v, 8, (1u << 6) | (1u << 7), &pc, sizeof pc, call->n, 1, 1);
+}
+
 kwvk_result kw_attention_record(kw_rec *rec, const kw_op_call *call)
 {
     kwvk_result r = KWVK_OK;
@@ -355,6 +421,9 @@ kwvk_result kw_attention_record(kw_rec *rec, const kw_op_call *call)
         return kw_fail(KWVK_ERROR_INVALID_ARGUMENT,
                        "kw_attention: scratch of %llu bytes given, %llu needed",
                        (unsigned long long)call->scratch.size, (unsigned long long)g.bytes);
+
+    if (call->n == 0) return KWVK_OK;
+    if (fused_fits(rec->ctx, call, &g)) return record_fused(rec, call, &g);
 
     kw_view sv = call->scratch;
     kw_view gview = kw_view_of(sv.buf, sv.offset + g.g_off, (uint64_t)call->n * g.C * 4);
