@@ -13,9 +13,14 @@ if(NOT rc EQUAL 0 OR rest MATCHES "WARNING|ERROR|warning|error")
   file(REMOVE "${OUT}")
   message(FATAL_ERROR "shader ${SRC} failed to compile cleanly:\n${out}${err}")
 endif()
-# Count the storage-buffer bindings the shader declares (they must be numbered 0..n-1 in the
-# .comp file itself) and append the count for the registry.
-file(READ "${SRC}" text)
+# Count the storage-buffer bindings the shader declares (numbered 0..n-1, in the .comp file
+# or its includes: the preprocessed text is searched) and append the count for the registry.
+execute_process(
+  COMMAND "${GLSLANG}" -E ${defs} "-I${INC}" "${SRC}"
+  OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "shader ${SRC} failed to preprocess:\n${err}")
+endif()
 string(REGEX MATCHALL "binding[ \t]*=[ \t]*[0-9]+" bindings "${text}")
 set(n 0)
 foreach(b IN LISTS bindings)

@@ -151,6 +151,17 @@ void oh_run(oh_env *env, const oh_case *c)
     for (int k = 0; k < KW_MAX_OP_INPUTS; k++)
         if (vop.inputs[k] != KW_NONE)
             x[k] = c->x[k] ? c->x[k] : oh_random(env, kw_shape_count(c->in[k]) * n, 1.0f);
+    /* fp16 weights: the reference sees them rounded (by the compiler's conversion, independent
+     * of the engine's kw_f32_to_f16), the device gets the engine's fp16 bits */
+    kw_tensor w16t;
+    const bool w16 = c->w16 && ctx->feat.fp16_storage; /* else an fp32 case, as the net makes it */
+    if (w16 && tp[0]) {
+        w16t = *tp[0];
+        float *wr = track(env, malloc(w16t.count * sizeof *wr));
+        for (uint64_t i = 0; i < w16t.count; i++) wr[i] = (float)(_Float16)tp[0]->data[i];
+        w16t.data = wr;
+        tp[0] = &w16t;
+    }
     uint64_t out_count = kw_shape_count(out) * n;
     float *ref = track(env, malloc(out_count * sizeof *ref));
     float *gpu = track(env, malloc((out_count + GUARD) * sizeof *gpu));
@@ -178,6 +189,17 @@ void oh_run(oh_env *env, const oh_case *c)
     }
     for (int k = 0; k < KW_MAX_OP_TENSORS && r == KWVK_OK; k++) {
         if (!tp[k]) continue;
+        if (w16 && k == 0) {
+            uint64_t bytes = tp[k]->count * 2;
+            uint16_t *h = track(env, malloc(bytes + 2));
+            kw_f32_to_f16(h, c->t[0].data, tp[k]->count);
+            r = kw_buffer_create(ctx, bytes, KW_MEM_DEVICE, &bt[k]);
+            if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bt[k], 0, h, bytes);
+            call.t[k] = tp[k];
+            call.vt[k] = kw_view_of(&bt[k], 0, bytes);
+            call.vt[k].f16 = true;
+            continue;
+        }
         uint64_t bytes = tp[k]->count * 4;
         r = kw_buffer_create(ctx, bytes, KW_MEM_DEVICE, &bt[k]);
         if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bt[k], 0, tp[k]->data, bytes);

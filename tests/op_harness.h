@@ -22,6 +22,8 @@ typedef struct oh_case {
     kw_tensor t[KW_MAX_OP_TENSORS]; /* tensors in use: ndim, dims, count, data */
     const float *x[KW_MAX_OP_INPUTS]; /* input data; NULL = random N(0, 1) */
     double tol;                     /* pass if max|gpu - ref| <= tol * max(1, max|ref|) */
+    int w16;                        /* conv2d: weights (tensor 0) stored as fp16 on the device;
+                                       the reference gets the same values rounded by C's _Float16 */
 } oh_case;
 
 void oh_run(oh_env *env, const oh_case *c);

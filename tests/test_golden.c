@@ -82,6 +82,13 @@ int main(int argc, char **argv)
         printf("FAIL: %s\n", kwvk_last_error());
         return 1;
     }
+    /* KWVK_TEST_FP16=1: a report, not a test: static conv weights stored as fp16
+     * (kwvk_net_desc.fp16_weights), errors printed against the fp32 bound; only failures to run
+     * count (docs/precision.md has the numbers) */
+    const char *f16 = getenv("KWVK_TEST_FP16");
+    kwvk_net_desc nd = {.fp16_weights = f16 && f16[0] == '1'};
+    const double rel_bound = 1e-4;
+    if (nd.fp16_weights) printf("fp16 weights: a report; 'over' marks errors beyond the fp32 bound\n");
     char line[4096];
     int passed = 0, failed = 0;
     while (fgets(line, sizeof line, mf)) {
@@ -101,7 +108,7 @@ int main(int argc, char **argv)
         float *x = NULL, *ref = NULL, *got = NULL;
         size_t nx = 0, nref = 0;
         r = kwvk_model_load_file(path, &model);
-        if (r == KWVK_OK) r = kwvk_net_create(ctx, model, NULL, &net);
+        if (r == KWVK_OK) r = kwvk_net_create(ctx, model, &nd, &net);
         snprintf(path, sizeof path, "%s/%s", dir, in_p);
         x = read_f32(path, &nx);
         snprintf(path, sizeof path, "%s/%s", dir, out_p);
@@ -124,16 +131,16 @@ int main(int argc, char **argv)
             double e = fabs((double)got[i] - ref[i]);
             if (!(e <= max_err)) max_err = isnan(e) ? INFINITY : e;
         }
-        double bound = 1e-4 * max_ref;
+        double bound = rel_bound * max_ref;
         int ok = max_err <= bound;
         uint32_t per = (uint32_t)(nref / n);
         int top_ok = 1;
         if (per >= 5 && nref == (size_t)per * n)
             for (uint32_t s = 0; s < n; s++) top_ok &= top5_match(ref + (size_t)s * per, got + (size_t)s * per, per, bound);
-        printf("%s %-28s n=%u %ux%ux%u  max|err|=%.3g  bound=%.3g (1e-4 x %.3g)  top-5 %s\n",
-               ok && top_ok ? "ok  " : "FAIL", name, n, c, h, w, max_err, bound, max_ref,
+        printf("%s %-28s n=%u %ux%ux%u  max|err|=%.3g  bound=%.3g (%.0e x %.3g)  top-5 %s\n",
+               ok && top_ok ? "ok  " : nd.fp16_weights ? "over" : "FAIL", name, n, c, h, w, max_err, bound, rel_bound, max_ref,
                per >= 5 ? (top_ok ? "same" : "DIFFERENT") : "n/a");
-        if (ok && top_ok) passed++;
+        if ((ok && top_ok) || nd.fp16_weights) passed++;
         else failed++;
     next:
         free(x);

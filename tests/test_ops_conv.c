@@ -17,7 +17,7 @@
 
 typedef struct conv_desc {
     uint32_t n, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, G, act;
-    bool dyn, scale, bias, res;
+    bool dyn, scale, bias, res, w16;
 } conv_desc;
 
 static const char *filter;
@@ -33,9 +33,9 @@ static double now_s(void)
 static void run_conv(oh_env *env, const conv_desc *d)
 {
     char label[160];
-    snprintf(label, sizeof label, "c%u_%ux%u_o%u_k%ux%u_s%u%u_p%u%u_d%u%u_g%u_a%u%s%s%s%s", d->C, d->H, d->W, d->O,
-             d->kh, d->kw, d->sh, d->sw, d->ph, d->pw, d->dh, d->dw, d->G, d->act, d->dyn ? "_dyn" : "",
-             d->scale ? "_scale" : "", d->bias ? "_bias" : "", d->res ? "_res" : "");
+    snprintf(label, sizeof label, "c%u_%ux%u_o%u_k%ux%u_s%u%u_p%u%u_d%u%u_g%u_a%u%s%s%s%s%s", d->C, d->H, d->W,
+             d->O, d->kh, d->kw, d->sh, d->sw, d->ph, d->pw, d->dh, d->dw, d->G, d->act, d->dyn ? "_dyn" : "",
+             d->scale ? "_scale" : "", d->bias ? "_bias" : "", d->res ? "_res" : "", d->w16 ? "_f16" : "");
     if (filter && !strstr(label, filter)) return;
     ran++;
     oh_case c;
@@ -77,6 +77,7 @@ static void run_conv(oh_env *env, const conv_desc *d)
         c.in[2] = (kw_shape){d->O, oh, ow};
     }
     c.tol = TOL;
+    c.w16 = d->w16;
     double t0 = now_s();
     oh_run(env, &c);
     printf("     (%.2f s)\n", now_s() - t0);
@@ -209,6 +210,21 @@ int main(void)
     CONV(.n = 1, .C = 96, .H = 28, .W = 28, .O = 96, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
          .dw = 1, .G = 96, .bias = true, .act = KW_ACT_RELU6);
 
+    /* fp16 weights (conv2d_h; fp32 where the device lacks 16-bit storage or it is forced off):
+     * odd K = Cg*kh*kw, so weight rows start on odd fp16 elements; every path */
+    CONV(.n = 3, .C = 15, .H = 7, .W = 9, .O = 7, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .G = 1,
+         .bias = true, .w16 = true);
+    CONV(.n = 1, .C = 7, .H = 11, .W = 10, .O = 9, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .scale = true, .bias = true, .res = true, .act = KW_ACT_RELU, .w16 = true);
+    CONV(.n = 3, .C = 3, .H = 13, .W = 12, .O = 5, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .ph = 2, .pw = 2, .dh = 2,
+         .dw = 2, .G = 1, .w16 = true);
+    CONV(.n = 1, .C = 6, .H = 11, .W = 7, .O = 14, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 2, .act = KW_ACT_RELU6, .w16 = true);
+    CONV(.n = 3, .C = 9, .H = 10, .W = 10, .O = 9, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 9, .bias = true, .w16 = true);
+    CONV(.n = 1, .C = 3, .H = 29, .W = 31, .O = 16, .kh = 7, .kw = 7, .sh = 2, .sw = 2, .ph = 3, .pw = 3, .dh = 1,
+         .dw = 1, .G = 1, .scale = true, .bias = true, .act = KW_ACT_RELU, .w16 = true);
+
     /* oh_finish counts a context without cases as a failure: keep that only unfiltered */
     int rc = oh_finish(env) && (ran || !filter);
 
@@ -238,6 +254,9 @@ int main(void)
          .dw = 1, .G = 8, .bias = true, .act = KW_ACT_RELU6);
     CONV(.n = 3, .C = 32, .H = 16, .W = 16, .O = 80, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .G = 1,
          .bias = true);
+    /* fp16 weight rows of odd length (K = 567) split across dispatches */
+    CONV(.n = 1, .C = 63, .H = 6, .W = 6, .O = 130, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .bias = true, .w16 = true);
     rc |= refuse_oversized(env);
     rc |= oh_finish(env) && (ran > ran_before || !filter);
     printf("conv cases took %.2f s\n", now_s() - t0);

@@ -85,21 +85,26 @@ int main(int argc, char **argv)
 {
     const char *model_path = NULL, *data_dir = "/usr/share/datasets/fashion-mnist", *top1_path = NULL;
     const char *device = NULL;
-    int batch = 256, limit = 0, validation = 0;
+    int batch = 256, limit = 0, validation = 0, fp16 = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: kwvk-eval [--model MODEL] [--data DIR] [--torch-top1 FILE] [--batch N] [--limit N]\n"
-                   "                 [--device NAME|INDEX] [--validation]\n"
+                   "                 [--device NAME|INDEX] [--validation] [--fp16]\n"
                    "Runs the Fashion-MNIST test set (IDX files in DIR, default %s) through MODEL\n"
                    "(default %s) and compares the top-1 classes with PyTorch's (FILE, default MODEL\n"
                    "with .kwvk replaced by .torch-top1.u8). Fails when the accuracy differs from\n"
-                   "PyTorch's by more than %.2f points or fewer than %.1f%% of the images agree.\n",
+                   "PyTorch's by more than %.2f points or fewer than %.1f%% of the images agree.\n"
+                   "--fp16 stores the static convolution weights as fp16 (kwvk_net_desc.fp16_weights).\n",
                    data_dir, tu_default_model(), MAX_ACC_DIFF_POINTS, 100 * MIN_AGREEMENT);
             return 0;
         }
         if (!strcmp(a, "--validation")) {
             validation = 1;
+            continue;
+        }
+        if (!strcmp(a, "--fp16")) {
+            fp16 = 1;
             continue;
         }
         if (!next) tu_die(TOOL, "%s needs a value (see --help)", a);
@@ -162,7 +167,8 @@ int main(int argc, char **argv)
     kwvk_context *ctx;
     tu_check(TOOL, kwvk_context_create(&cd, &ctx), "creating the Vulkan context");
     kwvk_net *net;
-    tu_check(TOOL, kwvk_net_create(ctx, model, NULL, &net), "creating the network");
+    kwvk_net_desc nd = {.fp16_weights = fp16};
+    tu_check(TOOL, kwvk_net_create(ctx, model, &nd, &net), "creating the network");
     uint32_t B = (uint32_t)batch < n_eval ? (uint32_t)batch : n_eval;
     size_t per = (size_t)H * W;
     float *input = malloc(per * B * sizeof *input), *logits = malloc((size_t)B * K * sizeof *logits);

@@ -17,9 +17,10 @@ static const char *TOOL = "kwvk-run";
 static void usage(FILE *f)
 {
     fprintf(f, "usage: kwvk-run --model MODEL --input IN.f32 --shape N,C,H,W --output OUT.f32\n"
-               "                [--device NAME|INDEX] [--repeat K] [--profile] [--validation]\n"
+               "                [--device NAME|INDEX] [--repeat K] [--profile] [--validation] [--fp16]\n"
                "       kwvk-run --list-devices\n"
-               "Input: raw little-endian float32 NCHW. Output: raw float32 [N, outputs].\n");
+               "Input: raw little-endian float32 NCHW. Output: raw float32 [N, outputs].\n"
+               "--fp16 stores the static convolution weights as fp16 (fp32 arithmetic).\n");
 }
 
 static const char *type_name(int t)
@@ -187,7 +188,7 @@ static int list_devices(void)
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *in_path = NULL, *out_path = NULL, *shape_s = NULL, *device = NULL;
-    int repeat = 1, profile = 0, validation = 0;
+    int repeat = 1, profile = 0, validation = 0, fp16 = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -198,6 +199,7 @@ int main(int argc, char **argv)
         }
         if (!strcmp(a, "--profile")) { profile = 1; continue; }
         if (!strcmp(a, "--validation")) { validation = 1; continue; }
+        if (!strcmp(a, "--fp16")) { fp16 = 1; continue; }
         if (!next) tu_die(TOOL, "%s needs a value (see --help)", a);
         if (!strcmp(a, "--model")) model_path = next;
         else if (!strcmp(a, "--input")) in_path = next;
@@ -230,7 +232,7 @@ int main(int argc, char **argv)
     kwvk_context_desc cd = {.device = device, .enable_validation = validation};
     kwvk_context *ctx;
     tu_check(TOOL, kwvk_context_create(&cd, &ctx), "creating the Vulkan context");
-    kwvk_net_desc nd = {.enable_profiling = profile};
+    kwvk_net_desc nd = {.enable_profiling = profile, .fp16_weights = fp16};
     kwvk_net *net;
     tu_check(TOOL, kwvk_net_create(ctx, model, &nd, &net), "creating the network");
     uint32_t oshape[3];
@@ -267,6 +269,9 @@ int main(int argc, char **argv)
             t_ready - t0, st.pipeline_ms, st.record_ms, first, best, total / timed, timed);
     fprintf(stderr, "kwvk-run: device memory: weights %.2f MiB, activations %.2f MiB, peak %.2f MiB\n",
             st.weight_bytes / 1048576.0, st.activation_bytes / 1048576.0, st.peak_device_bytes / 1048576.0);
+    if (fp16)
+        fprintf(stderr, "kwvk-run: fp16 weights: %u tensors%s\n", st.fp16_tensors,
+                st.fp16_tensors ? "" : " (the device has no 16-bit storage, or KWVK_FORCE_FALLBACKS=fp16)");
     if (profile) {
         uint32_t n = 0;
         kwvk_result r = kwvk_net_profile(net, NULL, &n);

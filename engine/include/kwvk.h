@@ -176,6 +176,12 @@ typedef struct kwvk_net kwvk_net;
 typedef struct kwvk_net_desc {
     /* Record timestamp queries around each layer (see kwvk_net_profile). */
     int enable_profiling;
+    /* Store the static convolution weights as fp16 (half the memory; the shaders widen each
+     * value to fp32 and accumulate in fp32) where the device has storageBuffer16BitAccess;
+     * elsewhere (or with KWVK_FORCE_FALLBACKS=fp16) they stay fp32: see
+     * kwvk_net_stats.fp16_weights. KW warehouses and attention weights stay fp32. The effect on
+     * accuracy is measured in docs/precision.md. */
+    int fp16_weights;
 } kwvk_net_desc;
 
 /* Upload the model's weights to the device. The model must outlive the net. */
@@ -219,6 +225,7 @@ typedef struct kwvk_net_stats {
     double pipeline_ms;         /* host time spent creating pipelines for this net */
     double record_ms;           /* host time spent planning and recording */
     uint32_t plans;             /* recorded (shape) plans */
+    uint32_t fp16_tensors;      /* weight tensors stored as fp16 (kwvk_net_desc.fp16_weights) */
 } kwvk_net_stats;
 
 /* Per-op GPU times of the last run (needs enable_profiling and timestamp support).

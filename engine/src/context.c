@@ -381,7 +381,13 @@ static kwvk_result create_device(kw_ctx *ctx, const kwvk_context_desc *d)
                                    .queueFamilyIndex = ctx->queue_family,
                                    .queueCount = 1,
                                    .pQueuePriorities = &prio};
+    /* 16-bit storage (Vulkan 1.1 core feature) for fp16 weights, where the device has it; a
+     * forced fallback leaves it disabled, so the validation layer flags any fp16 shader */
+    const bool fp16 = ctx->info.has_16bit_storage && !fallback_forced("fp16");
+    VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+                                                .storageBuffer16BitAccess = fp16 ? VK_TRUE : VK_FALSE};
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+                              .pNext = &s16,
                               .queueCreateInfoCount = 1,
                               .pQueueCreateInfos = &qci,
                               .enabledExtensionCount = d ? d->device_extension_count : 0,
@@ -407,6 +413,7 @@ static kwvk_result create_device(kw_ctx *ctx, const kwvk_context_desc *d)
     ctx->feat.timestamps = ts_bits > 0 && ctx->props.limits.timestampPeriod > 0 && !fallback_forced("timestamps");
     ctx->feat.host_visible_device_local = ctx->info.has_host_visible_device_local && !fallback_forced("host_visible");
     ctx->feat.texel_buffers = ctx->info.has_texel_buffers && !fallback_forced("texel");
+    ctx->feat.fp16_storage = fp16;
     ctx->feat.fused_attention = ctx->info.max_storage_buffers_per_stage >= KW_FUSED_ATTENTION_BUFFERS &&
                                 !fallback_forced("fused");
     ctx->subgroup_size = ctx->info.subgroup_size ? ctx->info.subgroup_size : 1;

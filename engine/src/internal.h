@@ -44,12 +44,13 @@ static inline bool kw_mul_u64(uint64_t a, uint64_t b, uint64_t *out)
 /* ======================================================================================== */
 
 /* Run-time feature switches. Each optional feature has a fallback; KWVK_FORCE_FALLBACKS=1
- * (or a comma list: "subgroup,timestamps,host_visible,texel,fused") forces the fallback path. */
+ * (or a comma list: "subgroup,timestamps,host_visible,texel,fused,fp16") forces the fallback path. */
 typedef struct kw_features {
     bool subgroup_arithmetic; /* subgroupAdd/Max in compute shaders */
     bool timestamps;
     bool host_visible_device_local;
     bool texel_buffers; /* float uniform texel buffers, R32 and R32G32B32A32 */
+    bool fp16_storage;    /* storageBuffer16BitAccess: fp16 weights (kwvk_net_desc.fp16_weights) */
     bool fused_attention; /* kw_attention.comp: needs KW_FUSED_ATTENTION_BUFFERS storage buffers */
 } kw_features;
 
@@ -137,6 +138,8 @@ void kw_buffer_destroy(kw_ctx *ctx, kw_buffer *buf); /* zeroes *buf; NULL-safe *
 /* Copy host data into / out of a device buffer through staging (blocking). */
 kwvk_result kw_buffer_upload(kw_ctx *ctx, kw_buffer *dst, uint64_t dst_offset, const void *src,
                              uint64_t size);
+/* IEEE binary32 -> binary16, round to nearest even (memory.c): fp16 weight storage. */
+void kw_f32_to_f16(uint16_t *dst, const float *src, uint64_t n);
 kwvk_result kw_buffer_download(kw_ctx *ctx, kw_buffer *src, uint64_t src_offset, void *dst,
                                uint64_t size);
 void kw_memory_release_all(kw_ctx *ctx);
@@ -189,11 +192,12 @@ typedef struct kw_view {
     uint64_t offset;
     uint64_t size;
     uint32_t texel; /* for a samplerBuffer binding: bytes per texel, 4 (R32) or 16 (RGBA32) */
+    bool f16;       /* the tensor is stored as fp16 (kwvk_net_desc.fp16_weights), 2 bytes a value */
 } kw_view;
 
 static inline kw_view kw_view_of(const kw_buffer *b, uint64_t offset, uint64_t size)
 {
-    kw_view v = {b, offset, size, 0};
+    kw_view v = {b, offset, size, 0, false};
     return v;
 }
 

@@ -355,3 +355,40 @@ kwvk_result kw_buffer_download(kw_ctx *ctx, kw_buffer *src, uint64_t src_offset,
     }
     return copy_via_staging(ctx, src, src_offset, dst, size, false);
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* fp16                                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+/* IEEE binary32 -> binary16, rounded to nearest, ties to even (as a GPU's conversion and C's
+ * _Float16 do): overflow gives infinity, NaN stays NaN, tiny values become subnormal or zero. */
+static uint16_t f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    const uint32_t sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xffu;
+    uint32_t mant = x & 0x7fffffu;
+    if (exp == 0xffu) return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u | (mant >> 13) : 0));
+    const int e = (int)exp - 127 + 15; /* the binary16 exponent */
+    if (e >= 31) return (uint16_t)(sign | 0x7c00u);
+    uint32_t h, rem, half;
+    if (e > 0) { /* normal: drop 13 mantissa bits (a carry may round up to the next binade) */
+        h = ((uint32_t)e << 10) | (mant >> 13);
+        rem = mant & 0x1fffu;
+        half = 0x1000u;
+    } else { /* subnormal: units of 2^-24 */
+        if (e < -10) return (uint16_t)sign;
+        mant |= 0x800000u;
+        const uint32_t shift = (uint32_t)(14 - e);
+        h = mant >> shift;
+        rem = mant & ((1u << shift) - 1);
+        half = 1u << (shift - 1);
+    }
+    if (rem > half || (rem == half && (h & 1u))) h++;
+    return (uint16_t)(sign | h);
+}
+
+void kw_f32_to_f16(uint16_t *dst, const float *src, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) dst[i] = f32_to_f16(src[i]);
+}

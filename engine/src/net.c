@@ -37,6 +37,8 @@ struct kwvk_net {
     const kwvk_model *model;
     kwvk_net_desc desc;
     kw_buffer *weights; /* per tensor (buffer NULL if unused) */
+    bool *w16;          /* per tensor: stored as fp16 (desc.fp16_weights) */
+    uint32_t fp16_tensors;
     uint64_t weight_bytes;
     kw_plan *plans;
     uint32_t n_plans;
@@ -50,24 +52,49 @@ struct kwvk_net {
 static kwvk_result upload_weights(kwvk_net *net)
 {
     const kwvk_model *m = net->model;
-    bool *used = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *used);
+    enum { USED = 1, CONV_W = 2, OTHER = 4 }; /* how each tensor is used */
+    uint8_t *use = calloc(m->n_tensors ? m->n_tensors : 1, 1);
     net->weights = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *net->weights);
-    if (!used || !net->weights) {
-        free(used);
+    net->w16 = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *net->w16);
+    if (!use || !net->weights || !net->w16) {
+        free(use);
         return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
     for (uint32_t i = 0; i < m->n_ops; i++)
-        for (int k = 0; k < KW_MAX_OP_TENSORS; k++)
-            if (m->ops[i].tensors[k] != KW_NONE) used[m->ops[i].tensors[k]] = true;
+        for (int k = 0; k < KW_MAX_OP_TENSORS; k++) {
+            const kw_op *op = &m->ops[i];
+            if (op->tensors[k] == KW_NONE) continue;
+            const bool conv_w = op->type == KW_OP_CONV2D && k == 0 && op->inputs[1] == KW_NONE;
+            use[op->tensors[k]] |= USED | (conv_w ? CONV_W : OTHER);
+        }
+    /* fp16 storage for tensors used only as static conv2d weights (conv2d_h reads them) */
+    const bool want16 = net->desc.fp16_weights && net->ctx->feat.fp16_storage;
     kwvk_result r = KWVK_OK;
     for (uint32_t t = 0; t < m->n_tensors && r == KWVK_OK; t++) {
-        if (!used[t]) continue;
-        uint64_t bytes = m->tensors[t].count * 4;
+        if (!use[t]) continue;
+        const uint64_t count = m->tensors[t].count;
+        const bool h = want16 && use[t] == (USED | CONV_W);
+        const uint64_t bytes = count * (h ? 2 : 4);
+        const void *src = m->tensors[t].data;
+        uint16_t *half = NULL;
+        if (h) {
+            half = malloc(bytes ? bytes : 2);
+            if (!half) {
+                r = kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+                break;
+            }
+            kw_f32_to_f16(half, m->tensors[t].data, count);
+            src = half;
+        }
         r = kw_buffer_create(net->ctx, bytes, KW_MEM_DEVICE, &net->weights[t]);
-        if (r == KWVK_OK) r = kw_buffer_upload(net->ctx, &net->weights[t], 0, m->tensors[t].data, bytes);
-        if (r == KWVK_OK) net->weight_bytes += bytes;
+        if (r == KWVK_OK) r = kw_buffer_upload(net->ctx, &net->weights[t], 0, src, bytes);
+        free(half);
+        if (r != KWVK_OK) break;
+        net->weight_bytes += bytes;
+        net->w16[t] = h;
+        net->fp16_tensors += h;
     }
-    free(used);
+    free(use);
     return r;
 }
 
@@ -225,7 +252,8 @@ static kwvk_result plan_record(kwvk_net *net, kw_plan *p)
             uint32_t t = op->tensors[k];
             if (t == KW_NONE) continue;
             call.t[k] = &m->tensors[t];
-            call.vt[k] = kw_view_of(&net->weights[t], 0, m->tensors[t].count * 4);
+            call.vt[k] = kw_view_of(&net->weights[t], 0, m->tensors[t].count * (net->w16[t] ? 2 : 4));
+            call.vt[k].f16 = net->w16[t];
         }
         if (p->scratch[i] != UINT64_MAX) {
             uint64_t bytes = kw_op_scratch(op, p->n, call.in, call.out);
@@ -339,6 +367,7 @@ void kwvk_net_destroy(kwvk_net *net)
     if (net->weights)
         for (uint32_t t = 0; t < net->model->n_tensors; t++) kw_buffer_destroy(net->ctx, &net->weights[t]);
     free(net->weights);
+    free(net->w16);
     free(net);
 }
 
@@ -443,6 +472,7 @@ kwvk_result kwvk_net_get_stats(const kwvk_net *net, kwvk_net_stats *out)
     if (!net || !out) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_get_stats: NULL argument");
     memset(out, 0, sizeof *out);
     out->weight_bytes = net->weight_bytes;
+    out->fp16_tensors = net->fp16_tensors;
     for (uint32_t i = 0; i < net->n_plans; i++)
         if (net->plans[i].arena_bytes > out->activation_bytes) out->activation_bytes = net->plans[i].arena_bytes;
     kw_ctx_lock(net->ctx);

@@ -180,7 +180,11 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, const conv_
     if (dyn)
         KW_TRY(kw_view_sub(ctx, call->vin[1], s0 * K * O * 4 + o0 * K * 4, (nb - 1) * K * O * 4 + m * K * 4, &v[1],
                            &pc.w_base));
-    else
+    else if (call->vt[0].f16) { /* fp16 weights: bind from the float boundary at or below */
+        const uint64_t off = o0 * K * 2, off4 = off & ~(uint64_t)3;
+        KW_TRY(kw_view_sub(ctx, call->vt[0], off4, m * K * 2 + (off - off4), &v[1], &pc.w_base));
+        pc.w_base = pc.w_base * 2 + (uint32_t)(off - off4) / 2;
+    } else
         KW_TRY(kw_view_sub(ctx, call->vt[0], o0 * K * 4, m * K * 4, &v[1], &pc.w_base));
     const uint64_t yoff = s0 * ys + o0 * plane, ybytes = (nb - 1) * ys + m * plane;
     KW_TRY(kw_view_sub(ctx, call->vout, yoff, ybytes, &v[5], &pc.y_base));
@@ -240,6 +244,8 @@ kwvk_result kw_conv2d_record(kw_rec *rec, const kw_op_call *call)
     const uint64_t plane = (uint64_t)call->out.h * call->out.w * 4;
     const bool dyn = call->op->inputs[1] != KW_NONE;
     const uint64_t lim = kw_bind_limit(ctx);
+    const bool w16 = !dyn && call->vt[0].f16;
+    const uint64_t wsz = w16 ? 2 : 4; /* bytes per weight */
     if (call->n == 0 || ys == 0) return KWVK_OK;
 
     if (xs > lim)
@@ -248,19 +254,20 @@ kwvk_result kw_conv2d_record(kw_rec *rec, const kw_op_call *call)
                        (unsigned long long)xs, (unsigned long long)ctx->max_storage_range);
     /* output channels per dispatch: weight rows, output planes and scale/bias must fit */
     uint64_t cap = O;
-    if (lim / (K * 4) < cap) cap = lim / (K * 4);
+    const uint64_t wlim = w16 ? lim - 2 : lim; /* fp16: the binding may start 2 bytes early */
+    if (wlim / (K * wsz) < cap) cap = wlim / (K * wsz);
     if (lim / plane < cap) cap = lim / plane;
     if (lim / 4 < cap) cap = lim / 4;
     if (cap == 0)
         return kw_fail(KWVK_ERROR_UNSUPPORTED,
                        "conv2d: one output channel (%llu weight bytes, %llu output bytes per sample) exceeds the "
                        "storage range limit %llu",
-                       (unsigned long long)(K * 4), (unsigned long long)plane,
+                       (unsigned long long)(K * wsz), (unsigned long long)plane,
                        (unsigned long long)ctx->max_storage_range);
     conv_plan pl;
     plan_conv(ctx, call, &pl);
     kw_pipeline *pipe;
-    KW_TRY(kw_pipeline_get(ctx, "conv2d", pl.spec, SPEC_COUNT, &pipe));
+    KW_TRY(kw_pipeline_get(ctx, w16 ? "conv2d_h" : "conv2d", pl.spec, SPEC_COUNT, &pipe));
 
     /* chunks: all channels, whole groups, or parts of one group */
     uint32_t chunk, seg_len;
