@@ -23,7 +23,8 @@ layout(constant_id = 2) const uint TP = 8;    // consecutive output columns per 
 layout(constant_id = 3) const uint TPY = 1;   // output rows per invocation
 layout(constant_id = 4) const uint KSIZE = 0x0303u; // kernel h | w << 8
 layout(constant_id = 5) const uint GEOM = 0x01010101u; // stride h, w, dilation h, w
-layout(constant_id = 6) const uint FLAGS = 0; // epilogue (EPI_* in common.glsl), bit 5: KY_LOOP
+layout(constant_id = 6) const uint FLAGS = 0; // epilogue (EPI_* in common.glsl), bit 5: KY_LOOP,
+                                              // bit 6: OHWI
 
 const uint KH = KSIZE & 255u, KW = KSIZE >> 8;
 
@@ -31,6 +32,9 @@ const uint SH = GEOM_SH(GEOM), SW = GEOM_SW(GEOM), DH = GEOM_DH(GEOM), DW = GEOM
 const uint SPAN = (TP - 1u) * SW + (KW - 1u) * DW + 1u; // input columns one tile row reads
 const uint ACT = EPI_ACT(FLAGS);
 const bool KY_LOOP = ((FLAGS >> 5) & 1u) != 0u; // loop over kernel rows (large kernels)
+// Weights [O, kh, kw, Cg] instead of [O, Cg, kh, kw]: what kw_assemble writes for cells of
+// single taps (see kw_assemble.glsl), so that its stores are contiguous.
+const bool OHWI = ((FLAGS >> 6) & 1u) != 0u;
 const uint RSPAN = (TPY - 1u) * SH + (KH - 1u) * DH + 1u; // input rows one tile reads
 
 layout(std430, set = 0, binding = 0) readonly buffer Xb { float x[]; };
@@ -134,7 +138,7 @@ void main()
                 float wv[TO * KW];
                 [[unroll]] for (uint i = 0; i < TO; i++)
                     [[unroll]] for (uint kx = 0; kx < KW; kx++)
-                        wv[i * KW + kx] = WLOAD(wrow[i] + (c * KH + ky) * KW + kx);
+                        wv[i * KW + kx] = WLOAD(wrow[i] + (OHWI ? (ky * KW + kx) * pc.Cg + c : (c * KH + ky) * KW + kx));
                 [[unroll]] for (uint t = 0; t < TPY; t++) {
                     float row[SPAN];
                     load_row(xb, iy0 + int(t * SH + ky * DH), ix0, colok, row);
@@ -150,7 +154,7 @@ void main()
             float wv[TO * KH * KW];
             [[unroll]] for (uint i = 0; i < TO; i++)
                 [[unroll]] for (uint k = 0; k < KH * KW; k++)
-                    wv[i * KH * KW + k] = WLOAD(wrow[i] + c * KH * KW + k);
+                    wv[i * KH * KW + k] = WLOAD(wrow[i] + (OHWI ? k * pc.Cg + c : c * KH * KW + k));
             [[unroll]] for (uint r = 0; r < RSPAN; r++) {
                 // rows no tap reads (stride larger than the kernel span) fold away
                 bool rused = false;

@@ -1,5 +1,6 @@
 /* op_harness.c - see op_harness.h. */
 #include "op_harness.h"
+#include "ops.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -168,11 +169,12 @@ void oh_run(oh_env *env, const oh_case *c)
     kw_ref_op(&vop, tp, n, c->in, x, out, ref);
 
     /* device buffers: inputs, tensors, output (+ guard), scratch */
-    kw_buffer bin[KW_MAX_OP_INPUTS], bt[KW_MAX_OP_TENSORS], bout, bscratch;
+    kw_buffer bin[KW_MAX_OP_INPUTS], bt[KW_MAX_OP_TENSORS], bout, bscratch, bderived;
     memset(bin, 0, sizeof bin);
     memset(bt, 0, sizeof bt);
     memset(&bout, 0, sizeof bout);
     memset(&bscratch, 0, sizeof bscratch);
+    memset(&bderived, 0, sizeof bderived);
     kw_op_call call;
     memset(&call, 0, sizeof call);
     call.op = &vop;
@@ -182,8 +184,20 @@ void oh_run(oh_env *env, const oh_case *c)
     for (int k = 0; k < KW_MAX_OP_INPUTS && r == KWVK_OK; k++) {
         if (!x[k]) continue;
         uint64_t bytes = kw_shape_count(c->in[k]) * n * 4;
+        const float *src = x[k];
+        if (c->w_ohwi && k == 1 && vop.type == KW_OP_CONV2D) { /* per-sample weights as [O, kh, kw, Cg] */
+            const uint64_t O = vop.p[0], kk = (uint64_t)vop.p[1] * vop.p[2], Cg = vop.p[11] / vop.p[9];
+            float *t = track(env, malloc(bytes));
+            for (uint64_t s = 0; s < n; s++)
+                for (uint64_t o = 0; o < O; o++)
+                    for (uint64_t ci = 0; ci < Cg; ci++)
+                        for (uint64_t q = 0; q < kk; q++)
+                            t[((s * O + o) * kk + q) * Cg + ci] = x[k][((s * O + o) * Cg + ci) * kk + q];
+            src = t;
+            call.w_ohwi = true;
+        }
         r = kw_buffer_create(ctx, bytes, KW_MEM_DEVICE, &bin[k]);
-        if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bin[k], 0, x[k], bytes);
+        if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bin[k], 0, src, bytes);
         call.in[k] = c->in[k];
         call.vin[k] = kw_view_of(&bin[k], 0, bytes);
     }
@@ -205,6 +219,15 @@ void oh_run(oh_env *env, const oh_case *c)
         if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bt[k], 0, tp[k]->data, bytes);
         call.t[k] = tp[k];
         call.vt[k] = kw_view_of(&bt[k], 0, bytes);
+    }
+    /* transformed weights, as kwvk_net_create makes them (Winograd convs) */
+    if (r == KWVK_OK && vop.type == KW_OP_CONV2D && kw_wino_selected(&vop)) {
+        uint64_t bytes = kw_wino_weights_count(&vop) * 4;
+        float *u = track(env, malloc(bytes));
+        kw_wino_transform_weights(&vop, tp[0]->data, u);
+        r = kw_buffer_create(ctx, bytes, KW_MEM_DEVICE, &bderived);
+        if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bderived, 0, u, bytes);
+        call.derived = kw_view_of(&bderived, 0, bytes);
     }
     uint64_t scratch = kw_op_scratch(&vop, n, c->in, out);
     if (r == KWVK_OK && scratch) {
@@ -229,9 +252,24 @@ void oh_run(oh_env *env, const oh_case *c)
     for (int k = 0; k < KW_MAX_OP_TENSORS; k++) kw_buffer_destroy(ctx, &bt[k]);
     kw_buffer_destroy(ctx, &bout);
     kw_buffer_destroy(ctx, &bscratch);
+    kw_buffer_destroy(ctx, &bderived);
     if (r != KWVK_OK) {
         fail(env, c, "gpu", r);
         return;
+    }
+    /* a kw_assemble that writes [O, kh, kw, Cg]: back to the reference's [O, Cg, kh, kw] */
+    if (vop.type == KW_OP_KW_ASSEMBLE && kw_assemble_ohwi(&vop)) {
+        const uint32_t O = vop.p[0], Cg = vop.p[1], kh = vop.p[2], kw = vop.p[3];
+        const uint64_t per = (uint64_t)O * Cg * kh * kw;
+        float *tmp = track(env, malloc(per * sizeof *tmp));
+        for (uint32_t s = 0; s < n; s++) {
+            float *g = gpu + s * per;
+            memcpy(tmp, g, per * sizeof *tmp);
+            for (uint64_t o = 0; o < O; o++)
+                for (uint64_t ci = 0; ci < Cg; ci++)
+                    for (uint64_t k = 0; k < (uint64_t)kh * kw; k++)
+                        g[(o * Cg + ci) * kh * kw + k] = tmp[(o * kh * kw + k) * Cg + ci];
+        }
     }
 
     double max_abs = 0, max_ref = 0, max_rel = 0;

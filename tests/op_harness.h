@@ -24,6 +24,7 @@ typedef struct oh_case {
     double tol;                     /* pass if max|gpu - ref| <= tol * max(1, max|ref|) */
     int w16;                        /* conv2d: weights (tensor 0) stored as fp16 on the device;
                                        the reference gets the same values rounded by C's _Float16 */
+    int w_ohwi;                     /* conv2d: per-sample weights (input 1) uploaded as [O, kh, kw, Cg] */
 } oh_case;
 
 void oh_run(oh_env *env, const oh_case *c);

@@ -17,7 +17,7 @@
 
 typedef struct conv_desc {
     uint32_t n, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, G, act;
-    bool dyn, scale, bias, res, w16;
+    bool dyn, scale, bias, res, w16, ohwi;
 } conv_desc;
 
 static const char *filter;
@@ -35,7 +35,7 @@ static void run_conv(oh_env *env, const conv_desc *d)
     char label[160];
     snprintf(label, sizeof label, "c%u_%ux%u_o%u_k%ux%u_s%u%u_p%u%u_d%u%u_g%u_a%u%s%s%s%s%s", d->C, d->H, d->W,
              d->O, d->kh, d->kw, d->sh, d->sw, d->ph, d->pw, d->dh, d->dw, d->G, d->act, d->dyn ? "_dyn" : "",
-             d->scale ? "_scale" : "", d->bias ? "_bias" : "", d->res ? "_res" : "", d->w16 ? "_f16" : "");
+             d->scale ? "_scale" : "", d->bias ? "_bias" : "", d->res ? "_res" : "", d->w16 ? "_f16" : d->ohwi ? "_ohwi" : "");
     if (filter && !strstr(label, filter)) return;
     ran++;
     oh_case c;
@@ -78,6 +78,7 @@ static void run_conv(oh_env *env, const conv_desc *d)
     }
     c.tol = TOL;
     c.w16 = d->w16;
+    c.w_ohwi = d->ohwi;
     double t0 = now_s();
     oh_run(env, &c);
     printf("     (%.2f s)\n", now_s() - t0);
@@ -201,6 +202,16 @@ int main(void)
          .dw = 1, .G = 2, .dyn = true);
     CONV(.n = 3, .C = 9, .H = 10, .W = 10, .O = 9, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1,
          .dw = 1, .G = 9, .dyn = true, .bias = true, .act = KW_ACT_RELU6);
+    /* per-sample weights in [O, kh, kw, Cg] (what kw_assemble writes for cells of single taps):
+     * unrolled and looped kernel rows, groups, depthwise */
+    CONV(.n = 3, .C = 7, .H = 9, .W = 11, .O = 9, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .dyn = true, .scale = true, .bias = true, .act = KW_ACT_RELU, .ohwi = true);
+    CONV(.n = 3, .C = 5, .H = 12, .W = 11, .O = 4, .kh = 5, .kw = 3, .sh = 2, .sw = 1, .ph = 2, .pw = 1, .dh = 1,
+         .dw = 1, .G = 1, .dyn = true, .ohwi = true);
+    CONV(.n = 3, .C = 6, .H = 8, .W = 9, .O = 4, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 2, .dyn = true, .res = true, .ohwi = true);
+    CONV(.n = 3, .C = 9, .H = 10, .W = 10, .O = 9, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
+         .dw = 1, .G = 9, .dyn = true, .ohwi = true);
 
     /* bigger shapes that fill whole tiles and many workgroups */
     CONV(.n = 1, .C = 32, .H = 28, .W = 28, .O = 64, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,

@@ -172,6 +172,10 @@ static void phase_full_range(oh_env *env)
     asm_case(env, (asm_desc){9, 12, 7, 1, 1, 4, 7, 1, 1, 3, "1x1 conv"});
     asm_case(env, (asm_desc){3, 3, 5, 5, 5, 1, 5, 1, 1, 80, "5x5 odd cell"});
     asm_case(env, (asm_desc){1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "1x1x1x1"});
+    /* [O, kh, kw, Cg] written with vec4 stores (ci, Cg multiples of 4) */
+    asm_case(env, (asm_desc){1, 8, 8, 3, 3, 4, 4, 1, 1, 36, "1x1-cells vec4 stores"});
+    asm_case(env, (asm_desc){9, 16, 12, 3, 3, 8, 4, 1, 1, 27, "1x1-cells vec4 stores GI=3"});
+    asm_case(env, (asm_desc){3, 32, 32, 3, 3, 32, 32, 1, 1, 20, "ResNet cells (O x Cg x 1 x 1)"});
 }
 
 static void phase_small_range(oh_env *env)

@@ -328,6 +328,8 @@ typedef struct kw_op_call {
     kw_view vt[KW_MAX_OP_TENSORS]; /* buf NULL where the tensor is absent */
     const kw_tensor *t[KW_MAX_OP_TENSORS];
     kw_view scratch;               /* per-op temporary device memory (size from kw_op_scratch) */
+    bool w_ohwi;                   /* conv2d: weights (input 1) in [O, kh, kw, Cg] (kw_assemble_ohwi) */
+    kw_view derived;               /* weights transformed at net creation (Winograd U), or buf NULL */
 } kw_op_call;
 
 /* Validate an op's parameters and tensors against the model (at load). `msg` receives a

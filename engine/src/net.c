@@ -1,6 +1,7 @@
 /* net.c - the network runtime: upload each weight tensor once, plan activation memory by
  * liveness for an input shape, record one command buffer per shape and replay it. */
 #include "internal.h"
+#include "ops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ struct kwvk_net {
     kw_buffer *weights; /* per tensor (buffer NULL if unused) */
     bool *w16;          /* per tensor: stored as fp16 (desc.fp16_weights) */
     uint32_t fp16_tensors;
+    kw_buffer *derived; /* per op: transformed weights (Winograd U; buffer NULL if none) */
     uint64_t weight_bytes;
     kw_plan *plans;
     uint32_t n_plans;
@@ -95,6 +97,22 @@ static kwvk_result upload_weights(kwvk_net *net)
         net->fp16_tensors += h;
     }
     free(use);
+    if (r != KWVK_OK) return r;
+    /* convs that take the Winograd path get their weights transformed once, here */
+    net->derived = calloc(m->n_ops ? m->n_ops : 1, sizeof *net->derived);
+    if (!net->derived) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (uint32_t i = 0; i < m->n_ops && r == KWVK_OK; i++) {
+        const kw_op *op = &m->ops[i];
+        if (op->type != KW_OP_CONV2D || !kw_wino_selected(op)) continue;
+        uint64_t bytes = kw_wino_weights_count(op) * 4;
+        float *u = malloc(bytes);
+        if (!u) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        kw_wino_transform_weights(op, m->tensors[op->tensors[0]].data, u);
+        r = kw_buffer_create(net->ctx, bytes, KW_MEM_DEVICE, &net->derived[i]);
+        if (r == KWVK_OK) r = kw_buffer_upload(net->ctx, &net->derived[i], 0, u, bytes);
+        if (r == KWVK_OK) net->weight_bytes += bytes;
+        free(u);
+    }
     return r;
 }
 
@@ -247,6 +265,10 @@ static kwvk_result plan_record(kwvk_net *net, kw_plan *p)
             call.vin[k] = kw_view_of(&p->arena, p->offsets[v], kw_shape_count(p->shapes[v]) * p->n * 4);
         }
         call.out = p->shapes[i + 1];
+        /* per-sample conv weights from kw_assemble come in the layout it chose (value v is
+         * the output of op v - 1) */
+        if (op->type == KW_OP_CONV2D && op->inputs[1] != KW_NONE && op->inputs[1] > 0)
+            call.w_ohwi = kw_assemble_ohwi(&m->ops[op->inputs[1] - 1]);
         call.vout = kw_view_of(&p->arena, p->offsets[i + 1], kw_shape_count(call.out) * p->n * 4);
         for (int k = 0; k < KW_MAX_OP_TENSORS; k++) {
             uint32_t t = op->tensors[k];
@@ -255,6 +277,8 @@ static kwvk_result plan_record(kwvk_net *net, kw_plan *p)
             call.vt[k] = kw_view_of(&net->weights[t], 0, m->tensors[t].count * (net->w16[t] ? 2 : 4));
             call.vt[k].f16 = net->w16[t];
         }
+        if (net->derived && net->derived[i].buffer)
+            call.derived = kw_view_of(&net->derived[i], 0, net->derived[i].size);
         if (p->scratch[i] != UINT64_MAX) {
             uint64_t bytes = kw_op_scratch(op, p->n, call.in, call.out);
             call.scratch = kw_view_of(&p->arena, p->scratch[i], bytes);
@@ -368,6 +392,9 @@ void kwvk_net_destroy(kwvk_net *net)
         for (uint32_t t = 0; t < net->model->n_tensors; t++) kw_buffer_destroy(net->ctx, &net->weights[t]);
     free(net->weights);
     free(net->w16);
+    if (net->derived)
+        for (uint32_t i = 0; i < net->model->n_ops; i++) kw_buffer_destroy(net->ctx, &net->derived[i]);
+    free(net->derived);
     free(net);
 }
 

@@ -302,15 +302,19 @@ double kw_op_macs(const kw_op *op, uint32_t n, const kw_shape *in, kw_shape out)
 
 uint64_t kw_op_scratch(const kw_op *op, uint32_t n, const kw_shape *in, kw_shape out)
 {
-    (void)out;
     if (op->type == KW_OP_KW_ATTENTION) return kw_attention_scratch(op, n, in);
+    if (op->type == KW_OP_CONV2D) return kw_wino_scratch(op, n, out);
     return 0;
 }
 
 kwvk_result kw_op_record(kw_rec *rec, const kw_op_call *call)
 {
     switch (call->op->type) {
-    case KW_OP_CONV2D: return kw_conv2d_record(rec, call);
+    case KW_OP_CONV2D: {
+        bool done = false;
+        if (call->derived.buf) KW_TRY(kw_wino_record(rec, call, &done));
+        return done ? KWVK_OK : kw_conv2d_record(rec, call);
+    }
     case KW_OP_KW_ATTENTION: return kw_attention_record(rec, call);
     case KW_OP_KW_ASSEMBLE: return kw_assemble_record(rec, call);
     case KW_OP_MAXPOOL2D:

@@ -14,6 +14,19 @@ kwvk_result kw_softmax_record(kw_rec *rec, const kw_op_call *call);        /* op
 kwvk_result kw_attention_record(kw_rec *rec, const kw_op_call *call);      /* ops_kw.c */
 kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call);       /* ops_kw.c */
 uint64_t kw_attention_scratch(const kw_op *op, uint32_t n, const kw_shape *in); /* ops_kw.c */
+/* Does this kw_assemble write [O, kh, kw, Cg] (conv2d's OHWI weights) instead of [O, Cg, kh, kw]?
+ * (ops_kw.c) */
+bool kw_assemble_ohwi(const kw_op *op);
+
+/* Winograd F(2x2,3x3) convs (ops_wino.c): whether a conv takes it (eligibility and the
+ * KWVK_WINOGRAD rule), its transformed weights (computed once per net, passed to the
+ * recorder as kw_op_call.derived), its scratch, and the recorder, which sets *done = false
+ * (recording nothing) when the call must take the direct path instead. */
+bool kw_wino_selected(const kw_op *op);
+uint64_t kw_wino_weights_count(const kw_op *op);
+void kw_wino_transform_weights(const kw_op *op, const float *w, float *u);
+uint64_t kw_wino_scratch(const kw_op *op, uint32_t n, kw_shape out);
+kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done);
 
 /* Binding helpers (ops_conv.c): the largest range one binding may cover, and a sub-view of
  * `whole` at byte offset `off` whose start is rounded down to the offset alignment; *elem

@@ -156,7 +156,8 @@ static void plan_conv(const kw_ctx *ctx, const kw_op_call *call, conv_plan *pl)
     pl->spec[SPEC_GEOM] = sh | sw << 8 | dh << 16 | dw << 24;
     pl->spec[SPEC_FLAGS] = (uint32_t)p[10] | (call->op->tensors[1] != KW_NONE ? 4u : 0u) |
                            (call->op->tensors[2] != KW_NONE ? 8u : 0u) |
-                           (call->op->inputs[2] != KW_NONE ? 16u : 0u) | (kyloop ? 32u : 0u);
+                           (call->op->inputs[2] != KW_NONE ? 16u : 0u) | (kyloop ? 32u : 0u) |
+                           (call->w_ohwi && kh * kw > 1 ? 64u : 0u);
 }
 
 /* ---------------------------------------------------------------------------------------- */

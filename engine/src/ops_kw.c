@@ -486,6 +486,13 @@ static bool asm_fit(const void *u, const uint64_t ch[3])
     return span_fits(j->ctx, ch[0] * j->L) && span_fits(j->ctx, alpha_span) && span_fits(j->ctx, ch[1] * j->out);
 }
 
+bool kw_assemble_ohwi(const kw_op *op)
+{
+    /* cells of single taps (spatial partition on, or 1x1 kernels): their columns are input
+     * channels, consecutive in [O, kh, kw, Cg] but kh*kw apart in [O, Cg, kh, kw] */
+    return op->type == KW_OP_KW_ASSEMBLE && op->p[6] == 1 && op->p[7] == 1;
+}
+
 kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
 {
     kw_ctx *ctx = rec->ctx;
@@ -528,14 +535,18 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
         uint32_t groups = (uint32_t)div_up64(job.nlm, tr);
         tr = (uint32_t)div_up64(job.nlm, groups);
     }
-    uint32_t spec[4] = {KW_LS, job.sb, tr, cv};
+    /* output layout (kw_assemble_ohwi) and vec4 stores: runs of ci channels, vec4-aligned where
+     * ci, Cg and the output's start are multiples of 4 */
+    const bool ohwi = kw_assemble_ohwi(call->op);
+    const bool vec4_out = ohwi && ci % 4 == 0 && Cg % 4 == 0 && call->vout.offset % 16 == 0;
+    uint32_t spec[5] = {KW_LS, job.sb, tr, cv, vec4_out};
     kw_pipeline *pipe;
-    KW_TRY(kw_pipeline_get(ctx, job.texel ? "kw_assemble_tb" : vec4 ? "kw_assemble" : "kw_assemble1", spec, 4,
+    KW_TRY(kw_pipeline_get(ctx, job.texel ? "kw_assemble_tb" : vec4 ? "kw_assemble" : "kw_assemble1", spec, 5,
                            &pipe));
 
     struct {
-        uint32_t aoff, eoff, ooff, L, Lq, nq, mc, M, as_, os, co, ci, ckh, ckw, GO, GI, SW, Cg,
-            kh, kw, nlm, ns, rg0, qg0, accumulate;
+        uint32_t aoff, eoff, ooff, L, Lq, nq, mc, M, as_, os, co, ci, ckh, ckw, GO, GI, SW, so, sc, sy,
+            sx, nlm, ns, rg0, qg0, accumulate;
     } pc;
     pc.L = (uint32_t)job.L;
     pc.Lq = div_up64(job.L, 4);
@@ -550,9 +561,10 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
     pc.GO = O / co;
     pc.GI = Cg / ci;
     pc.SW = kw / ckw;
-    pc.Cg = Cg;
-    pc.kh = kh;
-    pc.kw = kw;
+    pc.so = Cg * kh * kw;
+    pc.sc = ohwi ? 1 : kh * kw;
+    pc.sy = ohwi ? kw * Cg : kw;
+    pc.sx = ohwi ? Cg : 1;
     pc.nlm = (uint32_t)job.nlm;
 
     /* workgroups: column groups of LS invocations on x, row groups on y, sample blocks on z;

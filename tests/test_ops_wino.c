@@ -1,0 +1,188 @@
+/* test_ops_wino.c - the Winograd F(2x2,3x3) conv path (ops_wino.c) against the direct-conv C
+ * reference: channels 1, 3, 7, 15, 16 and more than one GEMM block, input planes from 1x1 to
+ * 14x14 (odd and even, so partial 2x2 tiles), padding 0, 1 and 2, batch 1 and 3, and every
+ * epilogue piece (scale, bias, residual, ReLU, ReLU6). KWVK_WINOGRAD=1 forces the path for
+ * every eligible conv; a recording check proves that the cases really take it (3 dispatches),
+ * that KWVK_WINOGRAD=0, the default rule below 32 channels and a sample above the
+ * storage-range limit leave the conv to the direct path, that a batch above it is split into
+ * chunks of samples, and the split cases still compute the right result.
+ * KWVK_TEST_FILTER=substring runs only matching cases. */
+#include "op_harness.h"
+#include "ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL 2e-5
+
+typedef struct wino_desc {
+    uint32_t n, C, H, W, O, pad, act;
+    bool scale, bias, res;
+} wino_desc;
+
+static const char *filter;
+static unsigned ran;
+
+static void make_op(const wino_desc *d, kw_op *op)
+{
+    memset(op, 0, sizeof *op);
+    op->type = KW_OP_CONV2D;
+    for (int i = 0; i < KW_MAX_OP_INPUTS; i++)
+        op->inputs[i] = KW_NONE;
+    for (int i = 0; i < KW_MAX_OP_TENSORS; i++)
+        op->tensors[i] = KW_NONE;
+    int32_t *p = op->p;
+    p[0] = d->O, p[1] = p[2] = 3, p[3] = p[4] = 1, p[5] = p[6] = d->pad, p[7] = p[8] = 1, p[9] = 1;
+    p[10] = d->act, p[11] = d->C;
+    op->inputs[0] = 0;
+    op->tensors[0] = 0;
+    if (d->scale) op->tensors[1] = 1;
+    if (d->bias) op->tensors[2] = 2;
+    if (d->res) op->inputs[2] = 2;
+}
+
+static kw_shape out_shape(const wino_desc *d)
+{
+    return (kw_shape){d->O, d->H + 2 * d->pad - 2, d->W + 2 * d->pad - 2};
+}
+
+static void run_wino(oh_env *env, const wino_desc *d)
+{
+    char label[128];
+    snprintf(label, sizeof label, "wino_n%u_c%u_%ux%u_o%u_p%u_a%u%s%s%s", d->n, d->C, d->H, d->W, d->O, d->pad, d->act,
+             d->scale ? "_scale" : "", d->bias ? "_bias" : "", d->res ? "_res" : "");
+    if (filter && !strstr(label, filter)) return;
+    ran++;
+    oh_case c;
+    memset(&c, 0, sizeof c);
+    c.label = label;
+    make_op(d, &c.op);
+    c.n = d->n;
+    c.in[0] = (kw_shape){d->C, d->H, d->W};
+    uint32_t dims[4] = {d->O, d->C, 3, 3}, od[1] = {d->O};
+    oh_set_tensor(&c.t[0], 4, dims, oh_random(env, (uint64_t)d->O * d->C * 9, 0.3f));
+    if (d->scale) oh_set_tensor(&c.t[1], 1, od, oh_random(env, d->O, 1.0f));
+    if (d->bias) oh_set_tensor(&c.t[2], 1, od, oh_random(env, d->O, 1.0f));
+    if (d->res) c.in[2] = out_shape(d);
+    c.tol = TOL;
+    oh_run(env, &c);
+}
+
+/* Record (not run) the conv of `d` as the net would and return its dispatch count, or -1. */
+static int dispatches(oh_env *env, const wino_desc *d)
+{
+    kw_ctx *ctx = oh_ctx(env);
+    kw_op op;
+    make_op(d, &op);
+    kw_op_call call;
+    memset(&call, 0, sizeof call);
+    call.op = &op;
+    call.n = d->n;
+    call.in[0] = (kw_shape){d->C, d->H, d->W};
+    call.out = out_shape(d);
+    if (d->res) call.in[2] = call.out;
+    const uint64_t xb = kw_shape_count(call.in[0]) * d->n * 4, yb = kw_shape_count(call.out) * d->n * 4;
+    const uint64_t wb = (uint64_t)d->O * d->C * 9 * 4, ub = kw_wino_weights_count(&op) * 4;
+    const uint64_t sb = kw_op_scratch(&op, d->n, call.in, call.out);
+    kw_buffer b[8];
+    memset(b, 0, sizeof b);
+    const uint64_t sizes[8] = {xb, yb, wb, 4ull * d->O, 4ull * d->O, yb, ub, sb ? sb : 4};
+    kwvk_result r = KWVK_OK;
+    for (int i = 0; i < 8 && r == KWVK_OK; i++)
+        r = kw_buffer_create(ctx, sizes[i], KW_MEM_DEVICE, &b[i]);
+    call.vin[0] = kw_view_of(&b[0], 0, xb);
+    call.vout = kw_view_of(&b[1], 0, yb);
+    call.vt[0] = kw_view_of(&b[2], 0, wb);
+    if (d->scale) call.vt[1] = kw_view_of(&b[3], 0, 4ull * d->O);
+    if (d->bias) call.vt[2] = kw_view_of(&b[4], 0, 4ull * d->O);
+    if (d->res) call.vin[2] = kw_view_of(&b[5], 0, yb);
+    if (kw_wino_selected(&op)) call.derived = kw_view_of(&b[6], 0, ub);
+    if (sb) call.scratch = kw_view_of(&b[7], 0, sb);
+    kw_rec rec;
+    memset(&rec, 0, sizeof rec);
+    if (r == KWVK_OK) r = kw_rec_begin(ctx, &rec, 0);
+    if (r == KWVK_OK) r = kw_op_record(&rec, &call);
+    int n = r == KWVK_OK ? (int)rec.n_dispatches : -1;
+    if (r != KWVK_OK) printf("record failed: %s: %s\n", kwvk_result_name(r), kwvk_last_error());
+    kw_rec_release(&rec);
+    for (int i = 0; i < 8; i++)
+        kw_buffer_destroy(ctx, &b[i]);
+    return n;
+}
+
+static int check_path(oh_env *env, const char *what, const wino_desc *d, int want)
+{
+    int got = dispatches(env, d);
+    printf("%s path: %-40s %d dispatch(es), expected %d\n", got == want ? "ok  " : "FAIL", what, got, want);
+    return got != want;
+}
+
+#define WINO(...) run_wino(env, &(wino_desc){__VA_ARGS__})
+
+int main(void)
+{
+    filter = getenv("KWVK_TEST_FILTER");
+    setenv("KWVK_WINOGRAD", "1", 1);
+    oh_env *env = oh_init();
+    int bad = 0;
+
+    /* odd channel counts (U rows padded to the GEMM's 8-channel block), 1x1 and odd planes
+     * (partial tiles), padding 0 / 1 / 2, batch 1 and 3 (tiles of several samples in one
+     * GEMM column block), each epilogue piece */
+    WINO(.n = 1, .C = 1, .H = 1, .W = 1, .O = 1, .pad = 1);
+    WINO(.n = 3, .C = 3, .H = 1, .W = 1, .O = 7, .pad = 2, .bias = true);
+    WINO(.n = 1, .C = 7, .H = 5, .W = 7, .O = 15, .pad = 0);
+    WINO(.n = 3, .C = 15, .H = 5, .W = 7, .O = 16, .pad = 1, .scale = true, .bias = true, .act = KW_ACT_RELU);
+    WINO(.n = 1, .C = 16, .H = 6, .W = 8, .O = 16, .pad = 1, .res = true, .act = KW_ACT_RELU6);
+    WINO(.n = 3, .C = 16, .H = 7, .W = 6, .O = 3, .pad = 2, .scale = true, .bias = true, .res = true,
+         .act = KW_ACT_RELU);
+    WINO(.n = 1, .C = 3, .H = 4, .W = 4, .O = 7, .pad = 0, .act = KW_ACT_RELU6);
+    WINO(.n = 3, .C = 7, .H = 9, .W = 9, .O = 1, .pad = 1, .bias = true, .res = true);
+    WINO(.n = 1, .C = 15, .H = 8, .W = 5, .O = 15, .pad = 2, .scale = true);
+    WINO(.n = 3, .C = 1, .H = 3, .W = 3, .O = 16, .pad = 0, .bias = true);
+    /* ResNet-like blocks: deeper sums, several channel and tile blocks */
+    WINO(.n = 1, .C = 64, .H = 14, .W = 14, .O = 64, .pad = 1, .scale = true, .bias = true, .res = true,
+         .act = KW_ACT_RELU);
+    WINO(.n = 3, .C = 33, .H = 7, .W = 7, .O = 36, .pad = 1, .scale = true, .bias = true, .act = KW_ACT_RELU);
+
+    /* the path each setting takes */
+    const wino_desc big = {.n = 3, .C = 32, .H = 14, .W = 14, .O = 32, .pad = 1, .bias = true, .res = true};
+    bad |= check_path(env, "KWVK_WINOGRAD=1", &big, 3);
+    setenv("KWVK_WINOGRAD", "0", 1);
+    bad |= check_path(env, "KWVK_WINOGRAD=0", &big, 1);
+    unsetenv("KWVK_WINOGRAD");
+    bad |= check_path(env, "default rule, C = O = 32", &big, 3);
+    const wino_desc small = {.n = 1, .C = 16, .H = 14, .W = 14, .O = 32, .pad = 1};
+    bad |= check_path(env, "default rule, C = 16, O = 32", &small, 1);
+    setenv("KWVK_WINOGRAD", "1", 1);
+    /* V of the whole batch (16 x 32 x 160 floats = 320 KiB) above a 64 KiB storage range: the
+     * direct path, which splits */
+    kw_ctx *ctx = oh_ctx(env);
+    const uint64_t range = ctx->max_storage_range;
+    ctx->max_storage_range = 65536;
+    setenv("KWVK_WINOGRAD", "0", 1);
+    const int direct = dispatches(env, &big); /* split along samples */
+    setenv("KWVK_WINOGRAD", "1", 1);
+    bad |= check_path(env, "64 KiB storage range: direct", &big, direct);
+    if (!filter || strstr("wino_n3_c32_14x14_o32_p1_a0_bias_res", filter)) run_wino(env, &big);
+    /* a batch whose V (3 x 49 tiles) exceeds 64 KiB while 2 samples' fit: two chunks of
+     * samples, 3 dispatches each, reusing the scratch */
+    const wino_desc split = {.n = 3,
+                             .C = 8,
+                             .H = 14,
+                             .W = 14,
+                             .O = 8,
+                             .pad = 1,
+                             .act = KW_ACT_RELU,
+                             .scale = true,
+                             .bias = true,
+                             .res = true};
+    bad |= check_path(env, "64 KiB storage range: 2 chunks", &split, 6);
+    run_wino(env, &split);
+    ctx->max_storage_range = range;
+
+    if (filter && ran == 0) printf("no case matches KWVK_TEST_FILTER=%s\n", filter);
+    int rc = oh_finish(env);
+    return rc ? rc : bad;
+}
