@@ -221,7 +221,7 @@ void oh_run(oh_env *env, const oh_case *c)
         call.vt[k] = kw_view_of(&bt[k], 0, bytes);
     }
     /* transformed weights, as kwvk_net_create makes them (Winograd convs) */
-    if (r == KWVK_OK && vop.type == KW_OP_CONV2D && kw_wino_selected(&vop)) {
+    if (r == KWVK_OK && vop.type == KW_OP_CONV2D && vop.tensors[0] != KW_NONE && kw_wino_selected(&vop)) {
         uint64_t bytes = kw_wino_weights_count(&vop) * 4;
         float *u = track(env, malloc(bytes));
         kw_wino_transform_weights(&vop, tp[0]->data, u);

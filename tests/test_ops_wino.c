@@ -1,5 +1,7 @@
 /* test_ops_wino.c - the Winograd F(2x2,3x3) conv path (ops_wino.c) against the direct-conv C
- * reference: channels 1, 3, 7, 15, 16 and more than one GEMM block, input planes from 1x1 to
+ * reference, with static weights (transformed on the host) and per-sample weights (KW;
+ * transformed on the device by conv_wino_wt, from [O, C, 3, 3] and from kw_assemble's
+ * [O, 3, 3, C]): channels 1, 3, 7, 15, 16 and more than one GEMM block, input planes from 1x1 to
  * 14x14 (odd and even, so partial 2x2 tiles), padding 0, 1 and 2, batch 1 and 3, and every
  * epilogue piece (scale, bias, residual, ReLU, ReLU6). KWVK_WINOGRAD=1 forces the path for
  * every eligible conv; a recording check proves that the cases really take it (3 dispatches),
@@ -18,7 +20,7 @@
 
 typedef struct wino_desc {
     uint32_t n, C, H, W, O, pad, act;
-    bool scale, bias, res;
+    bool scale, bias, res, dyn, ohwi;
 } wino_desc;
 
 static const char *filter;
@@ -36,7 +38,10 @@ static void make_op(const wino_desc *d, kw_op *op)
     p[0] = d->O, p[1] = p[2] = 3, p[3] = p[4] = 1, p[5] = p[6] = d->pad, p[7] = p[8] = 1, p[9] = 1;
     p[10] = d->act, p[11] = d->C;
     op->inputs[0] = 0;
-    op->tensors[0] = 0;
+    if (d->dyn)
+        op->inputs[1] = 1;
+    else
+        op->tensors[0] = 0;
     if (d->scale) op->tensors[1] = 1;
     if (d->bias) op->tensors[2] = 2;
     if (d->res) op->inputs[2] = 2;
@@ -50,8 +55,9 @@ static kw_shape out_shape(const wino_desc *d)
 static void run_wino(oh_env *env, const wino_desc *d)
 {
     char label[128];
-    snprintf(label, sizeof label, "wino_n%u_c%u_%ux%u_o%u_p%u_a%u%s%s%s", d->n, d->C, d->H, d->W, d->O, d->pad, d->act,
-             d->scale ? "_scale" : "", d->bias ? "_bias" : "", d->res ? "_res" : "");
+    snprintf(label, sizeof label, "wino_n%u_c%u_%ux%u_o%u_p%u_a%u%s%s%s%s", d->n, d->C, d->H, d->W, d->O, d->pad,
+             d->act, d->scale ? "_scale" : "", d->bias ? "_bias" : "", d->res ? "_res" : "",
+             d->dyn ? (d->ohwi ? "_dyn_ohwi" : "_dyn") : "");
     if (filter && !strstr(label, filter)) return;
     ran++;
     oh_case c;
@@ -61,7 +67,13 @@ static void run_wino(oh_env *env, const wino_desc *d)
     c.n = d->n;
     c.in[0] = (kw_shape){d->C, d->H, d->W};
     uint32_t dims[4] = {d->O, d->C, 3, 3}, od[1] = {d->O};
-    oh_set_tensor(&c.t[0], 4, dims, oh_random(env, (uint64_t)d->O * d->C * 9, 0.3f));
+    if (d->dyn) { /* a kernel per sample */
+        c.in[1] = (kw_shape){d->O * d->C * 9, 1, 1};
+        c.x[1] = oh_random(env, (uint64_t)d->O * d->C * 9 * d->n, 0.3f);
+        c.w_ohwi = d->ohwi;
+    } else {
+        oh_set_tensor(&c.t[0], 4, dims, oh_random(env, (uint64_t)d->O * d->C * 9, 0.3f));
+    }
     if (d->scale) oh_set_tensor(&c.t[1], 1, od, oh_random(env, d->O, 1.0f));
     if (d->bias) oh_set_tensor(&c.t[2], 1, od, oh_random(env, d->O, 1.0f));
     if (d->res) c.in[2] = out_shape(d);
@@ -83,7 +95,7 @@ static int dispatches(oh_env *env, const wino_desc *d)
     call.out = out_shape(d);
     if (d->res) call.in[2] = call.out;
     const uint64_t xb = kw_shape_count(call.in[0]) * d->n * 4, yb = kw_shape_count(call.out) * d->n * 4;
-    const uint64_t wb = (uint64_t)d->O * d->C * 9 * 4, ub = kw_wino_weights_count(&op) * 4;
+    const uint64_t wb = (uint64_t)d->O * d->C * 9 * 4 * (d->dyn ? d->n : 1), ub = kw_wino_weights_count(&op) * 4;
     const uint64_t sb = kw_op_scratch(&op, d->n, call.in, call.out);
     kw_buffer b[8];
     memset(b, 0, sizeof b);
@@ -93,11 +105,16 @@ static int dispatches(oh_env *env, const wino_desc *d)
         r = kw_buffer_create(ctx, sizes[i], KW_MEM_DEVICE, &b[i]);
     call.vin[0] = kw_view_of(&b[0], 0, xb);
     call.vout = kw_view_of(&b[1], 0, yb);
-    call.vt[0] = kw_view_of(&b[2], 0, wb);
+    if (d->dyn) {
+        call.in[1] = (kw_shape){d->O * d->C * 9, 1, 1};
+        call.vin[1] = kw_view_of(&b[2], 0, wb);
+    } else {
+        call.vt[0] = kw_view_of(&b[2], 0, wb);
+    }
     if (d->scale) call.vt[1] = kw_view_of(&b[3], 0, 4ull * d->O);
     if (d->bias) call.vt[2] = kw_view_of(&b[4], 0, 4ull * d->O);
     if (d->res) call.vin[2] = kw_view_of(&b[5], 0, yb);
-    if (kw_wino_selected(&op)) call.derived = kw_view_of(&b[6], 0, ub);
+    if (!d->dyn && kw_wino_selected(&op)) call.derived = kw_view_of(&b[6], 0, ub);
     if (sb) call.scratch = kw_view_of(&b[7], 0, sb);
     kw_rec rec;
     memset(&rec, 0, sizeof rec);
@@ -145,6 +162,13 @@ int main(void)
     WINO(.n = 1, .C = 64, .H = 14, .W = 14, .O = 64, .pad = 1, .scale = true, .bias = true, .res = true,
          .act = KW_ACT_RELU);
     WINO(.n = 3, .C = 33, .H = 7, .W = 7, .O = 36, .pad = 1, .scale = true, .bias = true, .act = KW_ACT_RELU);
+    /* per-sample weights (a KW conv), both layouts, odd and padded channel counts */
+    WINO(.n = 1, .C = 5, .H = 7, .W = 6, .O = 9, .pad = 1, .bias = true, .dyn = true);
+    WINO(.n = 3, .C = 7, .H = 5, .W = 5, .O = 15, .pad = 1, .scale = true, .res = true, .act = KW_ACT_RELU,
+         .dyn = true, .ohwi = true);
+    WINO(.n = 3, .C = 36, .H = 9, .W = 8, .O = 33, .pad = 2, .bias = true, .act = KW_ACT_RELU6, .dyn = true);
+    WINO(.n = 2, .C = 32, .H = 14, .W = 14, .O = 32, .pad = 1, .scale = true, .bias = true, .res = true,
+         .act = KW_ACT_RELU, .dyn = true, .ohwi = true);
 
     /* the path each setting takes */
     const wino_desc big = {.n = 3, .C = 32, .H = 14, .W = 14, .O = 32, .pad = 1, .bias = true, .res = true};
@@ -155,6 +179,10 @@ int main(void)
     bad |= check_path(env, "default rule, C = O = 32", &big, 3);
     const wino_desc small = {.n = 1, .C = 16, .H = 14, .W = 14, .O = 32, .pad = 1};
     bad |= check_path(env, "default rule, C = 16, O = 32", &small, 1);
+    const wino_desc kw = {.n = 3, .C = 32, .H = 14, .W = 14, .O = 32, .pad = 1, .dyn = true};
+    bad |= check_path(env, "default rule, per-sample weights", &kw, 12); /* 4 per sample */
+    const wino_desc kw7 = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true};
+    bad |= check_path(env, "default rule, per-sample weights, 7x7", &kw7, 1);
     setenv("KWVK_WINOGRAD", "1", 1);
     /* V of the whole batch (16 x 32 x 160 floats = 320 KiB) above a 64 KiB storage range: the
      * direct path, which splits */

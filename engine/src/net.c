@@ -103,7 +103,7 @@ static kwvk_result upload_weights(kwvk_net *net)
     if (!net->derived) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (uint32_t i = 0; i < m->n_ops && r == KWVK_OK; i++) {
         const kw_op *op = &m->ops[i];
-        if (op->type != KW_OP_CONV2D || !kw_wino_selected(op)) continue;
+        if (op->type != KW_OP_CONV2D || op->tensors[0] == KW_NONE || !kw_wino_selected(op)) continue;
         uint64_t bytes = kw_wino_weights_count(op) * 4;
         float *u = malloc(bytes);
         if (!u) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");

@@ -1,8 +1,10 @@
 /* ops_wino.c - Winograd F(2x2,3x3) convolution for 3x3, stride-1, dilation-1, ungrouped convs
- * with static weights (any padding, any fused epilogue).
+ * (any padding, any fused epilogue), with static or per-sample (KW) weights.
  *
- * The weights are transformed once, at net creation (kw_wino_transform_weights: U = G g G^T,
- * 4x4 per (output, input) channel pair); each run records three dispatches:
+ * Static weights are transformed once, at net creation (kw_wino_transform_weights: U = G g G^T,
+ * 4x4 per (output, input) channel pair); per-sample weights, which kw_assemble writes on every
+ * run, are transformed on the device, one sample at a time, by conv_wino_wt into the op's
+ * scratch, and each sample then runs the three steps below with its own U. Each run records:
  *   1. conv_wino_in:    V[16][C][Tp] = B^T d B of every 4x4 input patch (stride 2), the
  *                       tiles of all samples of a chunk along the contiguous axis;
  *   2. conv_wino_gemm:  M[16][Op][Tp] = U[16] x V[16], 16 GEMMs with a register tile of
@@ -12,8 +14,9 @@
  * V and M live in the op's scratch (kw_op_scratch). Per output the GEMMs do 16 / 4 = 4
  * multiply-adds per input channel instead of 9.
  *
- * Selection (kw_wino_selected), decided per op from its channel counts only because the
- * weights are transformed before any input shape is known:
+ * Selection (kw_wino_selected), decided per op from its channel counts only because static
+ * weights are transformed before any input shape is known (per-sample weights also need an
+ * output plane of at least WINO_DYN_MIN_PIXELS, see wino_dyn_plane):
  *   KWVK_WINOGRAD=0: never; KWVK_WINOGRAD=1: every eligible conv;
  *   otherwise: eligible convs with C >= 32 and O >= 32 (WINO_MIN_C / WINO_MIN_O, with the
  *   measurements behind the numbers).
@@ -50,8 +53,9 @@ static uint32_t round_up(uint32_t a, uint32_t b)
 static bool wino_eligible(const kw_op *op)
 {
     const int32_t *p = op->p;
-    return op->type == KW_OP_CONV2D && op->inputs[1] == KW_NONE && op->tensors[0] != KW_NONE && p[1] == 3 &&
-           p[2] == 3 && p[3] == 1 && p[4] == 1 && p[7] == 1 && p[8] == 1 && p[9] == 1;
+    const bool weights = op->inputs[1] != KW_NONE || op->tensors[0] != KW_NONE;
+    return op->type == KW_OP_CONV2D && weights && p[1] == 3 && p[2] == 3 && p[3] == 1 && p[4] == 1 && p[7] == 1 &&
+           p[8] == 1 && p[9] == 1;
 }
 
 bool kw_wino_selected(const kw_op *op)
@@ -98,6 +102,7 @@ void kw_wino_transform_weights(const kw_op *op, const float *w, float *u)
 typedef struct wino_geom {
     uint32_t C, O, Op, tw, tps, T, Tp;
     uint64_t v_bytes, m_off, m_bytes;
+    uint64_t u_off, u_bytes; /* per-sample weights: one sample's U after V and M (else 0) */
 } wino_geom;
 
 static void geom(const kw_op *op, uint32_t n, kw_shape out, wino_geom *g)
@@ -113,6 +118,10 @@ static void geom(const kw_op *op, uint32_t n, kw_shape out, wino_geom *g)
     g->v_bytes = 16ull * g->C * g->Tp * 4;
     g->m_off = (g->v_bytes + WINO_ALIGN - 1) / WINO_ALIGN * WINO_ALIGN;
     g->m_bytes = 16ull * g->Op * g->Tp * 4;
+    if (op->inputs[1] != KW_NONE) {
+        g->u_off = (g->m_off + g->m_bytes + WINO_ALIGN - 1) / WINO_ALIGN * WINO_ALIGN;
+        g->u_bytes = 16ull * g->C * g->Op * 4;
+    }
 }
 
 /* Samples per chunk: the most (up to n) whose V and M each fit `limit` bytes; 0 if one sample
@@ -131,14 +140,29 @@ static uint32_t chunk_samples(const kw_op *op, uint32_t n, kw_shape out, uint64_
 
 #define WINO_CHUNK_BYTES (64ull << 20)
 
+/* Per-sample weights are transformed on every run (16 stores per channel pair, against 5
+ * multiply-adds per pair and output pixel saved), which pays only on large enough planes.
+ * KW 1x ResNet18, batch 1, lavapipe, three alternated runs, the three stride-1 3x3 convs of a
+ * stage, direct vs Winograd: 56x56 37.7-38.5 vs 19.6-20.9 ms, 28x28 28.5-29.4 vs 12.2-13.2,
+ * 14x14 28.5-30.5 vs 16.5-19.0, 7x7 29.1-32.5 vs 39.1-48.2. */
+#define WINO_DYN_MIN_PIXELS 100u
+
+static bool wino_dyn_plane(const kw_op *op, kw_shape out)
+{
+    const char *e = getenv("KWVK_WINOGRAD"); /* =1: every eligible conv, whatever its plane */
+    if (e && e[0] == '1' && e[1] == 0) return true;
+    return op->inputs[1] == KW_NONE || (uint64_t)out.h * out.w >= WINO_DYN_MIN_PIXELS;
+}
+
 uint64_t kw_wino_scratch(const kw_op *op, uint32_t n, kw_shape out)
 {
-    if (!kw_wino_selected(op)) return 0;
-    const uint32_t k = chunk_samples(op, n, out, WINO_CHUNK_BYTES);
+    if (!kw_wino_selected(op) || !wino_dyn_plane(op, out)) return 0;
+    uint32_t k = chunk_samples(op, n, out, WINO_CHUNK_BYTES);
     if (k == 0) return 0;
+    if (op->inputs[1] != KW_NONE) k = 1; /* per-sample weights: one sample at a time */
     wino_geom g;
     geom(op, k, out, &g);
-    return g.m_off + g.m_bytes;
+    return g.u_bytes ? g.u_off + g.u_bytes : g.m_off + g.m_bytes;
 }
 
 typedef struct in_push {
@@ -164,8 +188,9 @@ static bool grid(const kw_ctx *ctx, uint64_t inv, uint32_t *gx, uint32_t *gy)
     return true;
 }
 
-/* Record the three dispatches for samples [s0, s0 + nb). */
-static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, uint32_t s0, uint32_t nb, bool texel)
+/* Record the three dispatches for samples [s0, s0 + nb), with the transformed weights uv. */
+static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, uint32_t s0, uint32_t nb, kw_view uv,
+                                bool texel)
 {
     kw_ctx *ctx = rec->ctx;
     const kw_op *op = call->op;
@@ -179,8 +204,6 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, uint32_t s0
         return kw_fail(KWVK_ERROR_UNSUPPORTED, "conv2d (Winograd): %u tiles exceed the dispatch limits", g.T);
     const kw_view vv = kw_view_of(call->scratch.buf, call->scratch.offset, g.v_bytes);
     const kw_view mv = kw_view_of(call->scratch.buf, call->scratch.offset + g.m_off, g.m_bytes);
-    kw_view uv = call->derived;
-    uv.size = kw_wino_weights_count(op) * 4;
 
     /* 1. input transform */
     {
@@ -252,8 +275,11 @@ kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done)
 {
     kw_ctx *ctx = rec->ctx;
     const kw_op *op = call->op;
+    const bool dyn = op->inputs[1] != KW_NONE;
     *done = false;
-    if (!call->derived.buf || !call->scratch.buf || !kw_wino_selected(op)) return KWVK_OK;
+    if (!(dyn ? call->vin[1].buf != NULL : call->derived.buf != NULL) || !call->scratch.buf || !kw_wino_selected(op) ||
+        !wino_dyn_plane(op, call->out))
+        return KWVK_OK;
     if (call->n == 0 || kw_shape_count(call->out) == 0) return KWVK_OK; /* the direct path: nothing */
     /* Samples per chunk: within the scratch (sized for WINO_CHUNK_BYTES) and, for V, M and
      * the chunk's input / output / residual, within one binding. A conv whose single sample
@@ -261,22 +287,40 @@ kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done)
     const uint64_t lim = kw_bind_limit(ctx);
     const uint64_t xs = kw_shape_count(call->in[0]) * 4, ys = kw_shape_count(call->out) * 4;
     const uint64_t ubytes = kw_wino_weights_count(op) * 4;
+    const uint64_t ws = 9ull * op->p[0] * op->p[11] * 4; /* per-sample weights */
     uint64_t k = chunk_samples(op, call->n, call->out, lim < WINO_CHUNK_BYTES ? lim : WINO_CHUNK_BYTES);
+    if (dyn && k > 1) k = 1;
+    if (dyn && ws > lim) return KWVK_OK;
     if (xs && lim / xs < k) k = lim / xs;
     if (ys && lim / ys < k) k = lim / ys;
     if (k == 0 || ubytes > lim || ctx->props.limits.maxComputeWorkGroupCount[2] < 16) return KWVK_OK;
     wino_geom g;
     geom(op, (uint32_t)k, call->out, &g);
-    if (call->scratch.size < g.m_off + g.m_bytes) return KWVK_OK; /* not planned for it */
+    if (call->scratch.size < (dyn ? g.u_off + g.u_bytes : g.m_off + g.m_bytes)) return KWVK_OK; /* not planned */
+    kw_view uv = dyn ? kw_view_of(call->scratch.buf, call->scratch.offset + g.u_off, g.u_bytes) : call->derived;
+    uv.size = ubytes;
     /* texel buffers for the GEMM's inputs where they are on, aligned and within the limit */
     const uint64_t talign = ctx->props.limits.minTexelBufferOffsetAlignment;
-    const bool texel = ctx->feat.texel_buffers && call->scratch.offset % talign == 0 &&
-                       call->derived.offset % talign == 0 && g.v_bytes / 16 <= ctx->max_texel_elements &&
-                       ubytes / 16 <= ctx->max_texel_elements;
+    const bool texel = ctx->feat.texel_buffers && call->scratch.offset % talign == 0 && uv.offset % talign == 0 &&
+                       g.v_bytes / 16 <= ctx->max_texel_elements && ubytes / 16 <= ctx->max_texel_elements;
+    uint32_t wgx = 0, wgy = 0;
+    if (dyn && !grid(ctx, (uint64_t)g.C * (g.Op / 4), &wgx, &wgy)) return KWVK_OK;
     *done = true;
     for (uint32_t s0 = 0; s0 < call->n; s0 += (uint32_t)k) {
         const uint32_t nb = call->n - s0 < k ? call->n - s0 : (uint32_t)k;
-        KW_TRY(record_chunk(rec, call, s0, nb, texel));
+        if (dyn) { /* this sample's U = G g G^T, into the scratch */
+            struct {
+                uint32_t w_base, O, C, Op4, ohwi, n_inv, groups_x;
+            } pc = {0, g.O, g.C, g.Op / 4, call->w_ohwi, g.C * (g.Op / 4), wgx};
+            kw_view v[2];
+            KW_TRY(kw_view_sub(ctx, call->vin[1], s0 * ws, ws, &v[0], &pc.w_base));
+            v[1] = uv;
+            const uint32_t spec[1] = {WINO_LANES};
+            kw_pipeline *pipe;
+            KW_TRY(kw_pipeline_get(ctx, "conv_wino_wt", spec, 1, &pipe));
+            KW_TRY(kw_rec_dispatch(rec, pipe, v, 2, 1u << 1, &pc, sizeof pc, wgx, wgy, 1));
+        }
+        KW_TRY(record_chunk(rec, call, s0, nb, uv, texel));
     }
     return KWVK_OK;
 }
