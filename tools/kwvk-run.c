@@ -144,8 +144,9 @@ static int list_devices(void)
                d->max_compute_workgroup_count[0], d->max_compute_workgroup_count[1], d->max_compute_workgroup_count[2]);
         printf("  texel buffers      R32 / RGBA32 float uniform texel buffers: %s; %llu elements\n",
                d->has_texel_buffers ? "yes" : "no", (unsigned long long)d->max_texel_buffer_elements);
-        printf("  not used by kwvk   16-bit storage (%s), push descriptors: kwvk stores and computes fp32\n",
-               d->has_16bit_storage ? "yes" : "no");
+        printf("  16-bit storage     %s; storage buffers per stage: %u\n", d->has_16bit_storage ? "yes" : "no",
+               d->max_storage_buffers_per_stage);
+        printf("  not used by kwvk   push descriptors, fp16 arithmetic (fp16 weights are widened to fp32)\n");
 
         /* open it as kwvk would: Vulkan 1.1, a compute queue, device creation */
         char name[16];
@@ -170,6 +171,10 @@ static int list_devices(void)
         printf("    KW assembly      %s\n",
                report_path(d->has_texel_buffers, "texel", "alpha and warehouse read through texel buffers",
                            "storage-buffer loads", "no float uniform texel buffers"));
+        printf("    fp16 weights     %s\n",
+               report_path(d->has_16bit_storage, "fp16", "available (kwvk_net_desc.fp16_weights, --fp16)",
+                           "fp32 weights even when asked", "no storageBuffer16BitAccess"));
+        printf("    Winograd 3x3     static and per-sample weights, C and O >= 32 (KWVK_WINOGRAD=0 turns it off)\n");
         printf("    KW attention     %s\n",
                report_path(d->max_storage_buffers_per_stage >= 8, "fused",
                            "one dispatch per layer (kw_attention)", "pool, fc, mix: 3-4 dispatches per layer",

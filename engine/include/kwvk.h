@@ -179,8 +179,9 @@ typedef struct kwvk_net_desc {
     /* Store the static convolution weights as fp16 (half the memory; the shaders widen each
      * value to fp32 and accumulate in fp32) where the device has storageBuffer16BitAccess;
      * elsewhere (or with KWVK_FORCE_FALLBACKS=fp16) they stay fp32: see
-     * kwvk_net_stats.fp16_weights. KW warehouses and attention weights stay fp32. The effect on
-     * accuracy is measured in docs/precision.md. */
+     * kwvk_net_stats.fp16_tensors. Static 3x3 convs then take the direct path instead of
+     * Winograd (whose transformed weights are fp32). KW warehouses, attention weights and
+     * assembled kernels stay fp32. The effect on accuracy is measured in docs/precision.md. */
     int fp16_weights;
 } kwvk_net_desc;
 

@@ -103,7 +103,9 @@ static kwvk_result upload_weights(kwvk_net *net)
     if (!net->derived) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (uint32_t i = 0; i < m->n_ops && r == KWVK_OK; i++) {
         const kw_op *op = &m->ops[i];
-        if (op->type != KW_OP_CONV2D || op->tensors[0] == KW_NONE || !kw_wino_selected(op)) continue;
+        /* with fp16 weights the static convs stay direct (conv2d_h): fp32 transformed weights
+         * would cost 3.6x the memory that fp16 saves */
+        if (op->type != KW_OP_CONV2D || op->tensors[0] == KW_NONE || want16 || !kw_wino_selected(op)) continue;
         uint64_t bytes = kw_wino_weights_count(op) * 4;
         float *u = malloc(bytes);
         if (!u) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
@@ -211,6 +213,8 @@ static kwvk_result plan_shapes(kwvk_net *net, kw_plan *p)
             goto done;
         }
         scratch_bytes[i] = kw_op_scratch(op, p->n, in, p->shapes[i + 1]);
+        /* a static conv without transformed weights (fp16 weights) never takes Winograd */
+        if (op->type == KW_OP_CONV2D && op->tensors[0] != KW_NONE && !net->derived[i].buffer) scratch_bytes[i] = 0;
         p->macs[i] = kw_op_macs(op, p->n, in, p->shapes[i + 1]);
     }
     last_use[m->n_ops] = m->n_ops; /* the output lives to the end */
