@@ -131,6 +131,8 @@ static int refuse_oversized(oh_env *env)
 int main(void)
 {
     filter = getenv("KWVK_TEST_FILTER");
+    /* the direct paths (conv2d / conv2d_h) for every shape; test_ops_wino tests Winograd */
+    setenv("KWVK_WINOGRAD", "0", 1);
     oh_env *env = oh_init();
     double t0 = now_s();
 
@@ -234,6 +236,8 @@ int main(void)
     CONV(.n = 3, .C = 9, .H = 10, .W = 10, .O = 9, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
          .dw = 1, .G = 9, .bias = true, .w16 = true);
     CONV(.n = 1, .C = 3, .H = 29, .W = 31, .O = 16, .kh = 7, .kw = 7, .sh = 2, .sw = 2, .ph = 3, .pw = 3, .dh = 1,
+         .dw = 1, .G = 1, .scale = true, .bias = true, .act = KW_ACT_RELU, .w16 = true);
+    CONV(.n = 1, .C = 32, .H = 28, .W = 28, .O = 64, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1,
          .dw = 1, .G = 1, .scale = true, .bias = true, .act = KW_ACT_RELU, .w16 = true);
 
     /* oh_finish counts a context without cases as a failure: keep that only unfiltered */

@@ -116,7 +116,6 @@ typedef struct kwvk_device_info {
     uint32_t max_compute_workgroup_count[3];
     uint64_t max_storage_buffer_range;
     uint64_t max_texel_buffer_elements;
-    uint32_t max_storage_buffers_per_stage; /* maxPerStageDescriptorStorageBuffers */
     uint64_t device_local_bytes;
     float timestamp_period_ns;
     int has_timestamps;
@@ -124,6 +123,7 @@ typedef struct kwvk_device_info {
     int has_16bit_storage;
     int has_host_visible_device_local;
     int has_texel_buffers; /* R32 and R32G32B32A32 float uniform texel buffers */
+    uint32_t max_storage_buffers_per_stage; /* maxPerStageDescriptorStorageBuffers */
 } kwvk_device_info;
 
 KWVK_API kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **out);

@@ -328,7 +328,8 @@ typedef struct kw_op_call {
     kw_view vt[KW_MAX_OP_TENSORS]; /* buf NULL where the tensor is absent */
     const kw_tensor *t[KW_MAX_OP_TENSORS];
     kw_view scratch;               /* per-op temporary device memory (size from kw_op_scratch) */
-    bool w_ohwi;                   /* conv2d: weights (input 1) in [O, kh, kw, Cg] (kw_assemble_ohwi) */
+    bool w_ohwi; /* conv2d: weights (input 1) in [O, kh, kw, Cg]; kw_assemble: write that layout
+                    (set by the net where kw_assemble_ohwi holds and every reader is such a conv) */
     kw_view derived;               /* weights transformed at net creation (Winograd U), or buf NULL */
 } kw_op_call;
 

@@ -106,6 +106,8 @@ static kwvk_result upload_weights(kwvk_net *net)
         /* with fp16 weights the static convs stay direct (conv2d_h): fp32 transformed weights
          * would cost 3.6x the memory that fp16 saves */
         if (op->type != KW_OP_CONV2D || op->tensors[0] == KW_NONE || want16 || !kw_wino_selected(op)) continue;
+        /* transformed weights beyond one binding could never be bound: the direct path */
+        if (kw_wino_weights_count(op) * 4 > kw_bind_limit(net->ctx)) continue;
         uint64_t bytes = kw_wino_weights_count(op) * 4;
         float *u = malloc(bytes);
         if (!u) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
@@ -239,6 +241,27 @@ done:
     return r;
 }
 
+/* Does kw_assemble op j write [O, kh, kw, Cg] (kw_assemble_ohwi)? Only where every reader of
+ * its kernel is a conv2d taking it as its weights with the same O, Cg, kh, kw, and the kernel
+ * is not the network's output; any other reader gets [O, Cg, kh, kw]. */
+static bool assemble_ohwi(const kwvk_model *m, uint32_t j)
+{
+    const kw_op *a = &m->ops[j];
+    if (a->type != KW_OP_KW_ASSEMBLE || !kw_assemble_ohwi(a) || j + 1 == m->n_ops) return false;
+    const uint32_t v = j + 1;
+    for (uint32_t k = j + 1; k < m->n_ops; k++) {
+        const kw_op *op = &m->ops[k];
+        for (int q = 0; q < KW_MAX_OP_INPUTS; q++) {
+            if (op->inputs[q] != v) continue;
+            const int32_t *p = op->p;
+            if (op->type != KW_OP_CONV2D || q != 1 || p[0] != a->p[0] || p[9] <= 0 || p[11] / p[9] != a->p[1] ||
+                p[1] != a->p[2] || p[2] != a->p[3])
+                return false;
+        }
+    }
+    return true;
+}
+
 static kwvk_result plan_record(kwvk_net *net, kw_plan *p)
 {
     kw_ctx *ctx = net->ctx;
@@ -271,8 +294,9 @@ static kwvk_result plan_record(kwvk_net *net, kw_plan *p)
         call.out = p->shapes[i + 1];
         /* per-sample conv weights from kw_assemble come in the layout it chose (value v is
          * the output of op v - 1) */
+        if (op->type == KW_OP_KW_ASSEMBLE) call.w_ohwi = assemble_ohwi(m, i);
         if (op->type == KW_OP_CONV2D && op->inputs[1] != KW_NONE && op->inputs[1] > 0)
-            call.w_ohwi = kw_assemble_ohwi(&m->ops[op->inputs[1] - 1]);
+            call.w_ohwi = assemble_ohwi(m, op->inputs[1] - 1);
         call.vout = kw_view_of(&p->arena, p->offsets[i + 1], kw_shape_count(call.out) * p->n * 4);
         for (int k = 0; k < KW_MAX_OP_TENSORS; k++) {
             uint32_t t = op->tensors[k];

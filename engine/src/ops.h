@@ -14,8 +14,8 @@ kwvk_result kw_softmax_record(kw_rec *rec, const kw_op_call *call);        /* op
 kwvk_result kw_attention_record(kw_rec *rec, const kw_op_call *call);      /* ops_kw.c */
 kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call);       /* ops_kw.c */
 uint64_t kw_attention_scratch(const kw_op *op, uint32_t n, const kw_shape *in); /* ops_kw.c */
-/* Does this kw_assemble write [O, kh, kw, Cg] (conv2d's OHWI weights) instead of [O, Cg, kh, kw]?
- * (ops_kw.c) */
+/* Can this kw_assemble write [O, kh, kw, Cg] (conv2d's OHWI weights) instead of [O, Cg, kh, kw]?
+ * (cells of single taps; the net also checks its readers and sets kw_op_call.w_ohwi) (ops_kw.c) */
 bool kw_assemble_ohwi(const kw_op *op);
 
 /* Winograd F(2x2,3x3) convs (ops_wino.c): whether a conv takes it (eligibility and the

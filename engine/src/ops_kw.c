@@ -537,7 +537,7 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
     }
     /* output layout (kw_assemble_ohwi) and vec4 stores: runs of ci channels, vec4-aligned where
      * ci, Cg and the output's start are multiples of 4 */
-    const bool ohwi = kw_assemble_ohwi(call->op);
+    const bool ohwi = call->w_ohwi && kw_assemble_ohwi(call->op); /* the net checked the readers */
     const bool vec4_out = ohwi && ci % 4 == 0 && Cg % 4 == 0 && call->vout.offset % 16 == 0;
     uint32_t spec[5] = {KW_LS, job.sb, tr, cv, vec4_out};
     kw_pipeline *pipe;
