@@ -173,7 +173,8 @@ static int list_devices(void)
                            "storage-buffer loads", "no float uniform texel buffers"));
         printf("    fp16 weights     %s\n",
                report_path(d->has_16bit_storage, "fp16", "available (kwvk_net_desc.fp16_weights, --fp16)",
-                           "fp32 weights even when asked", "no storageBuffer16BitAccess"));
+                           "fp32 weights even when asked",
+                           "no usable storageBuffer16BitAccess (lavapipe outside x86 aborts on fp16 loads)"));
         printf("    Winograd 3x3     static and per-sample weights, C and O >= 32 (KWVK_WINOGRAD=0 turns it off)\n");
         printf("    KW attention     %s\n",
                report_path(d->max_storage_buffers_per_stage >= 8, "fused",

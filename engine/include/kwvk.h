@@ -120,7 +120,7 @@ typedef struct kwvk_device_info {
     float timestamp_period_ns;
     int has_timestamps;
     int has_subgroup_arithmetic;
-    int has_16bit_storage;
+    int has_16bit_storage; /* storageBuffer16BitAccess, where the driver can compile it */
     int has_host_visible_device_local;
     int has_texel_buffers; /* R32 and R32G32B32A32 float uniform texel buffers */
     uint32_t max_storage_buffers_per_stage; /* maxPerStageDescriptorStorageBuffers */

@@ -40,6 +40,19 @@ static bool env_flag(const char *name)
     return v && v[0] && strcmp(v, "0") != 0;
 }
 
+/* Drivers that report 16-bit storage but cannot compile it. lavapipe outside x86 (Mesa 22.3,
+ * LLVM 15, aarch64 under QEMU in CI): the first fp16 load aborts the process inside the driver
+ * with "LLVM ERROR: Cannot select: v4f32 = fp_extend v4i16". The weights stay fp32 there. */
+static bool fp16_broken(const kwvk_device_info *info)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    (void)info;
+    return false;
+#else
+    return strstr(info->name, "llvmpipe") != NULL || strstr(info->driver_name, "llvmpipe") != NULL;
+#endif
+}
+
 /* Is fallback `what` forced by KWVK_FORCE_FALLBACKS ("1"/"all" or a comma list)? */
 static bool fallback_forced(const char *what)
 {
@@ -247,7 +260,7 @@ static void fill_info(VkPhysicalDevice pd, kwvk_device_info *info)
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &s16};
     vkGetPhysicalDeviceFeatures2(pd, &f2);
-    info->has_16bit_storage = s16.storageBuffer16BitAccess;
+    info->has_16bit_storage = s16.storageBuffer16BitAccess && !fp16_broken(info); /* usable */
     /* both formats are required for uniform texel buffers by the spec; checked all the same */
     VkFormatProperties f1, f4;
     vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32_SFLOAT, &f1);
