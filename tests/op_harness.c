@@ -108,6 +108,22 @@ static void fail(oh_env *env, const oh_case *c, const char *what, kwvk_result r)
     env->failed++;
 }
 
+/* n kernels [O, Cg, kk] -> [O, kk, Cg] (to_ohwi) or back: kw_assemble's layout for conv2d's
+ * OHWI weights (kk = kh * kw) */
+static void swap_layout(float *dst, const float *src, uint64_t n, uint64_t O, uint64_t Cg, uint64_t kk,
+                        bool to_ohwi)
+{
+    for (uint64_t so = 0; so < n * O; so++)
+        for (uint64_t ci = 0; ci < Cg; ci++)
+            for (uint64_t q = 0; q < kk; q++) {
+                const uint64_t oihw = (so * Cg + ci) * kk + q, ohwi = (so * kk + q) * Cg + ci;
+                if (to_ohwi)
+                    dst[ohwi] = src[oihw];
+                else
+                    dst[oihw] = src[ohwi];
+            }
+}
+
 void oh_run(oh_env *env, const oh_case *c)
 {
     kw_ctx *ctx = &env->ctx->c;
@@ -186,13 +202,8 @@ void oh_run(oh_env *env, const oh_case *c)
         uint64_t bytes = kw_shape_count(c->in[k]) * n * 4;
         const float *src = x[k];
         if (c->w_ohwi && k == 1 && vop.type == KW_OP_CONV2D) { /* per-sample weights as [O, kh, kw, Cg] */
-            const uint64_t O = vop.p[0], kk = (uint64_t)vop.p[1] * vop.p[2], Cg = vop.p[11] / vop.p[9];
             float *t = track(env, malloc(bytes));
-            for (uint64_t s = 0; s < n; s++)
-                for (uint64_t o = 0; o < O; o++)
-                    for (uint64_t ci = 0; ci < Cg; ci++)
-                        for (uint64_t q = 0; q < kk; q++)
-                            t[((s * O + o) * kk + q) * Cg + ci] = x[k][((s * O + o) * Cg + ci) * kk + q];
+            swap_layout(t, x[k], n, vop.p[0], vop.p[11] / vop.p[9], (uint64_t)vop.p[1] * vop.p[2], true);
             src = t;
             call.w_ohwi = true;
         }
@@ -220,12 +231,11 @@ void oh_run(oh_env *env, const oh_case *c)
         call.t[k] = tp[k];
         call.vt[k] = kw_view_of(&bt[k], 0, bytes);
     }
-    /* transformed weights, as kwvk_net_create makes them (Winograd convs) */
     /* as for a net: the KW kernel in the layout for a conv reader (the harness has no reader,
      * so the layout is undone before comparing, below) */
     if (vop.type == KW_OP_KW_ASSEMBLE) call.w_ohwi = kw_assemble_ohwi(&vop);
-    /* fp16 weights keep a conv direct, as in kwvk_net_create */
-    if (r == KWVK_OK && vop.type == KW_OP_CONV2D && vop.tensors[0] != KW_NONE && !w16 && kw_wino_selected(&vop)) {
+    /* transformed weights, as kwvk_net_create makes them (Winograd convs) */
+    if (r == KWVK_OK && kw_wino_static_weights(ctx, &vop, w16)) {
         uint64_t bytes = kw_wino_weights_count(&vop) * 4;
         float *u = track(env, malloc(bytes));
         kw_wino_transform_weights(&vop, tp[0]->data, u);
@@ -263,17 +273,10 @@ void oh_run(oh_env *env, const oh_case *c)
     }
     /* a kw_assemble that writes [O, kh, kw, Cg]: back to the reference's [O, Cg, kh, kw] */
     if (vop.type == KW_OP_KW_ASSEMBLE && call.w_ohwi) {
-        const uint32_t O = vop.p[0], Cg = vop.p[1], kh = vop.p[2], kw = vop.p[3];
-        const uint64_t per = (uint64_t)O * Cg * kh * kw;
-        float *tmp = track(env, malloc(per * sizeof *tmp));
-        for (uint32_t s = 0; s < n; s++) {
-            float *g = gpu + s * per;
-            memcpy(tmp, g, per * sizeof *tmp);
-            for (uint64_t o = 0; o < O; o++)
-                for (uint64_t ci = 0; ci < Cg; ci++)
-                    for (uint64_t k = 0; k < (uint64_t)kh * kw; k++)
-                        g[(o * Cg + ci) * kh * kw + k] = tmp[(o * kh * kw + k) * Cg + ci];
-        }
+        const uint64_t count = (uint64_t)n * vop.p[0] * vop.p[1] * vop.p[2] * vop.p[3];
+        float *tmp = track(env, malloc(count * sizeof *tmp));
+        memcpy(tmp, gpu, count * sizeof *tmp);
+        swap_layout(gpu, tmp, n, vop.p[0], vop.p[1], (uint64_t)vop.p[2] * vop.p[3], false);
     }
 
     double max_abs = 0, max_ref = 0, max_rel = 0;

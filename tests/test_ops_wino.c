@@ -114,7 +114,7 @@ static int dispatches(oh_env *env, const wino_desc *d)
     if (d->scale) call.vt[1] = kw_view_of(&b[3], 0, 4ull * d->O);
     if (d->bias) call.vt[2] = kw_view_of(&b[4], 0, 4ull * d->O);
     if (d->res) call.vin[2] = kw_view_of(&b[5], 0, yb);
-    if (!d->dyn && kw_wino_selected(&op)) call.derived = kw_view_of(&b[6], 0, ub);
+    if (kw_wino_static_weights(ctx, &op, false)) call.derived = kw_view_of(&b[6], 0, ub);
     if (sb) call.scratch = kw_view_of(&b[7], 0, sb);
     kw_rec rec;
     memset(&rec, 0, sizeof rec);

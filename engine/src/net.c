@@ -103,11 +103,7 @@ static kwvk_result upload_weights(kwvk_net *net)
     if (!net->derived) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (uint32_t i = 0; i < m->n_ops && r == KWVK_OK; i++) {
         const kw_op *op = &m->ops[i];
-        /* with fp16 weights the static convs stay direct (conv2d_h): fp32 transformed weights
-         * would cost 3.6x the memory that fp16 saves */
-        if (op->type != KW_OP_CONV2D || op->tensors[0] == KW_NONE || want16 || !kw_wino_selected(op)) continue;
-        /* transformed weights beyond one binding could never be bound: the direct path */
-        if (kw_wino_weights_count(op) * 4 > kw_bind_limit(net->ctx)) continue;
+        if (!kw_wino_static_weights(net->ctx, op, want16)) continue;
         uint64_t bytes = kw_wino_weights_count(op) * 4;
         float *u = malloc(bytes);
         if (!u) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");

@@ -23,6 +23,9 @@ bool kw_assemble_ohwi(const kw_op *op);
  * recorder as kw_op_call.derived), its scratch, and the recorder, which sets *done = false
  * (recording nothing) when the call must take the direct path instead. */
 bool kw_wino_selected(const kw_op *op);
+/* Does a net transform this op's static weights (kwvk_net_create; the op harness does the same)?
+ * fp16: the net stores static conv weights as fp16, which keeps them direct. */
+bool kw_wino_static_weights(const kw_ctx *ctx, const kw_op *op, bool fp16);
 uint64_t kw_wino_weights_count(const kw_op *op);
 void kw_wino_transform_weights(const kw_op *op, const float *w, float *u);
 uint64_t kw_wino_scratch(const kw_op *op, uint32_t n, kw_shape out);

@@ -67,6 +67,15 @@ bool kw_wino_selected(const kw_op *op)
     return (uint32_t)op->p[11] >= WINO_MIN_C && (uint32_t)op->p[0] >= WINO_MIN_O;
 }
 
+bool kw_wino_static_weights(const kw_ctx *ctx, const kw_op *op, bool fp16)
+{
+    /* with fp16 weights static convs stay direct (conv2d_h): fp32 transformed weights would
+     * cost 3.6x the memory that fp16 saves; transformed weights beyond one binding could never
+     * be bound */
+    return op->type == KW_OP_CONV2D && op->tensors[0] != KW_NONE && !fp16 && kw_wino_selected(op) &&
+           kw_wino_weights_count(op) * 4 <= kw_bind_limit(ctx);
+}
+
 uint64_t kw_wino_weights_count(const kw_op *op)
 {
     return 16ull * (uint64_t)op->p[11] * round_up((uint32_t)op->p[0], WINO_TO);
