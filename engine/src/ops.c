@@ -312,7 +312,7 @@ kwvk_result kw_op_record(kw_rec *rec, const kw_op_call *call)
     switch (call->op->type) {
     case KW_OP_CONV2D: {
         bool done = false;
-        if (call->derived.buf || call->op->inputs[1] != KW_NONE) KW_TRY(kw_wino_record(rec, call, &done));
+        KW_TRY(kw_wino_record(rec, call, &done)); /* records nothing where Winograd does not apply */
         return done ? KWVK_OK : kw_conv2d_record(rec, call);
     }
     case KW_OP_KW_ATTENTION: return kw_attention_record(rec, call);
