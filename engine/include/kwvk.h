@@ -143,6 +143,12 @@ KWVK_API kwvk_result kwvk_enumerate_devices(kwvk_device_info *infos, uint32_t *c
 
 typedef struct kwvk_model kwvk_model;
 
+/* How preprocessing resizes an image (Pillow's filters, antialiased when shrinking). */
+typedef enum kwvk_interpolation {
+    KWVK_INTERP_BILINEAR = 0,
+    KWVK_INTERP_BICUBIC = 1,
+} kwvk_interpolation;
+
 typedef struct kwvk_model_info {
     const char *name;          /* architecture name, e.g. "kw_resnet18" */
     uint32_t input_channels;   /* default input shape */
@@ -156,6 +162,7 @@ typedef struct kwvk_model_info {
     uint32_t num_ops;
     uint32_t num_kw_layers;
     uint64_t num_parameters;   /* float parameters stored in the file */
+    uint32_t interpolation;    /* kwvk_interpolation of the resize (model file version 2) */
 } kwvk_model_info;
 
 /* Load a model file (mmap where available). Every field is validated. */

@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 #define HEADER_BYTES 64
-#define META_FIXED 64
+#define META_FIXED 64     /* version 1 */
+#define META_FIXED_V2 80  /* version 2: + interpolation and 12 reserved bytes */
 #define TENSOR_REC 48
 #define OP_REC 160
 #define MAX_TENSORS 65536
@@ -47,10 +48,12 @@ static bool disjoint(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
     return a + alen <= b || b + blen <= a;
 }
 
-static kwvk_result parse_meta(kwvk_model *m, uint64_t off, uint32_t bytes)
+static kwvk_result parse_meta(kwvk_model *m, uint32_t version, uint64_t off, uint32_t bytes)
 {
     const uint8_t *p = m->bytes + off;
     kwvk_model_info *info = &m->info;
+    const uint32_t fixed = version >= 2 ? META_FIXED_V2 : META_FIXED;
+    if (bytes < fixed) return BAD("meta: %u bytes, version %u needs at least %u", bytes, version, fixed);
     info->input_channels = rd32(p);
     info->input_height = rd32(p + 4);
     info->input_width = rd32(p + 8);
@@ -62,6 +65,11 @@ static kwvk_result parse_meta(kwvk_model *m, uint64_t off, uint32_t bytes)
     info->resize_short = rd32(p + 48);
     info->crop = rd32(p + 52);
     uint32_t name_bytes = rd32(p + 56), labels_bytes = rd32(p + 60);
+    info->interpolation = version >= 2 ? rd32(p + 64) : KWVK_INTERP_BILINEAR;
+    if (info->interpolation > KWVK_INTERP_BICUBIC)
+        return BAD("meta: interpolation %u unknown (0 bilinear, 1 bicubic)", info->interpolation);
+    for (uint32_t r = 68; version >= 2 && r < META_FIXED_V2; r += 4)
+        if (rd32(p + r) != 0) return BAD("meta: reserved bytes are not 0");
     if (info->input_channels < 1 || info->input_channels > 4)
         return BAD("meta: input channels %u out of range 1..4", info->input_channels);
     if (info->input_height < 1 || info->input_height > 16384 || info->input_width < 1 || info->input_width > 16384)
@@ -72,12 +80,12 @@ static kwvk_result parse_meta(kwvk_model *m, uint64_t off, uint32_t bytes)
         if (!isfinite(info->mean[c]) || !isfinite(info->std[c]) || !(info->std[c] > 0))
             return BAD("meta: mean/std of channel %u invalid (std must be > 0)", c);
     if (info->resize_short > 16384 || info->crop > 16384) return BAD("meta: resize/crop out of range");
-    if ((uint64_t)META_FIXED + name_bytes + labels_bytes > bytes)
+    if ((uint64_t)fixed + name_bytes + labels_bytes > bytes)
         return BAD("meta: name (%u bytes) and labels (%u bytes) overrun the meta section (%u bytes)", name_bytes,
                    labels_bytes, bytes);
     m->name = malloc(name_bytes + 1);
     if (!m->name) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    memcpy(m->name, p + META_FIXED, name_bytes);
+    memcpy(m->name, p + fixed, name_bytes);
     m->name[name_bytes] = 0;
     if (strlen(m->name) != name_bytes) return BAD("meta: the name contains a NUL byte");
     info->name = m->name;
@@ -85,7 +93,7 @@ static kwvk_result parse_meta(kwvk_model *m, uint64_t off, uint32_t bytes)
         m->labels_blob = malloc(labels_bytes + 1);
         m->labels = calloc(info->num_classes, sizeof *m->labels);
         if (!m->labels_blob || !m->labels) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-        memcpy(m->labels_blob, p + META_FIXED + name_bytes, labels_bytes);
+        memcpy(m->labels_blob, p + fixed + name_bytes, labels_bytes);
         m->labels_blob[labels_bytes] = 0;
         if (strlen(m->labels_blob) != labels_bytes) return BAD("meta: the labels contain a NUL byte");
         uint32_t n = 0;
@@ -180,7 +188,8 @@ kwvk_result kw_model_parse(kwvk_model *m)
     if (m->size < HEADER_BYTES) return BAD("file too small for a kwvk header (%zu bytes)", m->size);
     if (memcmp(b, "KWVKMODL", 8) != 0) return BAD("not a kwvk model (bad magic)");
     uint32_t version = rd32(b + 8);
-    if (version != 1) return BAD("unsupported model version %u (this kwvk reads version 1)", version);
+    if (version != 1 && version != 2)
+        return BAD("unsupported model version %u (this kwvk reads versions 1 and 2)", version);
     if (rd32(b + 12) != HEADER_BYTES) return BAD("header size %u, expected %u", rd32(b + 12), HEADER_BYTES);
     uint64_t file_bytes = rd64(b + 16);
     if (file_bytes != m->size)
@@ -205,7 +214,7 @@ kwvk_result kw_model_parse(kwvk_model *m)
     if (!disjoint(t_off, t_bytes, o_off, o_bytes) || !disjoint(t_off, t_bytes, meta_off, meta_bytes) ||
         !disjoint(o_off, o_bytes, meta_off, meta_bytes))
         return BAD("the tensor table, op table and meta section overlap");
-    KW_TRY(parse_meta(m, meta_off, meta_bytes));
+    KW_TRY(parse_meta(m, version, meta_off, meta_bytes));
     KW_TRY(parse_tensors(m, t_off, meta_off, meta_bytes, o_off, o_bytes));
     KW_TRY(parse_ops(m, o_off));
     m->info.num_ops = m->n_ops;

@@ -193,7 +193,7 @@ static void header_cases(void)
     CASE("wrong magic", FMT, "bad magic", b[0] = 'X');
     CASE("magic of another format (PNG)", FMT, "bad magic", memcpy(b, "\x89PNG\r\n\x1a\n", 8));
     CASE("version 0", FMT, "unsupported model version 0", mw_put32(b, 8, 0));
-    CASE("version 2", FMT, "unsupported model version 2", mw_put32(b, 8, 2));
+    CASE("version 3", FMT, "unsupported model version 3", mw_put32(b, 8, 3));
     CASE("version 0xFFFFFFFF", FMT, "unsupported model version", mw_put32(b, 8, 0xFFFFFFFFu));
     CASE("header_bytes 128", FMT, "header size 128", mw_put32(b, 12, 128));
     CASE("file_bytes larger than the file", FMT, "truncated", mw_put64(b, 16, base_size + 1));

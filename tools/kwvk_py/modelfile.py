@@ -1,4 +1,4 @@
-"""modelfile.py - the kwvk model file, version 1 (docs/model-format.md): writer, reader and
+"""modelfile.py - the kwvk model file, versions 1 and 2 (docs/model-format.md): writer, reader and
 a small reference interpreter of the op list.
 
 The writer is what kwvk-convert uses. The reader and the interpreter exist for tests: the
@@ -20,9 +20,11 @@ from typing import List, Optional
 import numpy as np
 
 MAGIC = b"KWVKMODL"
-VERSION = 1
+VERSION = 2          # written; the reader also takes version 1 (no interpolation field)
 HEADER_BYTES = 64
-META_FIXED = 64
+META_FIXED = 64      # version 1
+META_FIXED_V2 = 80   # version 2: + interpolation, 12 reserved bytes
+INTERP_BILINEAR, INTERP_BICUBIC = 0, 1
 TENSOR_REC = 48
 OP_REC = 160
 NONE = 0xFFFFFFFF
@@ -60,6 +62,7 @@ class Meta:
     crop: int = 0
     name: str = ""
     labels: Optional[List[str]] = None
+    interpolation: int = INTERP_BILINEAR  # of the resize: 0 bilinear, 1 bicubic (Pillow filters)
 
 
 @dataclass
@@ -131,6 +134,10 @@ def _meta_bytes(meta: Meta) -> bytes:
     fixed = struct.pack("<4I4f4f4I", meta.input_c, meta.input_h, meta.input_w, meta.num_classes,
                         *mean, *std, meta.resize_short, meta.crop, len(name), len(labels))
     assert len(fixed) == META_FIXED
+    if meta.interpolation not in (INTERP_BILINEAR, INTERP_BICUBIC):
+        raise ModelFormatError(f"meta: interpolation {meta.interpolation} unknown")
+    fixed += struct.pack("<4I", meta.interpolation, 0, 0, 0)
+    assert len(fixed) == META_FIXED_V2
     body = fixed + name + labels
     return body + b"\0" * (_align(len(body), 8) - len(body))
 
@@ -211,23 +218,26 @@ def from_bytes(data: bytes) -> Model:
         raise ModelFormatError("not a kwvk model (bad magic or too short)")
     (_, version, hbytes, file_bytes, n_t, n_o, t_off, o_off, meta_off, meta_bytes,
      reserved) = struct.unpack_from("<8sIIQIIQQQII", data, 0)
-    if version != VERSION or hbytes != HEADER_BYTES or reserved != 0:
+    if version not in (1, 2) or hbytes != HEADER_BYTES or reserved != 0:
         raise ModelFormatError(f"header: version {version}, header_bytes {hbytes}")
     if file_bytes != len(data):
         raise ModelFormatError(f"header says {file_bytes} bytes, file has {len(data)}")
-    if meta_bytes < META_FIXED or meta_off + meta_bytes > len(data):
+    fixed = META_FIXED_V2 if version >= 2 else META_FIXED
+    if meta_bytes < fixed or meta_off + meta_bytes > len(data):
         raise ModelFormatError("meta outside the file")
     v = struct.unpack_from("<4I4f4f4I", data, meta_off)
     name_b, labels_b = v[14], v[15]
-    if META_FIXED + name_b + labels_b > meta_bytes:
+    interpolation = struct.unpack_from("<I", data, meta_off + 64)[0] if version >= 2 else INTERP_BILINEAR
+    if fixed + name_b + labels_b > meta_bytes:
         raise ModelFormatError("meta: name and labels overrun the meta section")
-    p = meta_off + META_FIXED
+    p = meta_off + fixed
     name = data[p:p + name_b].decode("utf-8")
     labels = None
     if labels_b:
         text = data[p + name_b:p + name_b + labels_b].decode("utf-8")
         labels = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
-    meta = Meta(v[0], v[1], v[2], v[3], list(v[4:8]), list(v[8:12]), v[12], v[13], name, labels)
+    meta = Meta(v[0], v[1], v[2], v[3], list(v[4:8]), list(v[8:12]), v[12], v[13], name, labels,
+                interpolation)
 
     model = Model(meta)
     for i in range(n_t):

@@ -43,10 +43,10 @@ class ModelFileTest(unittest.TestCase):
         self.assertEqual(data[:8], b"KWVKMODL")
         version, hbytes, fbytes, nt, no, toff, ooff, moff, mbytes, res = struct.unpack_from(
             "<IIQIIQQQII", data, 8)
-        self.assertEqual((version, hbytes, fbytes, nt, no, res), (1, 64, len(data), 2, 3, 0))
+        self.assertEqual((version, hbytes, fbytes, nt, no, res), (2, 64, len(data), 2, 3, 0))
         for off in (toff, ooff, moff):
             self.assertEqual(off % 8, 0)
-        self.assertGreaterEqual(mbytes, 64)
+        self.assertGreaterEqual(mbytes, 80)
         # meta
         c, h, w, nc = struct.unpack_from("<4I", data, moff)
         self.assertEqual((c, h, w, nc), (3, 5, 7, 4))
@@ -56,8 +56,9 @@ class ModelFileTest(unittest.TestCase):
         self.assertAlmostEqual(std[3], 1.0)
         resize, crop, nb, lb = struct.unpack_from("<4I", data, moff + 48)
         self.assertEqual((resize, crop, nb), (8, 6, 4))
-        self.assertEqual(data[moff + 64:moff + 68], b"tiny")
-        self.assertEqual(data[moff + 68:moff + 68 + lb].decode(), "a\nb c\nd\né\n")
+        self.assertEqual(struct.unpack_from("<4I", data, moff + 64), (mf.INTERP_BILINEAR, 0, 0, 0))
+        self.assertEqual(data[moff + 80:moff + 84], b"tiny")
+        self.assertEqual(data[moff + 84:moff + 84 + lb].decode(), "a\nb c\nd\né\n")
         # tensor table: dims, offset (64-aligned), nbytes, reserved 0
         dtype, ndim, *dims = struct.unpack_from("<II4I", data, toff)
         off, nbytes, reserved = struct.unpack_from("<QQQ", data, toff + 24)
