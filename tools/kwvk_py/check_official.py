@@ -55,6 +55,8 @@ CASES = [
     ("KW 1/2x MobileNetV2 1.0", "configs/mobilenetv2_100/kw1d2x_mobilenetv2_100.json", 2.65),
     ("KW 1x MobileNetV2 1.0", "configs/mobilenetv2_100/kw1x_mobilenetv2_100.json", 5.17),
     ("KW 4x MobileNetV2 1.0", "configs/mobilenetv2_100/kw4x_mobilenetv2_100.json", 11.38),
+    ("ConvNeXt-Tiny", "configs/convnext/convnext_tiny.json", 28.59),
+    ("KW 1x ConvNeXt-Tiny", "configs/convnext/kw1x_convnext_tiny.json", 39.37),
 ]
 
 OFFICIAL_FILES = {   # our arch name -> (official file, function name)
@@ -68,6 +70,8 @@ OFFICIAL_FILES = {   # our arch name -> (official file, function name)
     "kw_mobilenetv2_100": ("models/kw_mobilenetv2.py", "kw_mobilenetv2_100"),
     "kw1d2x_mobilenetv2_050": ("models/kw1d2x_mobilenetv2.py", "kw1d2x_mobilenetv2_050"),
     "kw1d2x_mobilenetv2_100": ("models/kw1d2x_mobilenetv2.py", "kw1d2x_mobilenetv2_100"),
+    "convnext_tiny": ("models/convnext.py", "convnext_tiny"),
+    "kw_convnext_tiny": ("models/kw_convnext.py", "kw_convnext_tiny"),
 }
 
 
