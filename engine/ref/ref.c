@@ -17,6 +17,7 @@ bool kw_ref_op(const kw_op *op, const kw_tensor *const *t, uint32_t n, const kw_
     case KW_OP_GLOBAL_AVGPOOL: fn = kw_ref_global_avgpool; break;
     case KW_OP_ADD: fn = kw_ref_add; break;
     case KW_OP_SOFTMAX: fn = kw_ref_softmax; break;
+    case KW_OP_LAYERNORM: fn = kw_ref_layernorm; break;
     default: return false;
     }
     fn(op, t, n, in, x, out, y);

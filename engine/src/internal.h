@@ -266,10 +266,14 @@ enum {
     KW_OP_GLOBAL_AVGPOOL = 6,
     KW_OP_ADD = 7,
     KW_OP_SOFTMAX = 8,
+    KW_OP_LAYERNORM = 9,
     KW_OP_COUNT
 };
 
-enum { KW_ACT_NONE = 0, KW_ACT_RELU = 1, KW_ACT_RELU6 = 2 };
+enum { KW_ACT_NONE = 0, KW_ACT_RELU = 1, KW_ACT_RELU6 = 2, KW_ACT_GELU = 3 };
+
+/* kw_attention param 7: how the hidden vector is normalised before its ReLU */
+enum { KW_ATT_NORM_FOLDED = 0, KW_ATT_NORM_LAYERNORM = 1 };
 
 typedef struct kw_tensor {
     uint32_t ndim;

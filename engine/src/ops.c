@@ -17,6 +17,7 @@ const char *kwvk_op_name(uint32_t type)
     case KW_OP_GLOBAL_AVGPOOL: return "global_avgpool";
     case KW_OP_ADD: return "add";
     case KW_OP_SOFTMAX: return "softmax";
+    case KW_OP_LAYERNORM: return "layernorm";
     default: return "?";
     }
 }
@@ -106,7 +107,7 @@ bool kw_op_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *
             return BAD("padding %dx%d out of range", p[5], p[6]);
         if (!in_range(G, 1, 65536) || C % G || O % G)
             return BAD("groups %d do not divide in_channels %d and out_channels %d", G, C, O);
-        if (!in_range(p[10], 0, 2)) return BAD("activation %d unknown", p[10]);
+        if (!in_range(p[10], 0, KW_ACT_GELU)) return BAD("activation %d unknown", p[10]);
         if (!check_inputs(op, index, 1u, 6u, msg, msg_len)) return false;
         bool dyn = op->inputs[1] != KW_NONE;
         if (dyn == (op->tensors[0] != KW_NONE))
@@ -126,9 +127,14 @@ bool kw_op_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *
         if (!in_range(M, 1, 1 << 20)) return BAD("cells %d out of range", M);
         if ((int64_t)nlm * (M + 1) > (1 << 26)) return BAD("nlm x (cells+1) too large");
         if (!check_inputs(op, index, 1u, 0u, msg, msg_len)) return false;
-        uint32_t d1[2] = {(uint32_t)hid, (uint32_t)C}, h1[1] = {(uint32_t)hid};
+        const bool ln = p[7] == KW_ATT_NORM_LAYERNORM; /* fc1_b is then [3, hid]: bias, LN weight, LN bias */
+        if (!in_range(p[7], KW_ATT_NORM_FOLDED, KW_ATT_NORM_LAYERNORM)) return BAD("hidden norm %d unknown", p[7]);
+        if (ln && !(kw_param_f32(p[8]) > 0.0f && kw_param_f32(p[8]) < 1.0f))
+            return BAD("LayerNorm eps %g out of range (0, 1)", (double)kw_param_f32(p[8]));
+        if (!ln && p[8] != 0) return BAD("eps given without a LayerNorm hidden norm");
+        uint32_t d1[2] = {(uint32_t)hid, (uint32_t)C}, h1[2] = {ln ? 3u : 1u, (uint32_t)hid};
         if (!check_tensor(m, op, 0, true, 2, d1, "fc1_w", msg, msg_len)) return false;
-        if (!check_tensor(m, op, 1, true, 1, h1, "fc1_b", msg, msg_len)) return false;
+        if (!check_tensor(m, op, 1, true, 2, h1, ln ? "fc1_b + LayerNorm" : "fc1_b", msg, msg_len)) return false;
         if (nb == 0) {
             uint32_t rows = (uint32_t)nlm * (uint32_t)(M + 1);
             uint32_t d2[2] = {rows, (uint32_t)hid}, b2[1] = {rows};
@@ -187,6 +193,7 @@ bool kw_op_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *
         if (!in_range(p[0], 0, 2)) return BAD("activation %d unknown", p[0]);
         if (!check_inputs(op, index, 3u, 0u, msg, msg_len)) return false;
         return no_extra_tensors(op, 0, msg, msg_len);
+    case KW_OP_LAYERNORM: return kw_layernorm_validate(m, op, index, msg, msg_len);
     default: return BAD("unknown op type %u", op->type);
     }
 }
@@ -276,6 +283,7 @@ bool kw_op_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, 
             return BAD("softmax needs a [C,1,1] input, got %ux%ux%u", in[0].c, in[0].h, in[0].w);
         *out = in[0];
         return true;
+    case KW_OP_LAYERNORM: return kw_layernorm_infer(op, in, out, msg, msg_len);
     default: return BAD("unknown op type %u", op->type);
     }
 }
@@ -322,6 +330,7 @@ kwvk_result kw_op_record(kw_rec *rec, const kw_op_call *call)
     case KW_OP_GLOBAL_AVGPOOL: return kw_global_avgpool_record(rec, call);
     case KW_OP_ADD: return kw_add_record(rec, call);
     case KW_OP_SOFTMAX: return kw_softmax_record(rec, call);
+    case KW_OP_LAYERNORM: return kw_layernorm_record(rec, call);
     default: return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "unknown op type %u", call->op->type);
     }
 }

@@ -38,4 +38,15 @@ uint64_t kw_bind_limit(const kw_ctx *ctx);
 kwvk_result kw_view_sub(const kw_ctx *ctx, kw_view whole, uint64_t off, uint64_t bytes, kw_view *out,
                         uint32_t *elem);
 
+/* layernorm (ops_norm.c): validation and shape inference called from ops.c, the recorder, and
+ * one LayerNorm dispatch over the channels of `n` samples of [C, hw] that the KW attention's
+ * multi-dispatch path also uses (w and b: views of C floats each; act: KW_ACT_NONE or _RELU). */
+bool kw_layernorm_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len);
+bool kw_layernorm_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len);
+kwvk_result kw_layernorm_record(kw_rec *rec, const kw_op_call *call);
+kwvk_result kw_layernorm_dispatch(kw_rec *rec, kw_view x, kw_view w, kw_view b, kw_view y, uint32_t n,
+                                  uint32_t C, uint32_t hw, float eps, uint32_t act);
+/* The eps of a layernorm / a LayerNorm attention: a param holding float32 bits. */
+float kw_param_f32(int32_t bits);
+
 #endif

@@ -365,7 +365,7 @@ class Emitter:
         elif not isinstance(norm, LayerNorm2d):
             raise ConvertError(f"cannot convert a {type(norm).__name__}")
         return self.m.add_op(mf.OP_LAYERNORM, [x],
-                             [self.tensor(norm.weight), self.tensor(norm.bias)],
+                             [self.tensor(torch.stack([norm.weight, norm.bias]))],
                              [norm.weight.numel(), mf.f32_bits(norm.eps)])
 
     @staticmethod
@@ -386,11 +386,11 @@ class Emitter:
         else:
             raise ConvertError(f"cannot convert a {type(layer).__name__}")
         if isinstance(a.norm1, nn.LayerNorm):
-            # LayerNorm cannot be folded: kw_attention normalises the hidden vector itself
+            # LayerNorm cannot be folded: kw_attention normalises the hidden vector itself;
+            # tensor 1 holds [3, hidden]: fc1's bias, the LayerNorm's weight and bias
             fc1_w = self.tensor(a.fc1.weight)
-            fc1_b = self.tensor(a.fc1.bias) if a.fc1.bias is not None else \
-                self.tensor(torch.zeros(a.hidden))
-            norm_tens = [self.tensor(a.norm1.weight), self.tensor(a.norm1.bias)]
+            b1 = a.fc1.bias if a.fc1.bias is not None else torch.zeros(a.hidden)
+            fc1_b = self.tensor(torch.stack([b1, a.norm1.weight, a.norm1.bias]))
             norm_params = [mf.ATT_NORM_LAYERNORM, mf.f32_bits(a.norm1.eps)]
         else:
             # attention: BatchNorm1d folded into fc1
@@ -398,7 +398,7 @@ class Emitter:
             fc1_w = self.tensor(_f64(a.fc1.weight) * s1.reshape(-1, 1))
             fc1_b = self.tensor(shift1 if a.fc1.bias is None else
                                 _f64(a.fc1.bias) * s1 + shift1)
-            norm_tens, norm_params = [], []
+            norm_params = []
         fc2_w = self.tensor(a.fc2.weight)
         if a.num_basis == 0:
             tens = [fc1_w, fc1_b, fc2_w, self.tensor(a.fc2.bias), None, None]
@@ -408,8 +408,6 @@ class Emitter:
             start = min(a.start_cell_idx, M - nlc)     # same placement as the slicing
             fc3 = self.tensor(a.fc3.weight) if M - nlc > 0 else None
             tens = [fc1_w, fc1_b, fc2_w, None, fc3, self.tensor(a.basis_bias)]
-        if norm_tens:
-            tens = tens + norm_tens
         att = self.m.add_op(mf.OP_KW_ATTENTION, [x], tens,
                             [a.in_planes, a.hidden, a.num_mixtures, M, nlc, nb, start]
                             + norm_params)

@@ -306,9 +306,12 @@ def _attention(op, T, x):
     C, hid, nlm, M, nlc, nb, start = op.params[:7]
     n = x.shape[0]
     g = x.double().reshape(n, C, -1).mean(dim=2)
-    h = g @ T(0).T + T(1)
-    if op.params[7] == ATT_NORM_LAYERNORM:
-        h = _layernorm(h.reshape(n, hid, 1, 1), T(6), T(7), bits_f32(op.params[8])).reshape(n, hid)
+    if op.params[7] == ATT_NORM_LAYERNORM:     # tensor 1: [3, hid] fc1 bias, LN weight, bias
+        b1 = T(1).reshape(3, hid)
+        h = _layernorm((g @ T(0).T + b1[0]).reshape(n, hid, 1, 1), b1[1], b1[2],
+                       bits_f32(op.params[8])).reshape(n, hid)
+    else:
+        h = g @ T(0).T + T(1)
     h = torch.relu(h)
     z = h @ T(2).T
     if nb == 0:
@@ -394,7 +397,8 @@ def run_model(model: Model, x) -> np.ndarray:
         elif op.type == OP_SOFTMAX:
             y = torch.softmax(ins[0], dim=1)
         elif op.type == OP_LAYERNORM:
-            y = _layernorm(ins[0], T(0), T(1), bits_f32(p[1]))
+            w = T(0).reshape(2, -1)
+            y = _layernorm(ins[0], w[0], w[1], bits_f32(p[1]))
         else:
             raise ModelFormatError(f"unknown op type {op.type}")
         values.append(y)

@@ -332,8 +332,8 @@ class ConvNeXtTest(Tmp):
         for op in atts:
             self.assertEqual(op.params[7], mf.ATT_NORM_LAYERNORM)
             self.assertAlmostEqual(mf.bits_f32(op.params[8]), 1e-5, delta=1e-11)
-            self.assertIsNotNone(op.tensors[6])
-            self.assertIsNotNone(op.tensors[7])
+            self.assertEqual(list(m.tensors[op.tensors[1]].shape), [3, op.params[1]])
+            self.assertIsNone(op.tensors[6])
         # depthwise 7x7 assembled from cells of one input channel: [M, C, 1, 1]
         asm = [op for op in m.ops if op.type == mf.OP_KW_ASSEMBLE]
         dw = [op for op in asm if op.params[1:4] == [1, 7, 7]]
