@@ -18,7 +18,8 @@ tools/kwvk-convert) and writes into DIR:
 Sets: `ci` - single-KW-layer probes (cell_num_ratio 0.25/0.5/1/4, cell in/out ratio 0.5,
 no spatial partition, depthwise, dilation, 1x1, KWLinear, two layers sharing a warehouse
 on the standard and the basis path), each at batch 1 and 3 on 9x11 maps; each family at
-64x64 batch 2; kw_resnet18 1x at 224x224 batch 2; the Fashion-MNIST nets at 28x28.
+64x64 batch 2 (ConvNeXt and KW 1x ConvNeXt reduced to widths 16/24/32/40 and depths
+1/1/2/1); kw_resnet18 1x at 224x224 batch 2; the Fashion-MNIST nets at 28x28.
 `full` - every official configuration at 224x224, batch 2 (large: ~1.3 GB).
 --verify also runs each written model file through the reference interpreter of
 modelfile.py and checks it against the PyTorch output (slow for the big nets).
@@ -64,6 +65,13 @@ OFFICIAL = {
     "kw4x_resnet50": dict(model="kw_resnet50", cell_num_ratio=4, cell_inplane_ratio=1,
                           cell_outplane_ratio=1, **R18),
 }
+OFFICIAL["convnext_tiny"] = dict(model="convnext_tiny")
+OFFICIAL["kw1x_convnext_tiny"] = dict(model="kw_convnext_tiny", reduction=0.0625, cell_num_ratio=1,
+                                      cell_inplane_ratio=1, cell_outplane_ratio=1,
+                                      sharing_range="layer_pwconv")
+# reduced ConvNeXts for CI: every op of the Tiny ones, 4 stages, two blocks sharing stage 2's
+# warehouses
+SMALL_CONVNEXT = dict(depths=[1, 1, 2, 1], dims=[16, 24, 32, 40])
 for w in ("050", "100"):
     OFFICIAL[f"mobilenetv2_{w}"] = dict(model=f"mobilenetv2_{w}")
     OFFICIAL[f"kw1d2x_mobilenetv2_{w}"] = dict(model=f"kw1d2x_mobilenetv2_{w}")
@@ -126,6 +134,9 @@ CI_NETS = {
     "net_kw1x_mobilenetv2_050_64": (OFFICIAL["kw1x_mobilenetv2_050"], 64, 2, None),
     "net_kw1d2x_mobilenetv2_050_64": (OFFICIAL["kw1d2x_mobilenetv2_050"], 64, 2, None),
     "net_kw1x_resnet18_224": (OFFICIAL["kw1x_resnet18"], 224, 2, IMAGENET_LABELS),
+    "net_convnext_s_64": (dict(model="convnext", **SMALL_CONVNEXT), 64, 2, None),
+    "net_kw1x_convnext_s_64": (dict(OFFICIAL["kw1x_convnext_tiny"], model="kw_convnext",
+                                    **SMALL_CONVNEXT), 64, 2, None),
     "net_resnet_fm": (dict(model="resnet_fm"), 28, 3, FM_LABELS),
     "net_kw1x_resnet_fm": (dict(model="kw_resnet_fm", sharing_range="layer_conv"), 28, 3,
                        FM_LABELS),
