@@ -236,16 +236,15 @@ static void all_cases(oh_env *env)
 
     gelu_dense(env);
     /* ConvNeXt convs: stem 4x4/4 (odd input: the last partial window is dropped), 2x2/2
-     * downsampling, depthwise 7x7 pad 3, pointwise with GELU, pointwise with layer scale +
-     * bias + residual; static and per-sample weights */
+     * downsampling, depthwise 7x7 pad 3 (also on a 2x2 map: every tap but the centre's
+     * neighbourhood in the padding), pointwise with GELU, pointwise with layer scale + bias +
+     * residual; the KW block's three with per-sample weights */
+    conv(env, (conv_desc){.n = 2, .C = 3, .H = 19, .W = 17, .O = 8, .k = 4, .s = 4, .G = 1, .bias = true});
+    conv(env, (conv_desc){.n = 3, .C = 6, .H = 9, .W = 11, .O = 10, .k = 2, .s = 2, .G = 1, .bias = true});
+    conv(env, (conv_desc){.n = 1, .C = 24, .H = 2, .W = 2, .O = 24, .k = 7, .s = 1, .pad = 3, .G = 24,
+                          .bias = true});
     for (int dyn = 0; dyn < 2; dyn++) {
-        conv(env, (conv_desc){.n = 2, .C = 3, .H = 19, .W = 17, .O = 8, .k = 4, .s = 4, .G = 1, .bias = true,
-                              .dyn = dyn});
-        conv(env, (conv_desc){.n = 3, .C = 6, .H = 9, .W = 11, .O = 10, .k = 2, .s = 2, .G = 1, .bias = true,
-                              .dyn = dyn});
         conv(env, (conv_desc){.n = 3, .C = 13, .H = 9, .W = 11, .O = 13, .k = 7, .s = 1, .pad = 3, .G = 13,
-                              .bias = true, .dyn = dyn});
-        conv(env, (conv_desc){.n = 1, .C = 24, .H = 2, .W = 2, .O = 24, .k = 7, .s = 1, .pad = 3, .G = 24,
                               .bias = true, .dyn = dyn});
         conv(env, (conv_desc){.n = 3, .C = 12, .H = 7, .W = 9, .O = 48, .k = 1, .s = 1, .G = 1, .bias = true,
                               .act = KW_ACT_GELU, .dyn = dyn});
@@ -257,12 +256,10 @@ static void all_cases(oh_env *env)
                           .bias = true, .res = true, .act = KW_ACT_GELU});
 
     assemble_dw7(env, 1, 13, 49);
-    assemble_dw7(env, 3, 24, 98);
-    assemble_dw7(env, 9, 8, 147);
+    assemble_dw7(env, 9, 24, 98);
 
     attention_ln(env, (att_desc){.n = 1, .C = 3, .H = 9, .W = 11, .hid = 16, .nlm = 16, .M = 16});
     attention_ln(env, (att_desc){.n = 3, .C = 24, .H = 7, .W = 7, .hid = 16, .nlm = 49, .M = 98});
-    attention_ln(env, (att_desc){.n = 2, .C = 96, .H = 1, .W = 1, .hid = 17, .nlm = 4, .M = 24});
     attention_ln(env, (att_desc){.n = 3, .C = 7, .H = 5, .W = 3, .hid = 70, .nlm = 4, .M = 9});
     attention_ln(env, (att_desc){.n = 3, .C = 7, .H = 9, .W = 11, .hid = 16, .nlm = 6, .M = 50, .nlc = 6,
                                  .nb = 16, .start = 7});
