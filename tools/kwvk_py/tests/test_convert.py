@@ -365,6 +365,7 @@ class ConvNeXtTest(Tmp):
                 n = int(r.stdout.split(" parameters")[0].rsplit(" ", 1)[1])
                 self.assertEqual(n, models.count_params(net))
                 self.assertEqual(round(n / 1e6, 2), want)
+                self.assertIn(f" parameters ({want:.2f}M)", r.stdout)
                 os.remove(ckpt)
                 os.remove(out)
 
