@@ -1,6 +1,7 @@
 /* net.c - the network runtime: upload each weight tensor once, plan activation memory by
  * liveness for an input shape, record one command buffer per shape and replay it. */
 #include "internal.h"
+#include "job.h"
 #include "ops.h"
 
 #include <pthread.h>
