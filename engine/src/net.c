@@ -1,7 +1,6 @@
 /* net.c - the network runtime: upload each weight tensor once, plan activation memory by
  * liveness for an input shape, record one command buffer per shape and replay it. */
 #include "internal.h"
-#include "job.h"
 #include "ops.h"
 
 #include <pthread.h>
@@ -9,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "job.h" /* the slots of jobs and image runs */
 
 #define MAX_BATCH 4096
 #define MAX_SIDE 16384
