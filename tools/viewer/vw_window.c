@@ -146,16 +146,12 @@ static int create_render_objects(vw_window *w, char *err, size_t err_len)
                                   .dependencyCount = 1,
                                   .pDependencies = &dep};
     VkResult r = vk->CreateRenderPass(dev, &rpi, NULL, &w->pass);
-    if (r != VK_SUCCESS) {
-        return vw_vk_fail(r, "vkCreateRenderPass", err, err_len);
-    }
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateRenderPass", err, err_len);
     VkShaderModule vs, fs;
     VkShaderModuleCreateInfo mi = {
         .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = sizeof overlay_vert, .pCode = overlay_vert};
     r = vk->CreateShaderModule(dev, &mi, NULL, &vs);
-    if (r != VK_SUCCESS) {
-        return vw_vk_fail(r, "vkCreateShaderModule", err, err_len);
-    }
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateShaderModule", err, err_len);
     mi.codeSize = sizeof overlay_frag;
     mi.pCode = overlay_frag;
     r = vk->CreateShaderModule(dev, &mi, NULL, &fs);
@@ -205,9 +201,7 @@ static int create_render_objects(vw_window *w, char *err, size_t err_len)
     r = vk->CreateGraphicsPipelines(dev, VK_NULL_HANDLE, 1, &gpi, NULL, &w->draw);
     vk->DestroyShaderModule(dev, vs, NULL);
     vk->DestroyShaderModule(dev, fs, NULL);
-    if (r != VK_SUCCESS) {
-        return vw_vk_fail(r, "vkCreateGraphicsPipelines", err, err_len);
-    }
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateGraphicsPipelines", err, err_len);
     return 0;
 }
 
@@ -269,9 +263,7 @@ int vw_window_swapchain(vw_window *w, char *err, size_t err_len)
     VkDevice dev = w->g->dev;
     VkSurfaceCapabilitiesKHR caps;
     VkResult r = vk->GetPhysicalDeviceSurfaceCapabilitiesKHR(w->g->phys, w->surface, &caps);
-    if (r != VK_SUCCESS) {
-        return vw_vk_fail(r, "vkGetPhysicalDeviceSurfaceCapabilitiesKHR", err, err_len);
-    }
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkGetPhysicalDeviceSurfaceCapabilitiesKHR", err, err_len);
     int fw, fh;
     glfwGetFramebufferSize(w->win, &fw, &fh);
     VkExtent2D ext = caps.currentExtent;
@@ -319,18 +311,14 @@ int vw_window_swapchain(vw_window *w, char *err, size_t err_len)
     destroy_swapchain_views(w);
     if (old) vk->DestroySwapchainKHR(dev, old, NULL);
     w->sc = VK_NULL_HANDLE;
-    if (r != VK_SUCCESS) {
-        return vw_vk_fail(r, "vkCreateSwapchainKHR", err, err_len);
-    }
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateSwapchainKHR", err, err_len);
     w->sc = sc;
     w->extent = ext;
     uint32_t n = 0;
     vk->GetSwapchainImagesKHR(dev, sc, &n, NULL);
     if (n > VW_MAX_IMAGES) n = VW_MAX_IMAGES;
     r = vk->GetSwapchainImagesKHR(dev, sc, &n, w->images);
-    if (r != VK_SUCCESS && r != VK_INCOMPLETE) {
-        return vw_vk_fail(r, "vkGetSwapchainImagesKHR", err, err_len);
-    }
+    if (r != VK_SUCCESS && r != VK_INCOMPLETE) return vw_vk_fail(r, "vkGetSwapchainImagesKHR", err, err_len);
     w->n = n;
     for (uint32_t i = 0; i < n; i++) {
         VkImageViewCreateInfo vi = {.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO,
@@ -339,9 +327,7 @@ int vw_window_swapchain(vw_window *w, char *err, size_t err_len)
                                     .format = w->format.format,
                                     .subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1}};
         r = vk->CreateImageView(dev, &vi, NULL, &w->views[i]);
-        if (r != VK_SUCCESS) {
-            return vw_vk_fail(r, "vkCreateImageView", err, err_len);
-        }
+        if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateImageView", err, err_len);
         VkFramebufferCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO,
                                       .renderPass = w->pass,
                                       .attachmentCount = 1,
@@ -350,14 +336,10 @@ int vw_window_swapchain(vw_window *w, char *err, size_t err_len)
                                       .height = ext.height,
                                       .layers = 1};
         r = vk->CreateFramebuffer(dev, &fi, NULL, &w->fbs[i]);
-        if (r != VK_SUCCESS) {
-            return vw_vk_fail(r, "vkCreateFramebuffer", err, err_len);
-        }
+        if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateFramebuffer", err, err_len);
         VkSemaphoreCreateInfo si = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
         r = vk->CreateSemaphore(dev, &si, NULL, &w->done[i]);
-        if (r != VK_SUCCESS) {
-            return vw_vk_fail(r, "vkCreateSemaphore", err, err_len);
-        }
+        if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateSemaphore", err, err_len);
     }
     return 0;
 }
