@@ -199,8 +199,8 @@ public final class KwvkTest {
             check(maxDiff(classifier.logits(s.frame(heap)), logits) == 0, s.name + ": heap buffer at offset 5 differs");
         }
         check(expected >= 20, "only " + expected + " frames with a known class");
-        System.out.println("frames: " + frames.size() + " agree with the C path (" + expected
-                           + " with their known class checked)");
+        System.out.println("frames: " + frames.size() + " compared with the C path (" + expected
+                           + " with a known class)");
 
         // top-k on raw logits, k above the class count clamped
         float[] logits = classifier.logits(frames.get(0).frame(frames.get(0).data));

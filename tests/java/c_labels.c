@@ -42,6 +42,29 @@ static void *read_all(const char *path, size_t *size)
     return data;
 }
 
+/* Bytes a frame spans (each plane's last row unpadded); 0 for a stride below a row. */
+static size_t frame_bytes(const kwvk_image *im)
+{
+    size_t w = im->width, h = im->height, row;
+    switch (im->format) {
+    case KWVK_PIXEL_RGBA8:
+    case KWVK_PIXEL_BGRA8: row = w * 4; break;
+    case KWVK_PIXEL_RGB8: row = w * 3; break;
+    case KWVK_PIXEL_GRAY8: row = w; break;
+    case KWVK_PIXEL_YUYV: row = (w + 1) / 2 * 4; break;
+    case KWVK_PIXEL_NV12:
+    case KWVK_PIXEL_NV21: {
+        size_t stride = im->stride ? im->stride : w, uv_row = (w + 1) / 2 * 2;
+        size_t uv_stride = im->uv_stride ? im->uv_stride : stride;
+        if (stride < w || uv_stride < uv_row) return 0;
+        return stride * h + uv_stride * ((h + 1) / 2 - 1) + uv_row;
+    }
+    default: return 0;
+    }
+    size_t stride = im->stride ? im->stride : row;
+    return stride < row ? 0 : stride * (h - 1) + row;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -96,6 +119,16 @@ int main(int argc, char **argv)
         }
         kwvk_image image = {.format = format, .width = width, .height = height, .stride = stride, .data = pixels,
                             .rotation = rotation, .flags = flags};
+        if ((format == KWVK_PIXEL_NV12 || format == KWVK_PIXEL_NV21) && stride == 0) {
+            /* packed as the Java binding means it: chroma rows of ceil(width/2) pairs */
+            image.stride = width;
+            image.uv_stride = (width + 1) / 2 * 2;
+        }
+        size_t need = frame_bytes(&image); /* the frame must be in the file */
+        if (need == 0 || need > size) {
+            fprintf(stderr, "c_labels: %s: %zu bytes, the frame needs %zu\n", path, size, need);
+            return 1;
+        }
         kwvk_class_score top[TOP];
         r = kwvk_net_run_images(net, &image, 1, logits, n_out);
         if (r == KWVK_OK) r = kwvk_top_k(model, logits, n_out, TOP, KWVK_SCORES_SOFTMAX, top);

@@ -8,7 +8,8 @@ upright by the run's rotation) and a manifest, one frame per line:
 
     name format width height stride rotation flags expect file
 
-format and flags are kwvk's values (kwvk_pixel_format, KWVK_IMAGE_YUV_FULL_RANGE); expect
+stride 0 means packed rows (NV12/NV21: Y rows of width bytes, chroma rows of ceil(width/2)
+pairs, the Java binding's rule); format and flags are kwvk's values (kwvk_pixel_format, KWVK_IMAGE_YUV_FULL_RANGE); expect
 is the class the frame must get (-1: no expectation) and file is relative to the manifest.
 """
 import argparse
@@ -81,9 +82,8 @@ def encode(rgb, fmt, stride, full):
     vc = (ve[0::2, 0::2] + ve[0::2, 1::2] + ve[1::2, 0::2] + ve[1::2, 1::2]) / 4
     uv = np.empty((hp // 2, wp // 2, 2))
     uv[..., 0], uv[..., 1] = (vc, uc) if fmt == NV21 else (uc, vc)
-    stride = stride or w
-    assert stride >= wp, "packed NV frames of odd width are not written"
-    return pad_rows(u8(y), stride).tobytes() + pad_rows(u8(uv).reshape(hp // 2, -1), stride).tobytes()
+    # packed (stride 0): Y rows of w bytes, chroma rows of ceil(w/2) pairs
+    return pad_rows(u8(y), stride or w).tobytes() + pad_rows(u8(uv).reshape(hp // 2, -1), stride or wp).tobytes()
 
 
 def stored(img, rotation):
@@ -155,6 +155,7 @@ def main():
         odd = Image.new("L", (31, 29))
         odd.paste(img, (1, 0))
         add(f"s{cls}_rgba_31x29", odd, RGBA8)
+        add(f"s{cls}_nv21_31x29", odd, NV21)
         add(f"s{cls}_nv21_31x29_s", odd, NV21, stride=40)
     # a colour picture: the labels mean nothing for a grey-clothes model, but must agree
     pic = colour_picture(96, 72)

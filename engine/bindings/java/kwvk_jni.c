@@ -43,8 +43,7 @@ static jstring kj_string(JNIEnv *env, const char *s)
 {
     if (!s) s = "";
     size_t n = strlen(s);
-    jchar stack[256];
-    jchar *u = n * 2 <= sizeof stack / sizeof stack[0] ? stack : malloc(n * 2 * sizeof *u);
+    jchar *u = malloc((n + 1) * sizeof *u); /* a byte gives at most one UTF-16 unit */
     if (!u) {
         (*env)->ThrowNew(env, (*env)->FindClass(env, "java/lang/OutOfMemoryError"), "kwvk_jni: string");
         return NULL;
@@ -77,7 +76,7 @@ static jstring kj_string(JNIEnv *env, const char *s)
         }
     }
     jstring js = (*env)->NewString(env, u, (jsize)len);
-    if (u != stack) free(u);
+    free(u);
     return js;
 }
 
@@ -272,9 +271,9 @@ JNIEXPORT jint JNICALL Java_org_kwvk_Classifier_nValidationMessages(JNIEnv *env,
 /* Runs                                                                                     */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Bytes a frame spans from its first byte (each plane's last row unpadded), or 0 when the
- * stride is too short for a row; the same rule as Frame.requiredBytes. */
-static uint64_t kj_frame_bytes(uint32_t format, uint64_t w, uint64_t h, uint64_t stride)
+/* Bytes a frame spans from its first byte (each plane's last row unpadded), or 0 when a
+ * stride is too short for its row; the same rule as Frame.requiredBytes. */
+static uint64_t kj_frame_bytes(uint32_t format, uint64_t w, uint64_t h, uint64_t stride, uint64_t uv_stride)
 {
     uint64_t row;
     switch (format) {
@@ -286,8 +285,8 @@ static uint64_t kj_frame_bytes(uint32_t format, uint64_t w, uint64_t h, uint64_t
     case KWVK_PIXEL_NV12:
     case KWVK_PIXEL_NV21: {
         uint64_t uv_row = (w + 1) / 2 * 2;
-        if (stride < w || stride < uv_row) return 0;
-        return stride * h + stride * ((h + 1) / 2 - 1) + uv_row;
+        if (stride < w || uv_stride < uv_row) return 0;
+        return stride * h + uv_stride * ((h + 1) / 2 - 1) + uv_row;
     }
     default: return 0;
     }
@@ -297,8 +296,8 @@ static uint64_t kj_frame_bytes(uint32_t format, uint64_t w, uint64_t h, uint64_t
 
 JNIEXPORT void JNICALL Java_org_kwvk_Classifier_nRun(JNIEnv *env, jclass cls, jlong handle, jint format,
                                                      jbyteArray array, jobject direct, jint offset, jint available,
-                                                     jint width, jint height, jint stride, jint rotation, jint flags,
-                                                     jfloatArray out)
+                                                     jint width, jint height, jint stride, jint uv_stride, jint rotation,
+                                                     jint flags, jfloatArray out)
 {
     (void)cls;
     kj_handle *h = kj_get(env, handle);
@@ -324,8 +323,9 @@ JNIEXPORT void JNICALL Java_org_kwvk_Classifier_nRun(JNIEnv *env, jclass cls, jl
         kj_throw(env, "java/lang/NullPointerException", "frame data");
         return;
     }
-    uint64_t need = width > 0 && height > 0 && stride > 0
-                        ? kj_frame_bytes((uint32_t)format, (uint64_t)width, (uint64_t)height, (uint64_t)stride)
+    uint64_t need = width > 0 && height > 0 && stride > 0 && uv_stride > 0
+                        ? kj_frame_bytes((uint32_t)format, (uint64_t)width, (uint64_t)height, (uint64_t)stride,
+                                         (uint64_t)uv_stride)
                         : 0;
     if (need == 0 || offset < 0 || available < 0 || (int64_t)offset + available > size || need > (uint64_t)available) {
         kj_throw(env, "java/lang/IllegalArgumentException", "the frame does not fit its data");
@@ -351,7 +351,7 @@ JNIEXPORT void JNICALL Java_org_kwvk_Classifier_nRun(JNIEnv *env, jclass cls, jl
         .stride = (uint32_t)stride,
         .data = base + offset,
         .uv = NULL, /* NV12/NV21: right after the Y plane, at stride * height */
-        .uv_stride = (uint32_t)stride,
+        .uv_stride = (uint32_t)uv_stride,
         .rotation = (uint32_t)rotation,
         .flags = (uint32_t)flags,
     };

@@ -126,7 +126,7 @@ public final class Classifier implements AutoCloseable {
         float[] out = new float[numOutputs];
         int flags = frame.format.isYuv() && frame.fullRange ? 1 : 0;
         nRun(handle, frame.format.code, frame.array, frame.direct, frame.offset, frame.available, frame.width,
-             frame.height, (int)frame.stride(), frame.rotation, flags, out);
+             frame.height, (int)frame.stride(), (int)frame.chromaStride(), frame.rotation, flags, out);
         return out;
     }
 
@@ -188,6 +188,7 @@ public final class Classifier implements AutoCloseable {
     private static native String nDeviceName(long handle);
     private static native int nValidationMessages(long handle);
     private static native void nRun(long handle, int format, byte[] array, ByteBuffer direct, int offset, int available,
-                                    int width, int height, int stride, int rotation, int flags, float[] out);
+                                    int width, int height, int stride, int uvStride, int rotation, int flags,
+                                    float[] out);
     private static native Label[] nTopK(long handle, float[] logits, int k, boolean softmax);
 }

@@ -14,8 +14,10 @@ import java.nio.ByteBuffer;
  *
  * <p>Memory layout: row {@code y} of the (first) plane starts at byte {@code y * rowStride};
  * for NV12/NV21 the interleaved chroma plane follows the Y plane at {@code rowStride * height}
- * and has the same row stride and {@code (height + 1) / 2} rows. A row stride of 0 means packed
- * rows. The last row of a plane need not be padded to the full stride.
+ * and has {@code (height + 1) / 2} rows of {@code (width + 1) / 2} pairs, with the same row
+ * stride. A row stride of 0 means packed rows (for NV12/NV21: Y rows of {@code width} bytes,
+ * chroma rows of {@code (width + 1) / 2 * 2} bytes, so a packed frame of even size has
+ * {@code width * height * 3 / 2} bytes). The last row of a plane need not be padded.
  */
 public final class Frame {
     final PixelFormat format;
@@ -108,23 +110,32 @@ public final class Frame {
         return (long)width * format.bytesPerPixel;
     }
 
-    /** Row stride used (the packed row length when 0), checked against the row length. */
+    /** Bytes of one row of the NV12/NV21 chroma plane: ceil(width / 2) pairs. */
+    long chromaRowBytes() {
+        return ((width + 1L) / 2) * 2;
+    }
+
+    /** Row stride of the (first) plane: the packed row length when 0, else checked against it. */
     long stride() {
         long packed = packedRowBytes();
-        if (format.isBiPlanar()) packed = Math.max(packed, ((width + 1L) / 2) * 2); // chroma rows
-        if (rowStride == 0) return packed;
+        if (format.isBiPlanar()) packed = Math.max(packed, chromaRowBytes());
+        if (rowStride == 0) return packedRowBytes();
         if (rowStride < packed)
             throw new IllegalArgumentException("row stride " + rowStride + " is less than a row of " + format + " at width "
                                                + width + " (" + packed + " bytes)");
         return rowStride;
     }
 
+    /** NV12/NV21: row stride of the chroma plane (packed: ceil(width / 2) pairs). */
+    long chromaStride() {
+        return rowStride == 0 ? chromaRowBytes() : stride();
+    }
+
     /** Bytes the frame spans from its first byte (the last row of each plane unpadded). */
     long requiredBytes() {
         long stride = stride();
-        long bytes = stride * (height - 1) + packedRowBytes();
-        if (format.isBiPlanar()) bytes = stride * height + stride * ((height + 1) / 2 - 1) + ((width + 1L) / 2) * 2;
-        return bytes;
+        if (format.isBiPlanar()) return stride * height + chromaStride() * ((height + 1) / 2 - 1) + chromaRowBytes();
+        return stride * (height - 1) + packedRowBytes();
     }
 
     /** Throws unless the data holds the whole frame. */
