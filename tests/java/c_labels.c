@@ -104,8 +104,8 @@ int main(int argc, char **argv)
     unsigned format, width, height, stride, rotation, flags;
     int expect, frames = 0, status = 0;
     while (fgets(line, sizeof line, man)) {
-        if (sscanf(line, "%255s %u %u %u %u %u %u %d %255s", name, &format, &width, &height, &stride, &rotation,
-                   &flags, &expect, file) != 9) {
+        if (sscanf(line, "%255s %u %u %u %u %u %u %d %255s", name, &format, &width, &height, &stride, &rotation, &flags,
+                   &expect, file) != 9) {
             fprintf(stderr, "c_labels: bad manifest line: %s", line);
             return 1;
         }
@@ -117,8 +117,13 @@ int main(int argc, char **argv)
             fprintf(stderr, "c_labels: cannot read %s\n", path);
             return 1;
         }
-        kwvk_image image = {.format = format, .width = width, .height = height, .stride = stride, .data = pixels,
-                            .rotation = rotation, .flags = flags};
+        kwvk_image image = {.format = format,
+                            .width = width,
+                            .height = height,
+                            .stride = stride,
+                            .data = pixels,
+                            .rotation = rotation,
+                            .flags = flags};
         if ((format == KWVK_PIXEL_NV12 || format == KWVK_PIXEL_NV21) && stride == 0) {
             /* packed as the Java binding means it: chroma rows of ceil(width/2) pairs */
             image.stride = width;
@@ -138,9 +143,11 @@ int main(int argc, char **argv)
             break;
         }
         fprintf(out, "%s\t%u", name, n_out);
-        for (uint32_t i = 0; i < n_out; i++) fprintf(out, " %.9g", logits[i]);
+        for (uint32_t i = 0; i < n_out; i++)
+            fprintf(out, " %.9g", logits[i]);
         fprintf(out, "\t");
-        for (int i = 0; i < TOP; i++) fprintf(out, "%s%u %.9g %s", i ? "\t" : "", top[i].index, top[i].score, top[i].label);
+        for (int i = 0; i < TOP; i++)
+            fprintf(out, "%s%u %.9g %s", i ? "\t" : "", top[i].index, top[i].score, top[i].label);
         fprintf(out, "\n");
         printf("%-28s %u (%s) %.4f\n", name, top[0].index, top[0].label, top[0].score);
         frames++;

@@ -52,14 +52,20 @@ static jstring kj_string(JNIEnv *env, const char *s)
     size_t len = 0;
     while (p < end) {
         uint32_t c = *p, need = 0, min = 0;
-        if (c < 0x80) need = 0;
-        else if ((c & 0xe0) == 0xc0) need = 1, c &= 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0) need = 2, c &= 0x0f, min = 0x800;
-        else if ((c & 0xf8) == 0xf0) need = 3, c &= 0x07, min = 0x10000;
-        else need = UINT32_MAX;
+        if (c < 0x80)
+            need = 0;
+        else if ((c & 0xe0) == 0xc0)
+            need = 1, c &= 0x1f, min = 0x80;
+        else if ((c & 0xf0) == 0xe0)
+            need = 2, c &= 0x0f, min = 0x800;
+        else if ((c & 0xf8) == 0xf0)
+            need = 3, c &= 0x07, min = 0x10000;
+        else
+            need = UINT32_MAX;
         size_t i = 1;
         if (need != UINT32_MAX) {
-            for (; i <= need && p + i < end && (p[i] & 0xc0) == 0x80; i++) c = (c << 6) | (p[i] & 0x3f);
+            for (; i <= need && p + i < end && (p[i] & 0xc0) == 0x80; i++)
+                c = (c << 6) | (p[i] & 0x3f);
         }
         if (need == UINT32_MAX || i != need + 1 || c < min || c > 0x10ffff || (c >= 0xd800 && c < 0xe000)) {
             u[len++] = 0xfffd; /* one replacement per bad lead byte */
@@ -296,8 +302,8 @@ static uint64_t kj_frame_bytes(uint32_t format, uint64_t w, uint64_t h, uint64_t
 
 JNIEXPORT void JNICALL Java_org_kwvk_Classifier_nRun(JNIEnv *env, jclass cls, jlong handle, jint format,
                                                      jbyteArray array, jobject direct, jint offset, jint available,
-                                                     jint width, jint height, jint stride, jint uv_stride, jint rotation,
-                                                     jint flags, jfloatArray out)
+                                                     jint width, jint height, jint stride, jint uv_stride,
+                                                     jint rotation, jint flags, jfloatArray out)
 {
     (void)cls;
     kj_handle *h = kj_get(env, handle);
@@ -323,10 +329,10 @@ JNIEXPORT void JNICALL Java_org_kwvk_Classifier_nRun(JNIEnv *env, jclass cls, jl
         kj_throw(env, "java/lang/NullPointerException", "frame data");
         return;
     }
-    uint64_t need = width > 0 && height > 0 && stride > 0 && uv_stride > 0
-                        ? kj_frame_bytes((uint32_t)format, (uint64_t)width, (uint64_t)height, (uint64_t)stride,
-                                         (uint64_t)uv_stride)
-                        : 0;
+    uint64_t need =
+        width > 0 && height > 0 && stride > 0 && uv_stride > 0
+            ? kj_frame_bytes((uint32_t)format, (uint64_t)width, (uint64_t)height, (uint64_t)stride, (uint64_t)uv_stride)
+            : 0;
     if (need == 0 || offset < 0 || available < 0 || (int64_t)offset + available > size || need > (uint64_t)available) {
         kj_throw(env, "java/lang/IllegalArgumentException", "the frame does not fit its data");
         return;
@@ -369,8 +375,8 @@ JNIEXPORT void JNICALL Java_org_kwvk_Classifier_nRun(JNIEnv *env, jclass cls, jl
     free(logits);
 }
 
-JNIEXPORT jobjectArray JNICALL Java_org_kwvk_Classifier_nTopK(JNIEnv *env, jclass cls, jlong handle,
-                                                              jfloatArray logits, jint k, jboolean softmax)
+JNIEXPORT jobjectArray JNICALL Java_org_kwvk_Classifier_nTopK(JNIEnv *env, jclass cls, jlong handle, jfloatArray logits,
+                                                              jint k, jboolean softmax)
 {
     (void)cls;
     kj_handle *h = kj_get(env, handle);
@@ -388,8 +394,8 @@ JNIEXPORT jobjectArray JNICALL Java_org_kwvk_Classifier_nTopK(JNIEnv *env, jclas
         goto done;
     }
     (*env)->GetFloatArrayRegion(env, logits, 0, n, v);
-    kwvk_result r = kwvk_top_k(h->model, v, (uint32_t)n, (uint32_t)k, softmax ? KWVK_SCORES_SOFTMAX : KWVK_SCORES_LOGITS,
-                               best);
+    kwvk_result r =
+        kwvk_top_k(h->model, v, (uint32_t)n, (uint32_t)k, softmax ? KWVK_SCORES_SOFTMAX : KWVK_SCORES_LOGITS, best);
     if (r != KWVK_OK) {
         kj_throw_result(env, r);
         goto done;
@@ -398,7 +404,7 @@ JNIEXPORT jobjectArray JNICALL Java_org_kwvk_Classifier_nTopK(JNIEnv *env, jclas
     for (jint i = 0; result && i < k; i++) {
         jstring name = kj_string(env, best[i].label);
         jobject label = name ? (*env)->NewObject(env, kj_label_class, kj_label_init, (jint)best[i].index,
-                                                  (jfloat)best[i].score, name)
+                                                 (jfloat)best[i].score, name)
                              : NULL;
         if (!label) {
             result = NULL; /* exception pending */
