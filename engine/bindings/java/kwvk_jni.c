@@ -338,36 +338,34 @@ JNIEXPORT void JNICALL Java_org_kwvk_Classifier_nRun(JNIEnv *env, jclass cls, jl
         return;
     }
 
-    float *logits = malloc(h->num_outputs * sizeof *logits);
-    if (!logits) {
-        kj_throw(env, "java/lang/OutOfMemoryError", "kwvk_jni: output");
-        return;
-    }
+    /* A heap array is copied (the frame's bytes only) rather than pinned: a pinned array
+     * would hold up the garbage collector while the GPU runs. A direct buffer is read in
+     * place. */
+    uint8_t *copy = NULL;
     if (!direct) {
-        base = (*env)->GetPrimitiveArrayCritical(env, array, NULL);
-        if (!base) {
-            free(logits);
-            return; /* OutOfMemoryError pending */
-        }
+        copy = malloc((size_t)need);
+        if (copy) (*env)->GetByteArrayRegion(env, array, offset, (jsize)need, (jbyte *)copy);
+    }
+    float *logits = malloc(h->num_outputs * sizeof *logits);
+    if (!logits || (!direct && !copy)) {
+        free(copy);
+        free(logits);
+        kj_throw(env, "java/lang/OutOfMemoryError", "kwvk_jni: frame");
+        return;
     }
     kwvk_image image = {
         .format = (uint32_t)format,
         .width = (uint32_t)width,
         .height = (uint32_t)height,
         .stride = (uint32_t)stride,
-        .data = base + offset,
+        .data = direct ? base + offset : copy,
         .uv = NULL, /* NV12/NV21: right after the Y plane, at stride * height */
         .uv_stride = (uint32_t)uv_stride,
         .rotation = (uint32_t)rotation,
         .flags = (uint32_t)flags,
     };
-    /* kwvk_net_start_images copies the pixels before it returns: a heap array is pinned
-     * (and the garbage collector possibly held) only for that copy, not for the GPU run. */
-    kwvk_job *job = NULL;
-    kwvk_result r = kwvk_net_start_images(h->net, &image, 1, &job);
-    if (!direct) (*env)->ReleasePrimitiveArrayCritical(env, array, base, JNI_ABORT);
-    if (r == KWVK_OK) r = kwvk_job_output(job, logits, h->num_outputs);
-    kwvk_job_destroy(job);
+    kwvk_result r = kwvk_net_run_images(h->net, &image, 1, logits, h->num_outputs);
+    free(copy);
     if (r == KWVK_OK)
         (*env)->SetFloatArrayRegion(env, out, 0, (jsize)h->num_outputs, logits);
     else
