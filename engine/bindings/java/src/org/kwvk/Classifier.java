@@ -34,7 +34,7 @@ public final class Classifier implements AutoCloseable {
     static {
         String path = System.getProperty("kwvk.library");
         if (path != null && !path.isEmpty())
-            System.load(path);
+            System.load(new java.io.File(path).getAbsolutePath());
         else
             System.loadLibrary("kwvkjni");
     }
