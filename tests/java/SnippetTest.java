@@ -20,8 +20,8 @@ import org.kwvk.Label;
  * Android stand-ins) on a desktop: its YUV_420_888 to NV21 conversion is fed the packed NV21
  * frames of make_frames.py laid out as a camera might deliver them (chroma interleaved with
  * pixel stride 2, or planar with pixel stride 1; padded rows whose last row is unpadded) and
- * must give back the same bytes; the result, classified as CameraLabeler classifies it, must
- * get the C path's class.
+ * must give back the same bytes; the result (of the interleaved, padded layout), classified as
+ * CameraLabeler classifies it, must get the C path's class.
  *
  * Usage: java -Dkwvk.library=libkwvkjni.so -cp ... com.example.kwvkdemo.SnippetTest MODEL MANIFEST C_OUT
  */
@@ -127,6 +127,7 @@ public final class SnippetTest {
                         String what = name + (interleaved ? " interleaved" : " planar") + ", padding " + padding;
                         byte[] out = CameraLabeler.toNv21(asCamera(nv21, w, h, interleaved, padding), null);
                         check(Arrays.equals(out, nv21), what + ": toNv21 differs from the frame");
+                        if (!interleaved || padding == 0) continue; // equal bytes: classified once
                         Label[] top = classifier.classify(Frame.nv21(out, w, h).rotation(rotation), 3);
                         check(top[0].index == wantClass, what + ": class " + top[0].index + ", C path " + wantClass);
                     }
