@@ -344,14 +344,19 @@ KWVK_API kwvk_result kwvk_net_run_images(kwvk_net *net, const kwvk_image *images
  * job slot of a net has its own staging, activation memory and command buffer, so the jobs
  * of one net run independently of each other and of kwvk_net_run.
  *
- * Thread rule: kwvk_net_run, kwvk_net_run_images, kwvk_net_start, kwvk_net_start_images and
- * kwvk_net_output_shape may be called on one net from several threads at once; a job may be
- * polled, waited on, read and destroyed from any thread, but one job by one thread at a
- * time. Creating the plan of a new shape takes the net's lock (it records command
- * buffers: milliseconds to seconds): call kwvk_net_prepare or run once at start-up to keep
- * that off a UI thread. kwvk_job_poll never blocks. kwvk_net_destroy, kwvk_net_prepare,
- * kwvk_net_profile, kwvk_net_get_stats, kwvk_net_get_io and kwvk_net_submit must not overlap
- * any other call on the same net, and every job of a net must be destroyed before the net. */
+ * The first run of a shape in a slot plans and records it (as the first kwvk_net_run does):
+ * start a job or two at start-up, off the UI thread, to keep that out of the first frames.
+ *
+ * Thread rule: kwvk_net_run, kwvk_net_run_images, kwvk_net_start, kwvk_net_start_images,
+ * kwvk_net_prepare and kwvk_net_output_shape may be called on one net from several threads
+ * at once (the blocking calls share one slot and take turns; planning a new shape takes the
+ * net's lock). A job may be polled, waited on, read and destroyed from any thread, by one
+ * thread at a time. kwvk_job_poll never blocks. kwvk_net_run holds the context's queue lock
+ * while it waits for the GPU (kwvk_net_run_images and jobs wait on fences of their own), so
+ * a thread that must never wait should not share its context with kwvk_net_run callers.
+ * kwvk_net_destroy, kwvk_net_profile, kwvk_net_get_stats, kwvk_net_get_io and
+ * kwvk_net_submit must not overlap any other call on the same net, and every job of a net
+ * must be destroyed before the net. See docs/app-api.md. */
 typedef struct kwvk_job kwvk_job;
 /* input: n*c*h*w floats (as kwvk_net_run), copied before the call returns */
 KWVK_API kwvk_result kwvk_net_start(kwvk_net *net, const float *input, uint32_t n, uint32_t c,

@@ -3,6 +3,7 @@
 #define KWVK_IMAGE_H
 
 #include "internal.h"
+#include "job.h"
 
 #define KW_MAX_IMAGES 4096u /* images per call (the net's batch limit) */
 

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "job.h" /* the slots of jobs and image runs */
+
 #define MAX_BATCH 4096
 #define MAX_SIDE 16384
 #define ARENA_ALIGN 256
