@@ -18,6 +18,9 @@ import java.nio.ByteBuffer;
  * stride. A row stride of 0 means packed rows (for NV12/NV21: Y rows of {@code width} bytes,
  * chroma rows of {@code (width + 1) / 2 * 2} bytes, so a packed frame of even size has
  * {@code width * height * 3 / 2} bytes). The last row of a plane need not be padded.
+ *
+ * <p>A frame is a small mutable descriptor: make one per frame (or per thread) rather than
+ * sharing one between threads.
  */
 public final class Frame {
     final PixelFormat format;
@@ -134,7 +137,7 @@ public final class Frame {
     /** Bytes the frame spans from its first byte (the last row of each plane unpadded). */
     long requiredBytes() {
         long stride = stride();
-        if (format.isBiPlanar()) return stride * height + chromaStride() * ((height + 1) / 2 - 1) + chromaRowBytes();
+        if (format.isBiPlanar()) return stride * height + chromaStride() * ((height + 1L) / 2 - 1) + chromaRowBytes();
         return stride * (height - 1) + packedRowBytes();
     }
 
