@@ -512,6 +512,9 @@ kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **ou
     const char *tmo = getenv("KWVK_TIMEOUT_MS");
     long tmo_ms = tmo ? strtol(tmo, NULL, 10) : 0;
     ctx->timeout_ms = d.timeout_ms ? d.timeout_ms : tmo_ms > 0 && tmo_ms <= 86400000 ? (uint32_t)tmo_ms : 60000;
+    /* KWVK_WINOGRAD=0: no Winograd convs; =1: every eligible conv (ops_wino.c); else the rule */
+    const char *wino = getenv("KWVK_WINOGRAD");
+    ctx->winograd = wino && strcmp(wino, "0") == 0 ? 0 : wino && strcmp(wino, "1") == 0 ? 1 : -1;
     ctx->lock = malloc(sizeof(pthread_mutex_t));
     if (!ctx->lock) {
         free(c);
