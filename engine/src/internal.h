@@ -58,6 +58,10 @@ typedef struct kw_features {
 
 #define KW_FUSED_ATTENTION_BUFFERS 8u
 
+/* Fault injection for tests (kw_ctx.fault, from KWVK_FAULT): every submission fails as if the
+ * device were lost (device_lost) or every fence wait times out (timeout). */
+enum { KW_FAULT_NONE = 0, KW_FAULT_DEVICE_LOST = 1, KW_FAULT_TIMEOUT = 2 };
+
 typedef struct kw_block kw_block;
 typedef struct kw_pipeline kw_pipeline;
 
@@ -83,6 +87,7 @@ typedef struct kw_ctx {
     uint32_t timeout_ms;
     /* run-time switches, read from the environment once, at context creation */
     int winograd; /* KWVK_WINOGRAD: 0 never, 1 every eligible conv, -1 (unset) the default rule */
+    int fault;    /* KWVK_FAULT (tests): KW_FAULT_* injected into every submission */
 
     kwvk_log_fn log;
     void *log_user;
