@@ -17,8 +17,9 @@ typedef struct kw_kernel_geom {
     uint32_t O, Cg, kh, kw;
 } kw_kernel_geom;
 
-/* One op kind. Entries left NULL take the default named in the comment. `msg` arguments
- * receive a description of what is wrong (snprintf into msg_len bytes). */
+/* One op kind. name, validate, infer and record are required; decode where the op has
+ * parameters; the other entries left NULL take the default named in their comment. `msg`
+ * arguments receive a description of what is wrong (snprintf into msg_len bytes). */
 typedef struct kw_op_def {
     const char *name;   /* as in docs/model-format.md and kwvk_op_name */
     kwvk_op_kind kind;  /* profiling category (kwvk_layer_time.kind) */

@@ -512,7 +512,7 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
         uint32_t groups = (uint32_t)div_up64(job.nlm, tr);
         tr = (uint32_t)div_up64(job.nlm, groups);
     }
-    /* output layout (kw_assemble_ohwi) and vec4 stores: runs of ci channels, vec4-aligned where
+    /* output layout (assemble_kernel_out) and vec4 stores: runs of ci channels, vec4-aligned where
      * ci, Cg and the output's start are multiples of 4 */
     kw_kernel_geom kg;
     const bool ohwi = call->out_ohwi && assemble_kernel_out(call->op, &kg); /* the net checked the readers */
