@@ -6,11 +6,14 @@
 
 #extension GL_EXT_control_flow_attributes : require
 
+// Constants shared with the C engine: activation codes, epilogue flags.
+#include "kw_flags.h"
+
 // Activation codes (docs/model-format.md).
-#define ACT_NONE 0u
-#define ACT_RELU 1u
-#define ACT_RELU6 2u
-#define ACT_GELU 3u
+#define ACT_NONE KW_ACT_NONE
+#define ACT_RELU KW_ACT_RELU
+#define ACT_RELU6 KW_ACT_RELU6
+#define ACT_GELU KW_ACT_GELU
 
 // erf, which GLSL lacks: |x| < 0.875: x * P(x^2); 0.875 <= |x| < 3.92: 1 - exp(Q(|x|)) with
 // the sign of x; beyond, +-1 (erfc(3.92) < 3e-8). P and Q are least-squares fits (degree 6 in
@@ -63,11 +66,11 @@ vec4 apply_act4(vec4 v, uint act)
 
 // Epilogue flags of the convolution shaders (a specialisation constant: a run-time branch
 // around each of the unrolled stores costs lavapipe twice the JIT time):
-// bits 0-1 activation, bit 2 scale, bit 3 bias, bit 4 residual.
-#define EPI_ACT(f) ((f) & 3u)
-#define EPI_SCALE(f) (((f) >> 2) & 1u)
-#define EPI_BIAS(f) (((f) >> 3) & 1u)
-#define EPI_RES(f) (((f) >> 4) & 1u)
+// KW_EPI_* in kw_flags.h.
+#define EPI_ACT(f) ((f) & KW_EPI_ACT_MASK)
+#define EPI_SCALE(f) (((f) & KW_EPI_SCALE) != 0u ? 1u : 0u)
+#define EPI_BIAS(f) (((f) & KW_EPI_BIAS) != 0u ? 1u : 0u)
+#define EPI_RES(f) (((f) & KW_EPI_RES) != 0u ? 1u : 0u)
 
 // Convolution geometry packed in one specialisation constant: stride and dilation, 8 bits each.
 #define GEOM_SH(g) ((g) & 255u)

@@ -2,16 +2,8 @@
 #include "ref.h"
 
 #include <math.h>
-#include <string.h>
 
-float kw_ref_f32(int32_t bits)
-{
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-/* params: 0 C, 1 eps (float32 bits); tensor 0 [2, C]: weight, bias. For every sample and pixel
+/* params: kw_layernorm_params; tensor 0 [2, C]: weight, bias. For every sample and pixel
  * y[c] = (x[c] - mean) / sqrt(var + eps) * weight[c] + bias[c], mean and (biased) variance over
  * the C channels of that pixel. */
 void kw_ref_layernorm(const kw_op *op, const kw_tensor *const *t, uint32_t n, const kw_shape *in,
@@ -20,7 +12,7 @@ void kw_ref_layernorm(const kw_op *op, const kw_tensor *const *t, uint32_t n, co
     (void)out;
     const uint32_t C = in[0].c;
     const uint64_t hw = (uint64_t)in[0].h * in[0].w;
-    const double eps = kw_ref_f32(op->p[1]);
+    const double eps = op->ln.eps;
     const float *w = t[0]->data, *b = t[0]->data + C;
     for (uint32_t s = 0; s < n; s++) {
         const float *xs = x[0] + (uint64_t)s * C * hw;

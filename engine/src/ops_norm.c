@@ -1,5 +1,5 @@
 /* ops_norm.c - the layernorm op (LayerNorm over the channels of an NCHW value, layernorm.comp):
- * validation, shape inference and recording. The KW attention's multi-dispatch path uses the
+ * its op table entry (decode, validation, shape inference, recording). The KW attention's multi-dispatch path uses the
  * same dispatch for its LayerNorm hidden norm (kw_layernorm_dispatch). */
 #include "internal.h"
 #include "ops.h"
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define BAD(...) (snprintf(msg, msg_len, __VA_ARGS__), false)
+#define BAD KW_BAD
 
 float kw_param_f32(int32_t bits)
 {
@@ -17,33 +17,26 @@ float kw_param_f32(int32_t bits)
 }
 
 /* params: 0 C, 1 eps (float32 bits, in (0, 1)); tensor 0 [2, C] (weight, bias); input [x]. */
-bool kw_layernorm_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len)
+static void layernorm_decode(kw_op *op)
 {
-    const int32_t C = op->p[0];
-    const float eps = kw_param_f32(op->p[1]);
-    if (C < 1 || C > 65536) return BAD("channels %d out of range 1..65536", C);
-    if (!(eps > 0.0f && eps < 1.0f)) return BAD("eps %g out of range (0, 1)", (double)eps);
-    if (op->inputs[0] == KW_NONE) return BAD("input 0 is missing");
-    if (op->inputs[0] > index)
-        return BAD("input 0 refers to value %u, which is not computed before it (cycle or dangling reference)",
-                   op->inputs[0]);
-    for (int i = 1; i < KW_MAX_OP_INPUTS; i++)
-        if (op->inputs[i] != KW_NONE) return BAD("unexpected input in slot %d", i);
-    const uint32_t id = op->tensors[0];
-    if (id == KW_NONE) return BAD("tensor 0 (weight and bias) is missing");
-    if (id >= m->n_tensors) return BAD("tensor 0 (weight and bias) refers to tensor id %u of %u", id, m->n_tensors);
-    if (m->tensors[id].count != 2ull * (uint64_t)C)
-        return BAD("tensor 0 (weight and bias) has %llu elements, expected %llu",
-                   (unsigned long long)m->tensors[id].count, 2ull * (unsigned long long)C);
-    for (int i = 1; i < KW_MAX_OP_TENSORS; i++)
-        if (op->tensors[i] != KW_NONE) return BAD("unexpected tensor in slot %d", i);
-    return true;
+    op->ln = (kw_layernorm_params){.C = op->p[0], .eps = kw_param_f32(op->p[1])};
 }
 
-bool kw_layernorm_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len)
+static bool layernorm_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len)
 {
-    if (in[0].c != (uint32_t)op->p[0])
-        return BAD("layernorm expects %d channels, got %u", op->p[0], in[0].c);
+    const int32_t C = op->ln.C;
+    const float eps = op->ln.eps;
+    if (!kw_in_range(C, 1, 65536)) return BAD("channels %d out of range 1..65536", C);
+    if (!(eps > 0.0f && eps < 1.0f)) return BAD("eps %g out of range (0, 1)", (double)eps);
+    if (!kw_check_inputs(op, index, 1u, 0u, msg, msg_len)) return false;
+    uint32_t d[2] = {2, (uint32_t)C};
+    if (!kw_check_tensor(m, op, 0, true, 2, d, "weight and bias", msg, msg_len)) return false;
+    return kw_no_extra_tensors(op, 1, msg, msg_len);
+}
+
+static bool layernorm_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len)
+{
+    if (in[0].c != (uint32_t)op->ln.C) return BAD("layernorm expects %d channels, got %u", op->ln.C, in[0].c);
     *out = in[0];
     return true;
 }
@@ -87,7 +80,7 @@ kwvk_result kw_layernorm_dispatch(kw_rec *rec, kw_view x, kw_view w, kw_view b, 
     return KWVK_OK;
 }
 
-kwvk_result kw_layernorm_record(kw_rec *rec, const kw_op_call *call)
+static kwvk_result layernorm_record(kw_rec *rec, const kw_op_call *call)
 {
     if (!call->vin[0].buf || !call->vout.buf || !call->vt[0].buf)
         return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "layernorm: missing input, output or weight view");
@@ -96,5 +89,14 @@ kwvk_result kw_layernorm_record(kw_rec *rec, const kw_op_call *call)
     const kw_view wb = call->vt[0];
     const kw_view b = kw_view_of(wb.buf, wb.offset + (uint64_t)C * 4, (uint64_t)C * 4);
     return kw_layernorm_dispatch(rec, call->vin[0], wb, b, call->vout, call->n, C, call->in[0].h * call->in[0].w,
-                                 kw_param_f32(call->op->p[1]), KW_ACT_NONE);
+                                 call->op->ln.eps, KW_ACT_NONE);
 }
+
+const kw_op_def kw_op_layernorm_def = {
+    .name = "layernorm",
+    .kind = KWVK_KIND_OTHER,
+    .decode = layernorm_decode,
+    .validate = layernorm_validate,
+    .infer = layernorm_infer,
+    .record = layernorm_record,
+};
