@@ -45,6 +45,7 @@ struct kwvk_net {
     kw_plan *plans;
     uint32_t n_plans;
     double pipeline_ms, record_ms;
+    uint32_t pipelines_created;
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -361,11 +362,13 @@ static kwvk_result get_plan(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, u
      * creating pipelines on the same context, their time is counted here too */
     kw_ctx_lock(net->ctx);
     double t0 = now_ms(), pipe0 = net->ctx->pipeline_ms;
+    uint32_t created0 = net->ctx->pipelines_created;
     kw_ctx_unlock(net->ctx);
     kwvk_result r = plan_shapes(net, p);
     if (r == KWVK_OK) r = plan_record(net, p);
     kw_ctx_lock(net->ctx);
     double pipe = net->ctx->pipeline_ms - pipe0;
+    net->pipelines_created += net->ctx->pipelines_created - created0;
     kw_ctx_unlock(net->ctx);
     net->pipeline_ms += pipe;
     net->record_ms += now_ms() - t0 - pipe;
@@ -528,7 +531,9 @@ kwvk_result kwvk_net_get_stats(const kwvk_net *net, kwvk_net_stats *out)
         if (net->plans[i].arena_bytes > out->activation_bytes) out->activation_bytes = net->plans[i].arena_bytes;
     kw_ctx_lock(net->ctx);
     out->peak_device_bytes = net->ctx->peak;
+    out->pipeline_cache_loaded = net->ctx->disk_cache_loaded;
     kw_ctx_unlock(net->ctx);
+    out->pipelines_created = net->pipelines_created;
     out->pipeline_ms = net->pipeline_ms;
     out->record_ms = net->record_ms;
     out->plans = net->n_plans;
