@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """check_eval_folder.py KWVK_EVAL SOURCE_DIR WORKDIR [PER_CLASS] - kwvk-eval --images on a
-class-per-folder data set (torchvision's ImageFolder layout): PER_CLASS (default 40)
+class-per-folder data set (torchvision's ImageFolder layout): PER_CLASS (default 20)
 Fashion-MNIST test images of each class written as PNG files into folders named after the
 model's labels ("T-shirt/top" -> "T-shirt_top", some nested a level deeper). PyTorch runs
 the shipped checkpoint (models/fmnist_kw1x.pth) on the same PNG files decoded with Pillow;
@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 tool, src, work = sys.argv[1:4]
-per_class = int(sys.argv[4]) if len(sys.argv) > 4 else 40
+per_class = int(sys.argv[4]) if len(sys.argv) > 4 else 20
 sys.path.insert(0, os.path.join(src, "tools"))
 from kwvk_py import convert, fmnist, train  # noqa: E402
 

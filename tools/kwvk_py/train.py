@@ -132,6 +132,16 @@ def tune_malloc():
         pass
 
 
+def _portable(value):
+    """A path inside the repository as a path relative to its root (checkpoints are shipped,
+    and must not record the directories of the machine that trained them)."""
+    root = os.path.dirname(TOOLS_DIR)
+    if isinstance(value, str) and os.path.isabs(value) and \
+            os.path.commonpath([root, os.path.abspath(value)]) == root:
+        return os.path.relpath(value, root)
+    return value
+
+
 def train(args):
     tune_malloc()
     torch.set_num_threads(args.threads)
@@ -231,7 +241,7 @@ def train(args):
         "torch": torch.__version__,
     }
     torch.save({"model": model.state_dict(), "epoch": args.epochs - 1,
-                "args": {k: v for k, v in vars(args).items() if k != "func"},
+                "args": {k: _portable(v) for k, v in vars(args).items() if k != "func"},
                 "config": cfg}, ckpt_path)
     with open(base + ".json", "w") as f:
         json.dump(cfg, f, indent=2)
