@@ -1,5 +1,6 @@
 /* fuzz_image - libFuzzer target for the tools' image path (tools/common/tool_util.c):
- * tu_load_image (stb_image decoding of JPEG/PNG/BMP/GIF/TGA/PSD/PNM) followed by
+ * tu_load_image (JPEG by libjpeg where the tools are built with it, else stb_image;
+ * PNG/BMP/GIF/TGA/PSD/PNM by stb_image) followed by
  * the model's preprocessing, and tu_preprocess_rgb8 on the decoded pixels for two more
  * preprocessing set-ups (only for images tu_load_image accepted, so that the harness never
  * decodes what the tool would refuse).

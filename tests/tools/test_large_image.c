@@ -8,7 +8,9 @@
  *   - a 50-megapixel phone photo (8160 x 6120): decoded at full resolution;
  *   - a PNG declaring 72 million pixels (header only): refused before decoding, naming the
  *     limit for formats decoded whole;
- *   - a truncated JPEG: refused as truncated.
+ *   - a truncated JPEG: refused as truncated;
+ *   - a progressive JPEG declaring 72 million pixels: refused before decoding (libjpeg would
+ *     hold all its coefficients in memory).
  * Usage: test_large_image WORKDIR [PEAK_MIB] (default 160; more under the sanitizers) */
 #include "tool_util.h"
 
@@ -35,7 +37,7 @@ static long peak_rss_mib(void)
 }
 
 /* the pattern: R rises left to right, G top to bottom, B = 128 */
-static int write_jpeg(const char *path, unsigned w, unsigned h)
+static int write_jpeg_mode(const char *path, unsigned w, unsigned h, int progressive)
 {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
@@ -50,6 +52,7 @@ static int write_jpeg(const char *path, unsigned w, unsigned h)
     c.in_color_space = JCS_RGB;
     jpeg_set_defaults(&c);
     jpeg_set_quality(&c, 90, TRUE);
+    if (progressive) jpeg_simple_progression(&c);
     jpeg_start_compress(&c, TRUE);
     unsigned char *row = malloc((size_t)w * 3);
     if (!row) return -1;
@@ -68,6 +71,8 @@ static int write_jpeg(const char *path, unsigned w, unsigned h)
     free(row);
     return fclose(f);
 }
+
+static int write_jpeg(const char *path, unsigned w, unsigned h) { return write_jpeg_mode(path, w, h, 0); }
 
 static kwvk_model_info imagenet(void)
 {
@@ -176,6 +181,28 @@ int main(int argc, char **argv)
     printf("     truncated: %s\n", rgb ? "decoded" : err);
     check(!rgb && strstr(err, "truncated"), "a truncated JPEG is refused as truncated");
     tu_free_rgb8(rgb);
+    free(data);
+
+    /* a progressive JPEG whose frame header says 9000 x 8000: refused before decoding */
+    snprintf(path, sizeof path, "%s/progressive.jpg", argv[1]);
+    if (write_jpeg_mode(path, 16, 16, 1) != 0) return 1;
+    data = tu_read_file(path, &n);
+    remove(path);
+    if (!data) return 1;
+    size_t sof = 0;
+    for (size_t i = 2; i + 9 < n && !sof; i++)
+        if (data[i] == 0xFF && data[i + 1] == 0xC2) sof = i;
+    check(sof != 0, "the progressive test file has an SOF2 frame header");
+    if (sof) {
+        data[sof + 5] = 8000 >> 8; /* height, then width, big-endian */
+        data[sof + 6] = 8000 & 255;
+        data[sof + 7] = 9000 >> 8;
+        data[sof + 8] = 9000 & 255;
+        rgb = tu_decode_rgb8_scaled(data, n, 512, &w, &h, &err);
+        printf("     72 MP progressive JPEG: %s\n", rgb ? "decoded" : err);
+        check(!rgb && strstr(err, "progressive"), "a 72-megapixel progressive JPEG is refused, with the reason");
+        tu_free_rgb8(rgb);
+    }
     free(data);
 
     /* a PNG header declaring 9000 x 8000 pixels */

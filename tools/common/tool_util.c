@@ -518,6 +518,17 @@ static uint8_t *decode_jpeg(const uint8_t *data, size_t size, int min_short, int
         *err = tu_msg;
         return NULL;
     }
+    if (d.progressive_mode && pixels > TU_MAX_IMAGE_PIXELS) {
+        /* libjpeg keeps every DCT coefficient of a progressive file in memory (2 bytes per
+         * coefficient, 1.5-3 per pixel), whatever the output scale */
+        snprintf(tu_msg, sizeof tu_msg,
+                 "the JPEG is progressive and has %.1f million pixels; progressive JPEGs are held whole in "
+                 "memory while decoding, so they are accepted up to %.1f million (baseline ones up to %.1f)",
+                 pixels / 1e6, TU_MAX_IMAGE_PIXELS / 1e6, TU_MAX_JPEG_PIXELS / 1e6);
+        jpeg_destroy_decompress(&d);
+        *err = tu_msg;
+        return NULL;
+    }
     if (d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK) {
         jpeg_destroy_decompress(&d);
         *err = "CMYK JPEGs are not supported (convert the image to RGB)";
@@ -540,7 +551,7 @@ static uint8_t *decode_jpeg(const uint8_t *data, size_t size, int min_short, int
         snprintf(tu_msg, sizeof tu_msg, "out of memory decoding a %ux%u JPEG", d.output_width, d.output_height);
         longjmp(jerr.jump, 1);
     }
-    while (d.output_scanline < d.output_height) {
+    while (d.output_scanline < d.output_height && !jerr.truncated) { /* stop at the end of the data */
         JSAMPROW row = out + stride * d.output_scanline;
         jpeg_read_scanlines(&d, &row, 1);
     }
