@@ -84,10 +84,12 @@ int main(int argc, char **argv)
                    "  --batches L    comma-separated batch sizes, up to 8, each 1..4096 (default 1,8,32)\n"
                    "  --runs R       timed runs per batch size, 1..10000 (default 10); the median is reported\n"
                    "  --json OUT     also write the results as JSON to OUT (default: none)\n");
+            free(models);
             return 0;
         }
         if (!strcmp(a, "--version")) {
             tu_print_version(TOOL);
+            free(models);
             return 0;
         }
         if (!strcmp(a, "--device")) device = tu_arg_value(TOOL, argc, argv, &i);

@@ -337,10 +337,12 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
+            free(args);
             return 0;
         }
         if (!strcmp(a, "--version")) {
             tu_print_version(TOOL);
+            free(args);
             return 0;
         }
         if (!strcmp(a, "--validation")) validation = 1;
