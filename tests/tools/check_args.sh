@@ -40,7 +40,9 @@ expect 2 "--model needs a value, got the option --input" "$bin/kwvk-run" --model
 expect 2 "missing --input" "$bin/kwvk-run" --model "$model"
 expect 2 "unexpected argument 'stray'" "$bin/kwvk-run" stray
 expect 0 "classes +10:" "$bin/kwvk-run" --info --model "$model"
-expect 0 "KernelWarehouse convolutions" "$bin/kwvk-run" --info --model "$model"
+expect 0 "ops +28, of which 8 KernelWarehouse convolutions" "$bin/kwvk-run" --info --model "$model"
+# the warehouse sizes docs/parity.md lists for this net (KW 1x: 305,152 warehouse parameters)
+expect 0 "warehouses +3 \(305152 parameters\)" "$bin/kwvk-run" --info --model "$model"
 # kwvk-classify
 expect 2 "--batch expects an integer from 1 to 1024, got '0'" "$bin/kwvk-classify" --batch 0 x.png
 expect 2 "--top expects an integer from 1 to 16, got 'five'" "$bin/kwvk-classify" --top five x.png

@@ -248,6 +248,42 @@ int tu_first_run_notice(const char *tool, const kwvk_net *net, const kwvk_contex
     return 1;
 }
 
+/* Warehouses of a model file: the distinct tensors that kw_assemble ops (type 3) read
+ * (docs/model-format.md). The file was validated by kwvk_model_load_file; bounds are checked
+ * again all the same. -1 when the file cannot be read. */
+static long count_warehouses(const char *path, uint64_t *values)
+{
+    size_t n = 0;
+    uint8_t *b = tu_read_file(path, &n);
+    if (!b) return -1;
+    long count = -1;
+    *values = 0;
+    if (n >= 64) {
+        uint32_t n_ops = le32(b + 28), n_tensors = le32(b + 24);
+        uint64_t ops = (uint64_t)le32(b + 40) | (uint64_t)le32(b + 44) << 32;
+        uint64_t tens = (uint64_t)le32(b + 32) | (uint64_t)le32(b + 36) << 32;
+        if (ops <= n && (uint64_t)n_ops * 160 <= n - ops && tens <= n && (uint64_t)n_tensors * 48 <= n - tens) {
+            uint32_t *seen = calloc(n_tensors ? n_tensors : 1, sizeof *seen);
+            if (seen) {
+                count = 0;
+                for (uint32_t i = 0; i < n_ops; i++) {
+                    const uint8_t *op = b + ops + (size_t)i * 160;
+                    uint32_t t = le32(op + 20);
+                    if (le32(op) != 3 || t >= n_tensors || seen[t]) continue;
+                    seen[t] = 1;
+                    count++;
+                    uint64_t nbytes = (uint64_t)le32(b + tens + (size_t)t * 48 + 32) |
+                                      (uint64_t)le32(b + tens + (size_t)t * 48 + 36) << 32;
+                    *values += nbytes / 4;
+                }
+                free(seen);
+            }
+        }
+    }
+    free(b);
+    return count;
+}
+
 void tu_print_model_info(FILE *f, const char *path, const kwvk_model *model)
 {
     kwvk_model_info in;
@@ -270,6 +306,10 @@ void tu_print_model_info(FILE *f, const char *path, const kwvk_model *model)
     fprintf(f, "\n");
     fprintf(f, "parameters     %llu (float32 values in the file)\n", (unsigned long long)in.num_parameters);
     fprintf(f, "ops            %u, of which %u KernelWarehouse convolutions\n", in.num_ops, in.num_kw_layers);
+    uint64_t wh_values = 0;
+    long wh = count_warehouses(path, &wh_values);
+    if (wh >= 0)
+        fprintf(f, "warehouses     %ld (%llu parameters)\n", wh, (unsigned long long)wh_values);
     const char *l0 = kwvk_model_label(model, 0);
     fprintf(f, "classes        %u%s\n", in.num_classes, l0 && l0[0] ? ":" : " (no class names in the file)");
     if (l0 && l0[0])
