@@ -130,7 +130,7 @@ static int classify_samples(const char *model_path, const char *device, int vali
         const char *err = NULL;
         if (snprintf(path, sizeof path, "%s/%s", dir, files[i]) >= (int)sizeof path)
             tu_die(TOOL, "%s/%s: path too long", dir, files[i]);
-        if (tu_load_image(path, &info, input, &err) != 0) tu_die(TOOL, "%s: %s", path, err);
+        if (tu_load_image(path, model, input, &err) != 0) tu_die(TOOL, "%s: %s", path, err);
         double s = tu_now_ms();
         tu_check(TOOL, kwvk_net_run(net, input, 1, C, H, W, logits, K), "running");
         double ms = tu_now_ms() - s;
@@ -258,13 +258,13 @@ static void json_str(FILE *f, const char *s)
 /* Decode and preprocess files[0..n) into `input` ([n, C, H, W] as the model's metadata
  * says). A file that fails gets why[i] = the reason (its slot is zeroed), else NULL. The one
  * place the pixels are made: to be replaced by the library's image input. */
-static void decode_batch(const char *const *files, uint32_t n, const kwvk_model_info *info, size_t per, float *input,
+static void decode_batch(const char *const *files, uint32_t n, const kwvk_model *model, size_t per, float *input,
                          const char **why)
 {
     for (uint32_t i = 0; i < n; i++) {
         const char *err = NULL;
         why[i] = NULL;
-        if (tu_load_image(files[i], info, input + per * i, &err) != 0) {
+        if (tu_load_image(files[i], model, input + per * i, &err) != 0) {
             /* tu_load_image's message may live in a buffer the next call reuses */
             why[i] = strdup(err ? err : "cannot decode the image");
             if (!why[i]) tu_die(TOOL, "out of memory");
@@ -429,7 +429,7 @@ int main(int argc, char **argv)
     for (uint32_t start = 0; start < (uint32_t)files.n; start += B) {
         uint32_t n = (uint32_t)files.n - start < B ? (uint32_t)files.n - start : B;
         const char *const *batch_files = (const char *const *)files.paths + start;
-        decode_batch(batch_files, n, &info, per, input, why);
+        decode_batch(batch_files, n, model, per, input, why);
         memset(input + per * n, 0, per * (B - n) * sizeof *input); /* the last batch is padded */
         double s = tu_now_ms();
         tu_check(TOOL, kwvk_net_run(net, input, B, C, H, W, logits, (size_t)B * K), "running");

@@ -354,7 +354,7 @@ static int eval_folder(const char *model_path, const char *root, const char *ref
         for (uint32_t j = 0; j < B; j++) {
             const char *err = NULL;
             bad[j] = 0;
-            if (j >= n || tu_load_image(s.v[start + j].path, &info, input + per * j, &err) != 0) {
+            if (j >= n || tu_load_image(s.v[start + j].path, model, input + per * j, &err) != 0) {
                 if (j < n) {
                     progress_end(&pr);
                     fprintf(stderr, "%s: %s: %s\n", TOOL, s.v[start + j].path, err);

@@ -12,6 +12,7 @@
  *   - a progressive JPEG declaring 72 million pixels: refused before decoding (libjpeg would
  *     hold all its coefficients in memory).
  * Usage: test_large_image WORKDIR [PEAK_MIB] (default 160; more under the sanitizers) */
+#include "mw.h"
 #include "tool_util.h"
 
 #include <jpeglib.h>
@@ -74,17 +75,25 @@ static int write_jpeg_mode(const char *path, unsigned w, unsigned h, int progres
 
 static int write_jpeg(const char *path, unsigned w, unsigned h) { return write_jpeg_mode(path, w, h, 0); }
 
-static kwvk_model_info imagenet(void)
+/* ImageNet's geometry without normalisation (values stay in 0..255), as an identity network
+ * built with the test model writer (tests/hostile/mw.c) */
+static kwvk_model *imagenet(void)
 {
-    kwvk_model_info i;
-    memset(&i, 0, sizeof i);
-    i.input_channels = 3;
-    i.input_height = i.input_width = 224;
-    i.resize_short = 256;
-    i.crop = 224;
-    for (int c = 0; c < 3; c++)
-        i.std[c] = 1.0f / 255.0f; /* values stay in 0..255 */
-    return i;
+    mw_model m;
+    mw_identity(&m, 3, 224, 224);
+    m.resize_short = 256;
+    m.crop = 224;
+    for (int c = 0; c < 3; c++) {
+        m.mean[c] = 0.0f;
+        m.std[c] = 1.0f / 255.0f;
+    }
+    mw_layout l;
+    uint8_t *bytes = mw_bytes(&m, &l);
+    kwvk_model *model = NULL;
+    if (bytes && kwvk_model_load_memory(bytes, l.size, &model) != KWVK_OK) model = NULL;
+    free(bytes);
+    mw_free(&m);
+    return model;
 }
 
 static uint8_t *decode_file(const char *path, int min_short, int *w, int *h, const char **err)
@@ -108,7 +117,13 @@ int main(int argc, char **argv)
     }
     long peak_limit = argc == 3 ? atol(argv[2]) : 160;
     char path[4096];
-    kwvk_model_info info = imagenet();
+    kwvk_model *model = imagenet();
+    if (!model) {
+        fprintf(stderr, "cannot build the model: %s\n", kwvk_last_error());
+        return 1;
+    }
+    kwvk_model_info info;
+    kwvk_model_get_info(model, &info);
     float *out = malloc(3 * 224 * 224 * sizeof *out);
     const char *err = NULL;
     int w = 0, h = 0;
@@ -122,7 +137,7 @@ int main(int argc, char **argv)
         return 1;
     }
     long before = peak_rss_mib();
-    int r = tu_load_image(path, &info, out, &err);
+    int r = tu_load_image(path, model, out, &err);
     long used = peak_rss_mib();
     printf("     200 MP: %s; peak resident size %ld MiB (%ld MiB before)\n", r ? err : "decoded", used, before);
     check(r == 0, "a 200-megapixel JPEG decodes");
@@ -158,7 +173,7 @@ int main(int argc, char **argv)
     /* just above the limit */
     snprintf(path, sizeof path, "%s/201mp.jpg", argv[1]);
     if (write_jpeg(path, 16384, 12300) != 0) return 1;
-    r = tu_load_image(path, &info, out, &err);
+    r = tu_load_image(path, model, out, &err);
     printf("     201.5 MP: %s\n", r ? err : "decoded");
     check(r != 0 && strstr(err, "200.0 million"), "a 201.5-megapixel JPEG is refused, naming the limit");
     remove(path);
@@ -166,7 +181,7 @@ int main(int argc, char **argv)
     /* a 50-megapixel phone photo, decoded whole */
     snprintf(path, sizeof path, "%s/50mp.jpg", argv[1]);
     if (write_jpeg(path, 8160, 6120) != 0) return 1;
-    r = tu_load_image(path, &info, out, &err);
+    r = tu_load_image(path, model, out, &err);
     check(r == 0, "a 50-megapixel JPEG decodes");
     rgb = decode_file(path, tu_min_decode_side(&info), &w, &h, &err);
     check(rgb && w == 8160 && h == 6120, "... at full resolution");
@@ -215,6 +230,7 @@ int main(int argc, char **argv)
     tu_free_rgb8(rgb);
 
     free(out);
+    kwvk_model_destroy(model);
     printf("%d passed, %d failed\n", failures == 0, failures);
     return failures ? 1 : 0;
 }

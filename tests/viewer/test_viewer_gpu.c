@@ -96,11 +96,11 @@ static void run_case(vw_gpu *g, vw_slot *s, const char *image, int yuyv)
     if (vw_cmd_submit_wait(g, cmd, err, sizeof err)) die("preprocess", err);
     VkFence fence;
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    if (vkCreateFence(g->dev, &fi, NULL, &fence) != VK_SUCCESS) die("vkCreateFence", "");
+    if (g->vk.CreateFence(g->dev, &fi, NULL, &fence) != VK_SUCCESS) die("vkCreateFence", "");
     kwvk_submit_sync sync = {NULL, NULL, fence};
     if (kwvk_net_submit(s->net, 1, m->c, m->h, m->w, &sync) != KWVK_OK) die("kwvk_net_submit", kwvk_last_error());
-    vkWaitForFences(g->dev, 1, &fence, VK_TRUE, UINT64_MAX);
-    vkDestroyFence(g->dev, fence, NULL);
+    g->vk.WaitForFences(g->dev, 1, &fence, VK_TRUE, UINT64_MAX);
+    g->vk.DestroyFence(g->dev, fence, NULL);
     if (vw_cmd_begin(g, &cmd, err, sizeof err)) die("begin", err);
     vw_record_topk(g, cmd, s);
     if (vw_cmd_submit_wait(g, cmd, err, sizeof err)) die("top-k", err);
@@ -121,7 +121,7 @@ static void run_case(vw_gpu *g, vw_slot *s, const char *image, int yuyv)
     size_t n_in = (size_t)m->c * m->h * m->w;
     float *cpu_in = malloc(n_in * sizeof *cpu_in);
     const char *perr = NULL;
-    if (tu_preprocess_rgb8(cpu_rgb, w, h, &m->info, cpu_in, &perr)) die("tu_preprocess_rgb8", perr);
+    if (tu_preprocess_rgb8(cpu_rgb, w, h, m->model, cpu_in, &perr)) die("tu_preprocess_rgb8", perr);
     const float *gpu_in = s->io.input_mapped;
     long diff = 0;
     for (size_t i = 0; i < n_in; i++) {

@@ -62,12 +62,14 @@ const char *tu_default_model(void);
 int tu_have_libjpeg(void);
 
 /* Decode an image file (JPEG via libjpeg when built with it, else stb_image; PNG/BMP/GIF/...
- * via stb_image) into float32 [c, h, w] with the
- * model's preprocessing: shorter side to resize_short (bilinear, antialiased when shrinking),
- * centre crop `crop` (or resize straight to h x w when both are 0), then
- * (x/255 - mean)/std; 1-channel models take luminance. Returns 0 or -1 with *err set. */
-int tu_load_image(const char *path, const kwvk_model_info *info, float *out, const char **err);
-/* The preprocessing geometry of a w x h image for a model: size after the resize (ow, oh),
+ * via stb_image; a JPEG above TU_MAX_IMAGE_PIXELS scaled down while decoding, see
+ * tu_decode_rgb8_scaled) into float32 [c, h, w] with the model's preprocessing (the library's
+ * kwvk_preprocess_images: shorter side to resize_short with the model's interpolation,
+ * centre crop, grey for 1-channel models, (x/255 - mean)/std). Returns 0 or -1 with *err set
+ * (valid until the next call). */
+int tu_load_image(const char *path, const kwvk_model *model, float *out, const char **err);
+/* The preprocessing geometry of a w x h image for a model (the viewer's GPU copy of the
+ * preprocessing plans with it): size after the resize (ow, oh),
  * crop size (cw, ch) and crop origin (x0, y0; torchvision's rounding). Returns 0, or -1 with
  * *err set when the crop does not fit or the resized image would be unreasonably large. */
 typedef struct tu_geometry {
@@ -86,9 +88,9 @@ uint8_t *tu_decode_rgb8_scaled(const uint8_t *data, size_t size, int min_short, 
 /* The shorter side tu_load_image asks the decoder for: twice the model's resize target. */
 int tu_min_decode_side(const kwvk_model_info *info);
 void tu_free_rgb8(uint8_t *rgb);
-/* Same from RGB8 pixels in memory (used by the viewer and the fuzzer). */
-int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *info, float *out,
-                       const char **err);
+/* Same from RGB8 pixels in memory (kwvk_preprocess_images on an RGB8 frame; used by the
+ * viewer's test and the fuzzer). */
+int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model *model, float *out, const char **err);
 /* Index of the k largest values (k <= 16). */
 void tu_topk(const float *v, uint32_t n, uint32_t k, uint32_t *idx);
 void tu_softmax(const float *v, uint32_t n, float *out);
