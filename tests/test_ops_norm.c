@@ -32,8 +32,10 @@ static void blank(oh_case *c, uint32_t type)
 {
     memset(c, 0, sizeof *c);
     c->op.type = type;
-    for (int i = 0; i < KW_MAX_OP_INPUTS; i++) c->op.inputs[i] = KW_NONE;
-    for (int i = 0; i < KW_MAX_OP_TENSORS; i++) c->op.tensors[i] = KW_NONE;
+    for (int i = 0; i < KW_MAX_OP_INPUTS; i++)
+        c->op.inputs[i] = KW_NONE;
+    for (int i = 0; i < KW_MAX_OP_TENSORS; i++)
+        c->op.tensors[i] = KW_NONE;
     c->op.inputs[0] = 0;
 }
 
@@ -63,10 +65,12 @@ static void layernorm(oh_env *env, uint32_t n, kw_shape in, float eps, float off
     /* values with a common offset per pixel: the mean must be subtracted before squaring */
     const uint64_t count = (uint64_t)n * kw_shape_count(in);
     float *x = oh_random(env, count, 1.0f);
-    for (uint64_t i = 0; i < count; i++) x[i] = x[i] * 0.5f + offset;
+    for (uint64_t i = 0; i < count; i++)
+        x[i] = x[i] * 0.5f + offset;
     c.x[0] = x;
     float *wb = oh_random(env, 2ull * in.c, 1.0f);
-    for (uint32_t i = 0; i < in.c; i++) wb[i] = 1.0f + 0.5f * wb[i];
+    for (uint32_t i = 0; i < in.c; i++)
+        wb[i] = 1.0f + 0.5f * wb[i];
     uint32_t dims[2] = {2, in.c};
     c.op.tensors[0] = 0;
     oh_set_tensor(&c.t[0], 2, dims, wb);
@@ -140,7 +144,8 @@ static void gelu_dense(oh_env *env)
     c.n = 1;
     c.in[0] = (kw_shape){1, 1, w};
     float *x = oh_random(env, w, 0.0f);
-    for (uint32_t i = 0; i < w; i++) x[i] = -3.5f + (float)i / 1024.0f;
+    for (uint32_t i = 0; i < w; i++)
+        x[i] = -3.5f + (float)i / 1024.0f;
     c.x[0] = x;
     float *one = oh_random(env, 1, 0.0f);
     one[0] = 1.0f;
@@ -196,7 +201,8 @@ static void attention_ln(oh_env *env, att_desc d)
     c.op.tensors[0] = 0;
     oh_set_tensor(&c.t[0], 2, w1, oh_random(env, (uint64_t)d.hid * d.C, 1.0f / sqrtf((float)d.C)));
     float *b = oh_random(env, 3ull * d.hid, 0.5f);
-    for (uint32_t i = 0; i < d.hid; i++) b[d.hid + i] += 1.0f; /* LN weight around 1 */
+    for (uint32_t i = 0; i < d.hid; i++)
+        b[d.hid + i] += 1.0f; /* LN weight around 1 */
     c.op.tensors[1] = 1;
     oh_set_tensor(&c.t[1], 2, b1, b);
     const float s2 = 1.0f / sqrtf((float)d.hid);
@@ -241,19 +247,57 @@ static void all_cases(oh_env *env)
      * residual; the KW block's three with per-sample weights */
     conv(env, (conv_desc){.n = 2, .C = 3, .H = 19, .W = 17, .O = 8, .k = 4, .s = 4, .G = 1, .bias = true});
     conv(env, (conv_desc){.n = 3, .C = 6, .H = 9, .W = 11, .O = 10, .k = 2, .s = 2, .G = 1, .bias = true});
-    conv(env, (conv_desc){.n = 1, .C = 24, .H = 2, .W = 2, .O = 24, .k = 7, .s = 1, .pad = 3, .G = 24,
-                          .bias = true});
+    conv(env, (conv_desc){.n = 1, .C = 24, .H = 2, .W = 2, .O = 24, .k = 7, .s = 1, .pad = 3, .G = 24, .bias = true});
     for (int dyn = 0; dyn < 2; dyn++) {
-        conv(env, (conv_desc){.n = 3, .C = 13, .H = 9, .W = 11, .O = 13, .k = 7, .s = 1, .pad = 3, .G = 13,
-                              .bias = true, .dyn = dyn});
-        conv(env, (conv_desc){.n = 3, .C = 12, .H = 7, .W = 9, .O = 48, .k = 1, .s = 1, .G = 1, .bias = true,
-                              .act = KW_ACT_GELU, .dyn = dyn});
-        conv(env, (conv_desc){.n = 3, .C = 48, .H = 7, .W = 9, .O = 12, .k = 1, .s = 1, .G = 1, .scale = true,
-                              .bias = true, .res = true, .dyn = dyn});
+        conv(env, (conv_desc){.n = 3,
+                              .C = 13,
+                              .H = 9,
+                              .W = 11,
+                              .O = 13,
+                              .k = 7,
+                              .s = 1,
+                              .pad = 3,
+                              .G = 13,
+                              .bias = true,
+                              .dyn = dyn});
+        conv(env, (conv_desc){.n = 3,
+                              .C = 12,
+                              .H = 7,
+                              .W = 9,
+                              .O = 48,
+                              .k = 1,
+                              .s = 1,
+                              .G = 1,
+                              .bias = true,
+                              .act = KW_ACT_GELU,
+                              .dyn = dyn});
+        conv(env, (conv_desc){.n = 3,
+                              .C = 48,
+                              .H = 7,
+                              .W = 9,
+                              .O = 12,
+                              .k = 1,
+                              .s = 1,
+                              .G = 1,
+                              .scale = true,
+                              .bias = true,
+                              .res = true,
+                              .dyn = dyn});
     }
     /* GELU after a 3x3 conv with every epilogue term (another code path of conv2d.glsl) */
-    conv(env, (conv_desc){.n = 2, .C = 5, .H = 9, .W = 11, .O = 7, .k = 3, .s = 1, .pad = 1, .G = 1, .scale = true,
-                          .bias = true, .res = true, .act = KW_ACT_GELU});
+    conv(env, (conv_desc){.n = 2,
+                          .C = 5,
+                          .H = 9,
+                          .W = 11,
+                          .O = 7,
+                          .k = 3,
+                          .s = 1,
+                          .pad = 1,
+                          .G = 1,
+                          .scale = true,
+                          .bias = true,
+                          .res = true,
+                          .act = KW_ACT_GELU});
 
     assemble_dw7(env, 1, 13, 49);
     assemble_dw7(env, 9, 24, 98);
@@ -261,8 +305,8 @@ static void all_cases(oh_env *env)
     attention_ln(env, (att_desc){.n = 1, .C = 3, .H = 9, .W = 11, .hid = 16, .nlm = 16, .M = 16});
     attention_ln(env, (att_desc){.n = 3, .C = 24, .H = 7, .W = 7, .hid = 16, .nlm = 49, .M = 98});
     attention_ln(env, (att_desc){.n = 3, .C = 7, .H = 5, .W = 3, .hid = 70, .nlm = 4, .M = 9});
-    attention_ln(env, (att_desc){.n = 3, .C = 7, .H = 9, .W = 11, .hid = 16, .nlm = 6, .M = 50, .nlc = 6,
-                                 .nb = 16, .start = 7});
+    attention_ln(
+        env, (att_desc){.n = 3, .C = 7, .H = 9, .W = 11, .hid = 16, .nlm = 6, .M = 50, .nlc = 6, .nb = 16, .start = 7});
 }
 
 /* 64 KiB bindings: layernorm splits along samples; the attention's fc2 no longer fits one

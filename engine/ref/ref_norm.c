@@ -6,8 +6,8 @@
 /* params: kw_layernorm_params; tensor 0 [2, C]: weight, bias. For every sample and pixel
  * y[c] = (x[c] - mean) / sqrt(var + eps) * weight[c] + bias[c], mean and (biased) variance over
  * the C channels of that pixel. */
-void kw_ref_layernorm(const kw_op *op, const kw_tensor *const *t, uint32_t n, const kw_shape *in,
-                      const float *const *x, kw_shape out, float *y)
+void kw_ref_layernorm(const kw_op *op, const kw_tensor *const *t, uint32_t n, const kw_shape *in, const float *const *x,
+                      kw_shape out, float *y)
 {
     (void)out;
     const uint32_t C = in[0].c;
@@ -19,9 +19,11 @@ void kw_ref_layernorm(const kw_op *op, const kw_tensor *const *t, uint32_t n, co
         float *ys = y + (uint64_t)s * C * hw;
         for (uint64_t p = 0; p < hw; p++) {
             double mean = 0.0, var = 0.0;
-            for (uint32_t c = 0; c < C; c++) mean += xs[c * hw + p];
+            for (uint32_t c = 0; c < C; c++)
+                mean += xs[c * hw + p];
             mean /= C;
-            for (uint32_t c = 0; c < C; c++) var += (xs[c * hw + p] - mean) * (xs[c * hw + p] - mean);
+            for (uint32_t c = 0; c < C; c++)
+                var += (xs[c * hw + p] - mean) * (xs[c * hw + p] - mean);
             const double rstd = 1.0 / sqrt(var / C + eps);
             for (uint32_t c = 0; c < C; c++)
                 ys[c * hw + p] = (float)((xs[c * hw + p] - mean) * rstd * w[c] + b[c]);

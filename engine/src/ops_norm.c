@@ -46,8 +46,8 @@ typedef struct ln_push {
     float eps;
 } ln_push;
 
-kwvk_result kw_layernorm_dispatch(kw_rec *rec, kw_view x, kw_view w, kw_view b, kw_view y, uint32_t n,
-                                  uint32_t C, uint32_t hw, float eps, uint32_t act)
+kwvk_result kw_layernorm_dispatch(kw_rec *rec, kw_view x, kw_view w, kw_view b, kw_view y, uint32_t n, uint32_t C,
+                                  uint32_t hw, float eps, uint32_t act)
 {
     kw_ctx *ctx = rec->ctx;
     const uint32_t spec[1] = {act};
@@ -74,8 +74,7 @@ kwvk_result kw_layernorm_dispatch(kw_rec *rec, kw_view x, kw_view w, kw_view b, 
         KW_TRY(kw_view_sub(ctx, y, s0 * sample, ns * sample, &v[3], &pc.y_base));
         const uint32_t groups = kw_div_up(pc.npix, 64);
         pc.groups_x = groups < glim[0] ? groups : glim[0];
-        KW_TRY(kw_rec_dispatch(rec, pipe, v, 4, 8u, &pc, sizeof pc, pc.groups_x, kw_div_up(groups, pc.groups_x),
-                               1));
+        KW_TRY(kw_rec_dispatch(rec, pipe, v, 4, 8u, &pc, sizeof pc, pc.groups_x, kw_div_up(groups, pc.groups_x), 1));
     }
     return KWVK_OK;
 }
