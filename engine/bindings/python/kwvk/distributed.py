@@ -23,10 +23,11 @@ import threading
 
 from . import Error, FileError, Net, devices
 
-__all__ = ["classify", "worker_device", "FileError"]
+__all__ = ["classify", "worker_device", "worker_stats", "FileError"]
 
 _cache = {}
 _cache_lock = threading.Lock()
+_stats = {"nets_created": 0, "tasks": 0}
 
 
 def _host(address):
@@ -74,16 +75,26 @@ def _net(model_path, ranks, fp16):
         if net is None:
             net = Net(model_path, device=worker_device(rank), fp16=fp16)
             _cache[key] = net
+            _stats["nets_created"] += 1
         return net
 
 
 def _classify_chunk(paths, model_path, top, ranks, fp16):
     """Runs on a worker: one result per path, a FileError for a path that failed."""
+    _stats["tasks"] += 1
     try:
         net = _net(model_path, ranks, fp16)
     except Error as e:
         return [FileError(p, f"cannot load the model on worker: {e}") for p in paths]
     return net.classify(paths, top=top, batch=len(paths), on_error="return")
+
+
+def worker_stats():
+    """This process's counters (for client.run(kwvk.distributed.worker_stats)): nets created,
+    tasks run, and validation messages of the cached nets' contexts."""
+    with _cache_lock:
+        msgs = sum(n.validation_messages for n in _cache.values())
+        return dict(_stats, validation_messages=msgs, devices=sorted({n.info["device"] for n in _cache.values()}))
 
 
 def classify(client, model_path, paths, top=5, batch=8, fp16=False):
