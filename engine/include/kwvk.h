@@ -14,7 +14,9 @@
  *   - One context may be shared by several threads: creating and destroying nets and running
  *     distinct nets concurrently is safe (queue submission and the pipeline cache are guarded
  *     by the context's lock).
- *   - A single kwvk_net must not be used from two threads at the same time.
+ *   - One kwvk_net: the running calls (kwvk_net_run*, kwvk_net_start*) and the kwvk_job
+ *     calls may come from several threads at once; the other calls on a net must not overlap
+ *     with any call on that net (details above kwvk_net_start).
  *   - A kwvk_model is immutable after loading and may be shared by any number of nets and
  *     threads; it must outlive the nets created from it.
  */
@@ -52,6 +54,7 @@ typedef enum kwvk_result {
     KWVK_ERROR_IO = 8,                 /* a file could not be read or written */
     KWVK_ERROR_MODEL_FORMAT = 9,       /* a model file is malformed */
     KWVK_ERROR_UNSUPPORTED = 10,       /* valid, but this device or build cannot do it */
+    KWVK_ERROR_BUSY = 11,              /* a net already has max_in_flight jobs (kwvk_net_start) */
 } kwvk_result;
 
 /* Static name of a result code ("KWVK_ERROR_IO"). */
@@ -190,6 +193,9 @@ typedef struct kwvk_net_desc {
      * Winograd (whose transformed weights are fp32). KW warehouses, attention weights and
      * assembled kernels stay fp32. The effect on accuracy is measured in docs/precision.md. */
     int fp16_weights;
+    /* Jobs (kwvk_net_start) of this net that may exist at once (0 = 2). Each has its own
+     * input/output staging, activation memory and command buffer per input shape. */
+    uint32_t max_in_flight;
 } kwvk_net_desc;
 
 /* Upload the model's weights to the device. The model must outlive the net. */
@@ -285,6 +291,101 @@ typedef struct kwvk_submit_sync {
  * net per frame in flight). */
 KWVK_API kwvk_result kwvk_net_submit(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, uint32_t w,
                                      const kwvk_submit_sync *sync);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Images, non-blocking runs and results                                                    */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef enum kwvk_pixel_format {
+    KWVK_PIXEL_RGBA8 = 1, /* bytes R, G, B, A per pixel */
+    KWVK_PIXEL_BGRA8 = 2, /* bytes B, G, R, A per pixel */
+    KWVK_PIXEL_RGB8 = 3,  /* bytes R, G, B per pixel */
+    KWVK_PIXEL_GRAY8 = 4, /* one byte per pixel */
+    KWVK_PIXEL_NV12 = 5,  /* Y plane, then a half-resolution plane of interleaved U, V */
+    KWVK_PIXEL_NV21 = 6,  /* Y plane, then a half-resolution plane of interleaved V, U (Android) */
+    KWVK_PIXEL_YUYV = 7,  /* Y0 U Y1 V per pair of pixels (YUY2; V4L2 webcams) */
+} kwvk_pixel_format;
+
+#define KWVK_IMAGE_YUV_FULL_RANGE 1u /* kwvk_image.flags: full-range BT.601 (JFIF, Android
+                                        cameras); default: limited range BT.601 (video) */
+
+/* One frame in memory. NV12/NV21 with odd sizes: the chroma plane has ceil(w/2) x ceil(h/2)
+ * pairs; YUYV with an odd width: the last pair is complete in memory. */
+typedef struct kwvk_image {
+    uint32_t format;        /* kwvk_pixel_format */
+    uint32_t width, height; /* of the frame as stored */
+    uint32_t stride;        /* bytes per row of `data` (0: packed) */
+    const void *data;       /* pixels; NV12/NV21: the Y plane */
+    const void *uv;         /* NV12/NV21: interleaved chroma plane (NULL: right after Y, at stride*height) */
+    uint32_t uv_stride;     /* bytes per row of `uv` (0: stride) */
+    uint32_t rotation;      /* 0, 90, 180, 270: clockwise rotation applied to the frame first */
+    uint32_t flags;         /* KWVK_IMAGE_* */
+} kwvk_image;
+
+/* CPU reference of the model's preprocessing: n images -> n x C x H x W floats, [C,H,W] being
+ * the model's input size (kwvk_model_info input_channels, input_height, input_width). Each
+ * image is rotated and converted to RGB8, its shorter side resized to resize_short with the
+ * model's interpolation (Pillow's filters, antialiased when shrinking; rounded to 8 bits as
+ * Pillow does), centre-cropped (torchvision's rounding), converted to grey for 1-channel
+ * models (ITU-R 601 luma, as Pillow's "L") and normalised: (x/255 - mean) / std.
+ * out_count must be n*C*H*W. */
+KWVK_API kwvk_result kwvk_preprocess_images(const kwvk_model *model, const kwvk_image *images,
+                                            uint32_t n, float *out, size_t out_count);
+/* Blocking run on n images, preprocessed on the GPU (within 1/255 of the normalised range of
+ * kwvk_preprocess_images). output_count as for kwvk_net_run with the model's input size. */
+KWVK_API kwvk_result kwvk_net_run_images(kwvk_net *net, const kwvk_image *images, uint32_t n,
+                                         float *output, size_t output_count);
+
+/* Non-blocking runs ("jobs").
+ *
+ * kwvk_net_start copies the input, submits the work and returns: at most
+ * kwvk_net_desc.max_in_flight (0 = 2) jobs of one net exist at once (from creation to
+ * kwvk_job_destroy); one more fails at once with KWVK_ERROR_BUSY instead of blocking. Each
+ * job slot of a net has its own staging, activation memory and command buffer, so the jobs
+ * of one net run independently of each other and of kwvk_net_run.
+ *
+ * The first run of a shape in a slot plans and records it (as the first kwvk_net_run does):
+ * start a job or two at start-up, off the UI thread, to keep that out of the first frames.
+ *
+ * Thread rule: kwvk_net_run, kwvk_net_run_images, kwvk_net_start, kwvk_net_start_images,
+ * kwvk_net_prepare and kwvk_net_output_shape may be called on one net from several threads
+ * at once (the blocking calls share one slot and take turns; planning a new shape takes the
+ * net's lock). A job may be polled, waited on, read and destroyed from any thread, by one
+ * thread at a time. kwvk_job_poll never blocks. kwvk_net_run holds the context's queue lock
+ * while it waits for the GPU (kwvk_net_run_images and jobs wait on fences of their own), so
+ * a thread that must never wait should not share its context with kwvk_net_run callers.
+ * kwvk_net_destroy, kwvk_net_profile, kwvk_net_get_stats, kwvk_net_get_io and
+ * kwvk_net_submit must not overlap any other call on the same net, and every job of a net
+ * must be destroyed before the net. See docs/app-api.md. */
+typedef struct kwvk_job kwvk_job;
+/* input: n*c*h*w floats (as kwvk_net_run), copied before the call returns */
+KWVK_API kwvk_result kwvk_net_start(kwvk_net *net, const float *input, uint32_t n, uint32_t c,
+                                    uint32_t h, uint32_t w, kwvk_job **out);
+/* images: their pixels are copied before the call returns; preprocessed on the GPU */
+KWVK_API kwvk_result kwvk_net_start_images(kwvk_net *net, const kwvk_image *images, uint32_t n,
+                                           kwvk_job **out);
+/* *done = 1 when the job's GPU work has completed, else 0. Never blocks. */
+KWVK_API kwvk_result kwvk_job_poll(kwvk_job *job, int *done);
+/* Wait up to timeout_ms: KWVK_ERROR_TIMEOUT if not done in time (the job stays valid). */
+KWVK_API kwvk_result kwvk_job_wait(kwvk_job *job, uint32_t timeout_ms);
+/* Copy the output (n * out_per_sample floats, checked against output_count); waits if needed
+ * (up to kwvk_context_desc.timeout_ms). May be called more than once. */
+KWVK_API kwvk_result kwvk_job_output(kwvk_job *job, float *output, size_t output_count);
+/* Free the job and its slot; waits for the GPU if still running. NULL-safe. */
+KWVK_API void kwvk_job_destroy(kwvk_job *job);
+
+typedef struct kwvk_class_score {
+    uint32_t index; /* class index */
+    float score;    /* logit or probability (KWVK_SCORES_*) */
+    const char *label; /* from the model ("" without labels); lives as long as the model */
+} kwvk_class_score;
+#define KWVK_SCORES_LOGITS 0u
+#define KWVK_SCORES_SOFTMAX 1u
+/* The k best classes of one sample's logits, best first (ties: lower index first); label from
+ * the model ("" without labels). num_logits must equal the model's num_classes; 1 <= k <=
+ * num_logits; `out` holds k entries. */
+KWVK_API kwvk_result kwvk_top_k(const kwvk_model *model, const float *logits, uint32_t num_logits,
+                                uint32_t k, uint32_t scores, kwvk_class_score *out);
 
 /* Name of an op type code ("conv2d", "kw_attention", ...); "?" if unknown. */
 KWVK_API const char *kwvk_op_name(uint32_t op_type);

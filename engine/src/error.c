@@ -30,6 +30,7 @@ const char *kwvk_result_name(kwvk_result r)
     case KWVK_ERROR_IO: return "KWVK_ERROR_IO";
     case KWVK_ERROR_MODEL_FORMAT: return "KWVK_ERROR_MODEL_FORMAT";
     case KWVK_ERROR_UNSUPPORTED: return "KWVK_ERROR_UNSUPPORTED";
+    case KWVK_ERROR_BUSY: return "KWVK_ERROR_BUSY";
     }
     return "KWVK_ERROR_?";
 }

@@ -3,10 +3,13 @@
 #include "internal.h"
 #include "ops.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "job.h" /* the slots of jobs and image runs */
 
 #define MAX_BATCH 4096
 #define MAX_SIDE 16384
@@ -21,6 +24,7 @@ static double now_ms(void)
 
 typedef struct kw_plan {
     uint32_t n, c, h, w;
+    uint32_t slot;       /* 0: kwvk_net_run; 1..max_in_flight: the job slots (job.c) */
     kw_shape *shapes;    /* per value */
     uint64_t *offsets;   /* per value, in the arena */
     uint64_t *scratch;   /* per op: arena offset of its scratch (KW_NONE-like UINT64_MAX: none) */
@@ -45,6 +49,10 @@ struct kwvk_net {
     kw_plan *plans;
     uint32_t n_plans;
     double pipeline_ms, record_ms;
+    pthread_mutex_t lock;     /* the plan list (plans move when it grows) and `jobs` */
+    pthread_mutex_t run_lock; /* slot 0: kwvk_net_run and kwvk_net_run_images */
+    bool locks_made;
+    kw_jobs *jobs;            /* job.c's per-slot state, or NULL */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -338,12 +346,13 @@ static kwvk_result check_shape(const kwvk_net *net, uint32_t n, uint32_t c, uint
     return KWVK_OK;
 }
 
-static kwvk_result get_plan(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, uint32_t w, kw_plan **out)
+static kwvk_result get_plan_slot(kwvk_net *net, uint32_t slot, uint32_t n, uint32_t c, uint32_t h, uint32_t w,
+                                 kw_plan **out)
 {
     KW_TRY(check_shape(net, n, c, h, w));
     for (uint32_t i = 0; i < net->n_plans; i++) {
         kw_plan *p = &net->plans[i];
-        if (p->n == n && p->c == c && p->h == h && p->w == w) {
+        if (p->n == n && p->c == c && p->h == h && p->w == w && p->slot == slot) {
             *out = p;
             return KWVK_OK;
         }
@@ -357,6 +366,7 @@ static kwvk_result get_plan(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, u
     p->c = c;
     p->h = h;
     p->w = w;
+    p->slot = slot;
     /* ctx->pipeline_ms changes under the context's lock (pipeline.c); with other threads
      * creating pipelines on the same context, their time is counted here too */
     kw_ctx_lock(net->ctx);
@@ -379,6 +389,41 @@ static kwvk_result get_plan(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, u
     return KWVK_OK;
 }
 
+static kwvk_result get_plan(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, uint32_t w, kw_plan **out)
+{
+    return get_plan_slot(net, 0, n, c, h, w, out);
+}
+
+/* For job.c and image.c: the net's context, model and job slot count, and the resources of
+ * the plan of one shape in one slot (copied: plans move in the list, their buffers and
+ * command buffers do not, and live until kwvk_net_destroy). Takes the net's lock. */
+kw_ctx *kw_net_ctx(const kwvk_net *net) { return net->ctx; }
+const kwvk_model *kw_net_model(const kwvk_net *net) { return net->model; }
+uint32_t kw_net_max_in_flight(const kwvk_net *net) { return net->desc.max_in_flight ? net->desc.max_in_flight : 2; }
+kw_jobs **kw_net_jobs(kwvk_net *net) { return &net->jobs; }
+void kw_net_lock(kwvk_net *net) { pthread_mutex_lock(&net->lock); }
+void kw_net_unlock(kwvk_net *net) { pthread_mutex_unlock(&net->lock); }
+void kw_net_run_lock(kwvk_net *net) { pthread_mutex_lock(&net->run_lock); }
+void kw_net_run_unlock(kwvk_net *net) { pthread_mutex_unlock(&net->run_lock); }
+
+kwvk_result kw_net_slot_plan(kwvk_net *net, uint32_t slot, uint32_t n, uint32_t c, uint32_t h, uint32_t w,
+                             kw_slot_plan *out)
+{
+    kw_plan *p;
+    pthread_mutex_lock(&net->lock);
+    kwvk_result r = get_plan_slot(net, slot, n, c, h, w, &p);
+    if (r == KWVK_OK) {
+        out->cmd = p->rec.cmd;
+        out->staging_in = p->staging_in;
+        out->staging_out = p->staging_out;
+        out->in_bytes = p->in_bytes;
+        out->out_bytes = p->out_bytes;
+        p->ran = true;
+    }
+    pthread_mutex_unlock(&net->lock);
+    return r;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Public                                                                                   */
 /* ---------------------------------------------------------------------------------------- */
@@ -393,6 +438,22 @@ kwvk_result kwvk_net_create(kwvk_context *c, const kwvk_model *model, const kwvk
     net->ctx = &c->c;
     net->model = model;
     if (desc) net->desc = *desc;
+    if (net->desc.max_in_flight > KW_MAX_IN_FLIGHT) {
+        const uint32_t m = net->desc.max_in_flight;
+        free(net);
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_desc.max_in_flight %u out of range 0..%u", m,
+                       KW_MAX_IN_FLIGHT);
+    }
+    if (pthread_mutex_init(&net->lock, NULL) != 0) {
+        free(net);
+        return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "cannot create a mutex");
+    }
+    if (pthread_mutex_init(&net->run_lock, NULL) != 0) {
+        pthread_mutex_destroy(&net->lock);
+        free(net);
+        return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "cannot create a mutex");
+    }
+    net->locks_made = true;
     kwvk_result r = upload_weights(net);
     if (r != KWVK_OK) {
         kwvk_net_destroy(net);
@@ -410,6 +471,7 @@ void kwvk_net_destroy(kwvk_net *net)
         vkDeviceWaitIdle(net->ctx->device);
         kw_ctx_unlock(net->ctx);
     }
+    kw_jobs_release(net);
     for (uint32_t i = 0; i < net->n_plans; i++) plan_release(net->ctx, &net->plans[i]);
     free(net->plans);
     if (net->weights)
@@ -419,6 +481,10 @@ void kwvk_net_destroy(kwvk_net *net)
     if (net->derived)
         for (uint32_t i = 0; i < net->model->n_ops; i++) kw_buffer_destroy(net->ctx, &net->derived[i]);
     free(net->derived);
+    if (net->locks_made) {
+        pthread_mutex_destroy(&net->lock);
+        pthread_mutex_destroy(&net->run_lock);
+    }
     free(net);
 }
 
@@ -426,7 +492,10 @@ kwvk_result kwvk_net_prepare(kwvk_net *net, uint32_t n, uint32_t c, uint32_t h, 
 {
     if (!net) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_prepare: net is NULL");
     kw_plan *p;
-    return get_plan(net, n, c, h, w, &p);
+    pthread_mutex_lock(&net->lock);
+    kwvk_result r = get_plan(net, n, c, h, w, &p);
+    pthread_mutex_unlock(&net->lock);
+    return r;
 }
 
 kwvk_result kwvk_net_output_shape(kwvk_net *net, uint32_t c_in, uint32_t h_in, uint32_t w_in, uint32_t out_chw[3])
@@ -461,22 +530,35 @@ kwvk_result kwvk_net_run(kwvk_net *net, const float *input, uint32_t n, uint32_t
                          float *output, size_t output_count)
 {
     if (!net || !input || !output) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_run: NULL argument");
-    kw_plan *p;
-    KW_TRY(get_plan(net, n, c, h, w, &p));
-    if (output_count != p->out_bytes / 4)
-        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "output buffer holds %zu floats, the output has %llu", output_count,
-                       (unsigned long long)(p->out_bytes / 4));
-    memcpy(p->staging_in.mapped, input, p->in_bytes);
-    KW_TRY(kw_submit_wait(net->ctx, p->rec.cmd));
-    memcpy(output, p->staging_out.mapped, p->out_bytes);
-    p->ran = true;
-    /* make this the plan kwvk_net_profile reports */
-    if (p != &net->plans[0]) {
-        kw_plan tmp = net->plans[0];
-        net->plans[0] = *p;
-        *p = tmp;
+    /* slot 0 is this call's (and kwvk_net_run_images'); the net's lock guards the plan list
+     * only while looking up, so that jobs of other threads are not held up by the run */
+    pthread_mutex_lock(&net->run_lock);
+    kw_slot_plan sp;
+    kwvk_result r = kw_net_slot_plan(net, 0, n, c, h, w, &sp);
+    if (r == KWVK_OK && output_count != sp.out_bytes / 4)
+        r = kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "output buffer holds %zu floats, the output has %llu", output_count,
+                    (unsigned long long)(sp.out_bytes / 4));
+    if (r == KWVK_OK) {
+        memcpy(sp.staging_in.mapped, input, sp.in_bytes);
+        r = kw_submit_wait(net->ctx, sp.cmd);
     }
-    return KWVK_OK;
+    if (r == KWVK_OK) {
+        memcpy(output, sp.staging_out.mapped, sp.out_bytes);
+        /* make this the plan kwvk_net_profile reports */
+        pthread_mutex_lock(&net->lock);
+        for (uint32_t i = 1; i < net->n_plans; i++) {
+            kw_plan *p = &net->plans[i];
+            if (p->slot == 0 && p->n == n && p->c == c && p->h == h && p->w == w) {
+                kw_plan tmp = net->plans[0];
+                net->plans[0] = *p;
+                *p = tmp;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&net->lock);
+    }
+    pthread_mutex_unlock(&net->run_lock);
+    return r;
 }
 
 kwvk_result kwvk_net_profile(const kwvk_net *net, kwvk_layer_time *times, uint32_t *count)

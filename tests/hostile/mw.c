@@ -108,7 +108,9 @@ uint8_t *mw_bytes(const mw_model *m, mw_layout *lo)
     memset(&l, 0, sizeof l);
     size_t name_bytes = strlen(m->name), labels_bytes = m->labels ? strlen(m->labels) : 0;
     l.meta_off = MW_HEADER_BYTES;
-    l.meta_bytes = align_up(MW_META_FIXED + name_bytes + labels_bytes, 8);
+    /* version 2 (80-byte meta with the interpolation) only where a test asks for bicubic */
+    const size_t fixed = m->interpolation ? MW_META_FIXED_V2 : MW_META_FIXED;
+    l.meta_bytes = align_up(fixed + name_bytes + labels_bytes, 8);
     l.tensors_off = align_up(l.meta_off + l.meta_bytes, 8);
     l.ops_off = align_up(l.tensors_off + (size_t)m->n_tensors * MW_TENSOR_REC, 8);
     size_t pos = align_up(l.ops_off + (size_t)m->n_ops * MW_OP_REC, 64);
@@ -123,7 +125,7 @@ uint8_t *mw_bytes(const mw_model *m, mw_layout *lo)
     if (!b) return NULL;
 
     memcpy(b, "KWVKMODL", 8);
-    mw_put32(b, 8, 1);
+    mw_put32(b, 8, m->interpolation ? 2 : 1);
     mw_put32(b, 12, MW_HEADER_BYTES);
     mw_put64(b, 16, l.size);
     mw_put32(b, 24, m->n_tensors);
@@ -147,8 +149,9 @@ uint8_t *mw_bytes(const mw_model *m, mw_layout *lo)
     mw_put32(meta, 52, m->crop);
     mw_put32(meta, 56, (uint32_t)name_bytes);
     mw_put32(meta, 60, (uint32_t)labels_bytes);
-    memcpy(meta + MW_META_FIXED, m->name, name_bytes);
-    if (labels_bytes) memcpy(meta + MW_META_FIXED + name_bytes, m->labels, labels_bytes);
+    if (m->interpolation) mw_put32(meta, 64, m->interpolation); /* 65..79: reserved, zero */
+    memcpy(meta + fixed, m->name, name_bytes);
+    if (labels_bytes) memcpy(meta + fixed + name_bytes, m->labels, labels_bytes);
 
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         const mw_tensor *t = &m->t[i];

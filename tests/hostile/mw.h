@@ -1,4 +1,5 @@
-/* mw.h - a small kwvk model-file writer for tests (docs/model-format.md, version 1).
+/* mw.h - a small kwvk model-file writer for tests (docs/model-format.md, version 1; version 2
+ * where a model asks for bicubic interpolation).
  *
  * Written from the format page, independently of the loader and of the Python writer, so
  * that the hostile-file tests, the fuzz seed corpus and the fault/thread/long-run tests can
@@ -29,6 +30,7 @@ enum {
 enum {
     MW_HEADER_BYTES = 64,
     MW_META_FIXED = 64,
+    MW_META_FIXED_V2 = 80,
     MW_TENSOR_REC = 48,
     MW_OP_REC = 160,
 };
@@ -50,6 +52,7 @@ typedef struct mw_model {
     uint32_t c, h, w, num_classes;
     float mean[4], std[4];
     uint32_t resize_short, crop;
+    uint32_t interpolation; /* 0: version 1 file (bilinear); 1 (bicubic): version 2 */
     char name[64];
     const char *labels; /* "a\nb\n..." or NULL */
     uint32_t n_tensors, n_ops;

@@ -5,15 +5,22 @@
  *   same      one context, one model, two threads with a net each (the model is shared);
  *   separate  two threads, each creating and using its own context and net;
  *   mixed     contexts with and without the validation layer, created and destroyed in
- *             both orders, used alternately (contexts must be independent).
+ *             both orders, used alternately (contexts must be independent);
+ *   jobs      one net, two threads with a job in flight each (kwvk_net_start, and
+ *             kwvk_net_start_images on a frame), so two runs of one net overlap: a "UI"
+ *             thread polls its job (kwvk_job_poll; every call must return within 1 ms
+ *             unless the thread was preempted during it) and a worker waits on its own
+ *             (kwvk_job_wait) and also runs kwvk_net_run in between.
  * While two threads share a context, a third polls its memory usage and validation count.
  * Every output is compared bit for bit with a single-threaded reference run. Run under
  * ThreadSanitizer by tests/hostile/tsan.sh.
  * Usage: test_threads [ITER]   (default 12) */
+#define _GNU_SOURCE 1 /* RUSAGE_THREAD */
 #include "th.h"
 
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -201,6 +208,116 @@ static void mixed(void)
     printf("ok   mixed     contexts with and without validation, both creation and destruction orders\n");
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* jobs: two runs of one net in flight from two threads                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct job_thread {
+    kwvk_net *net;
+    int ui; /* 1: polls, 0: waits */
+    const kwvk_image *frame;
+    const float *frame_ref; /* kwvk_net_run_images's output for `frame` */
+    int failures;
+    char first_error[256];
+    double max_poll_ms;  /* the longest kwvk_job_poll call */
+    uint64_t polls, preempted; /* calls, and calls over 1 ms during which the thread was preempted */
+} job_thread;
+
+static void jt_fail(job_thread *t, const char *what, kwvk_result r)
+{
+    if (!t->failures)
+        snprintf(t->first_error, sizeof t->first_error, "%s: %s: %s", what, kwvk_result_name(r), kwvk_last_error());
+    t->failures++;
+}
+
+static long involuntary_switches(void)
+{
+    struct rusage u;
+    return getrusage(RUSAGE_THREAD, &u) == 0 ? u.ru_nivcsw : -1;
+}
+
+static void *job_worker(void *arg)
+{
+    job_thread *t = arg;
+    model_ref *ref = &refs[1];
+    float *y = malloc(sizeof(float) * (ref->ny[0] + ref->ny[1]));
+    if (!y) exit(1);
+    for (int it = 0; it < iters; it++) {
+        const int s = (it + t->ui) % NSHAPES, images = !t->ui && it % 2 == 1;
+        const size_t ny = images ? ref->m.num_classes : ref->ny[s];
+        const float *want = images ? t->frame_ref : ref->y[s];
+        kwvk_job *job = NULL;
+        kwvk_result r = images ? kwvk_net_start_images(t->net, t->frame, 1, &job)
+                               : kwvk_net_start(t->net, ref->x[s], shapes[s][0], ref->m.c, shapes[s][1], shapes[s][2], &job);
+        if (r != KWVK_OK) {
+            jt_fail(t, "start", r);
+            continue;
+        }
+        if (t->ui) {
+            for (int done = 0; !done && r == KWVK_OK;) {
+                long sw0 = involuntary_switches();
+                double t0 = th_now_ms();
+                r = kwvk_job_poll(job, &done);
+                double ms = th_now_ms() - t0;
+                t->polls++;
+                if (ms > 1.0 && involuntary_switches() != sw0) t->preempted++; /* the scheduler's, not ours */
+                else if (ms > t->max_poll_ms) t->max_poll_ms = ms;
+                if (!done) {
+                    struct timespec ts = {0, 200000}; /* a UI frame's other work */
+                    nanosleep(&ts, NULL);
+                }
+            }
+            if (r != KWVK_OK) jt_fail(t, "poll", r);
+        } else {
+            r = kwvk_job_wait(job, 600000);
+            if (r != KWVK_OK) jt_fail(t, "wait", r);
+            /* a blocking run of the same net while the other thread's job is in flight */
+            if (it % 3 == 0) {
+                r = kwvk_net_run(t->net, ref->x[1], shapes[1][0], ref->m.c, shapes[1][1], shapes[1][2], y, ref->ny[1]);
+                if (r != KWVK_OK) jt_fail(t, "run", r);
+                else if (memcmp(y, ref->y[1], ref->ny[1] * sizeof *y) != 0) jt_fail(t, "kwvk_net_run differs", r);
+            }
+        }
+        memset(y, 0xFF, ny * sizeof *y);
+        r = kwvk_job_output(job, y, ny);
+        if (r != KWVK_OK) jt_fail(t, "output", r);
+        else if (memcmp(y, want, ny * sizeof *y) != 0) jt_fail(t, "job output differs from the sequential run", r);
+        kwvk_job_destroy(job);
+    }
+    free(y);
+    return NULL;
+}
+
+static void jobs_two_threads(kwvk_context *ctx)
+{
+    model_ref *ref = &refs[1];
+    kwvk_net *net = NULL;
+    kwvk_result r = kwvk_net_create(ctx, ref->model, NULL, &net);
+    TH_CHECK(r == KWVK_OK, "jobs: create: %s", kwvk_last_error());
+    if (r != KWVK_OK) return;
+    /* a 13x11 grey frame and its sequential reference */
+    uint8_t px[13 * 11];
+    for (int i = 0; i < 13 * 11; i++) px[i] = (uint8_t)(i * 37 % 251);
+    kwvk_image frame = {KWVK_PIXEL_GRAY8, 13, 11, 0, px, NULL, 0, 90, 0};
+    float frame_ref[10];
+    r = kwvk_net_run_images(net, &frame, 1, frame_ref, ref->m.num_classes);
+    TH_CHECK(r == KWVK_OK, "jobs: reference image run: %s", kwvk_last_error());
+    job_thread t[2] = {{net, 1, &frame, frame_ref, 0, "", 0, 0, 0}, {net, 0, &frame, frame_ref, 0, "", 0, 0, 0}};
+    pthread_t th[2];
+    double t0 = th_now_ms();
+    for (int i = 0; i < 2; i++)
+        if (pthread_create(&th[i], NULL, job_worker, &t[i]) != 0) exit(1);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++)
+        TH_CHECK(t[i].failures == 0, "jobs, thread %d: %d failure(s), first: %s", i, t[i].failures, t[i].first_error);
+    TH_CHECK(t[0].max_poll_ms < 1.0, "jobs: a kwvk_job_poll call took %.3f ms", t[0].max_poll_ms);
+    printf("%s jobs      one net, 2 threads x %d jobs in flight (poll / wait + kwvk_net_run): %.0f ms; %llu polls, "
+           "longest %.3f ms (%llu over 1 ms while preempted)\n",
+           t[0].failures || t[1].failures || t[0].max_poll_ms >= 1.0 ? "FAIL" : "ok  ", iters, th_now_ms() - t0,
+           (unsigned long long)t[0].polls, t[0].max_poll_ms, (unsigned long long)t[0].preempted);
+    kwvk_net_destroy(net);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -211,6 +328,7 @@ int main(int argc, char **argv)
     kwvk_context *ctx = th_context(0);
     run_pair("shared", ctx, 0, 1);
     run_pair("same", ctx, 1, 1);
+    jobs_two_threads(ctx);
     th_context_done(ctx, "shared context");
     run_pair("separate", NULL, 0, 1);
     mixed();

@@ -1,7 +1,8 @@
 #!/bin/bash
 # ThreadSanitizer build (clang) of the thread test, run with the validation layer on:
 # two nets on one context from two threads (with a third thread reading the context's
-# counters), two nets of one model, one context per thread, mixed contexts. No suppressions:
+# counters), two nets of one model, jobs of one net in flight from two threads, one context
+# per thread, mixed contexts. No suppressions:
 # any report fails the step (TSAN exit code 66).
 # Usage: tests/hostile/tsan.sh [ITER]   env: TSAN_BUILD (build-tsan), JOBS, TSAN_WERROR (ON)
 set -euo pipefail

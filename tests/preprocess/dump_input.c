@@ -1,33 +1,78 @@
-/* dump_input IMAGE OUT.f32 - the classifier's ImageNet preprocessing (tools/common/tool_util.c:
- * shorter side to 256, centre crop 224), without normalisation, as float32 [3, 224, 224] in
- * 0..255, for check_pil.py to compare with Pillow + torchvision's transforms. */
+/* dump_input IMAGE OUT.f32 [bilinear|bicubic] - the library's CPU image preprocessing
+ * (kwvk_preprocess_images) with ImageNet's geometry (shorter side to 256, centre crop 224)
+ * and the given interpolation, without normalisation, as float32 [3, 224, 224] in 0..255,
+ * for check_pil.py to compare with Pillow + torchvision's transforms. The image is decoded
+ * by the tools' decoder; the model is a 1x1 identity conv built with the test model writer. */
+#include "mw.h"
 #include "tool_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+static kwvk_model *imagenet_geometry_model(uint32_t interp)
+{
+    mw_model m;
+    mw_init(&m, 3, 224, 224, 3, "identity");
+    m.resize_short = 256;
+    m.crop = 224;
+    m.interpolation = interp;
+    for (int c = 0; c < 3; c++) {
+        m.mean[c] = 0.0f;
+        m.std[c] = 1.0f / 255.0f; /* (x/255 - 0) * 255 = x */
+    }
+    float wt[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, ones[3] = {1, 1, 1}, zeros[3] = {0};
+    uint32_t wd[4] = {3, 3, 1, 1}, od[1] = {3};
+    uint32_t tw = mw_tensor_add(&m, 4, wd, wt), ts = mw_tensor_add(&m, 1, od, ones), tb = mw_tensor_add(&m, 1, od, zeros);
+    mw_op_add(&m, MW_CONV2D, 0, MW_NONE, MW_NONE);
+    mw_op *op = mw_last(&m);
+    op->tensors[0] = tw;
+    op->tensors[1] = ts;
+    op->tensors[2] = tb;
+    int32_t p[12] = {3, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 3};
+    memcpy(op->p, p, sizeof p);
+    mw_layout l;
+    uint8_t *bytes = mw_bytes(&m, &l);
+    kwvk_model *model = NULL;
+    if (bytes && kwvk_model_load_memory(bytes, l.size, &model) != KWVK_OK) model = NULL;
+    free(bytes);
+    mw_free(&m);
+    return model;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: dump_input IMAGE OUT.f32\n");
+    if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "bilinear") && strcmp(argv[3], "bicubic"))) {
+        fprintf(stderr, "usage: dump_input IMAGE OUT.f32 [bilinear|bicubic]\n");
         return 2;
     }
-    kwvk_model_info info = {0};
-    info.input_channels = 3;
-    info.input_height = info.input_width = 224;
-    info.resize_short = 256;
-    info.crop = 224;
-    for (int c = 0; c < 3; c++) info.std[c] = 1.0f / 255.0f; /* (x/255 - 0) * 255 = x */
+    kwvk_model *model = imagenet_geometry_model(argc == 4 && !strcmp(argv[3], "bicubic") ? KWVK_INTERP_BICUBIC
+                                                                                          : KWVK_INTERP_BILINEAR);
+    if (!model) {
+        fprintf(stderr, "dump_input: cannot build the model: %s\n", kwvk_last_error());
+        return 1;
+    }
+    size_t size = 0;
+    uint8_t *data = tu_read_file(argv[1], &size);
+    const char *err = "cannot read the file";
+    int w = 0, h = 0;
+    uint8_t *rgb = data ? tu_decode_rgb8(data, size, &w, &h, &err) : NULL;
+    free(data);
     float *out = malloc(3 * 224 * 224 * sizeof *out);
-    const char *err = NULL;
-    if (!out) return 1;
-    if (tu_load_image(argv[1], &info, out, &err) != 0) {
-        fprintf(stderr, "dump_input: %s: %s\n", argv[1], err);
+    if (!rgb || !out) {
+        fprintf(stderr, "dump_input: %s: %s\n", argv[1], rgb ? "out of memory" : err);
+        return 1;
+    }
+    kwvk_image im = {KWVK_PIXEL_RGB8, (uint32_t)w, (uint32_t)h, 0, rgb, NULL, 0, 0, 0};
+    if (kwvk_preprocess_images(model, &im, 1, out, 3 * 224 * 224) != KWVK_OK) {
+        fprintf(stderr, "dump_input: %s: %s\n", argv[1], kwvk_last_error());
         return 1;
     }
     FILE *f = fopen(argv[2], "wb");
     int ok = f && fwrite(out, sizeof *out, 3 * 224 * 224, f) == 3 * 224 * 224;
     if (f) ok = (fclose(f) == 0) && ok;
     free(out);
+    tu_free_rgb8(rgb);
+    kwvk_model_destroy(model);
     return ok ? 0 : 1;
 }
