@@ -100,27 +100,32 @@ def test_classify_colour_photos_top5(net):
         assert probs == sorted(probs, reverse=True)
 
 
-def test_classify_equals_softmax_of_run(net):
-    """classify = the model's preprocessing, run, softmax, top-k (batch size irrelevant)."""
+def test_classify_equals_softmax_of_run_images(net):
+    """classify = kwvk_net_run_images (GPU preprocessing), softmax, top-k; batch size does not
+    matter; the GPU preprocessing agrees with the CPU reference (Net.preprocess + Net.run)."""
     imgs = SAMPLES[:4] + PHOTOS[:2]
-    x = np.stack([net.preprocess(p) for p in imgs])
-    logits = net.run(x).astype(np.float64)
+    logits = net.run_images(imgs).astype(np.float64)
     p = np.exp(logits - logits.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     for i, top in enumerate(net.classify(imgs, top=10, batch=4)):
         assert [lab for lab, _ in top] == [net.labels[k] for k in np.argsort(-p[i], kind="stable")]
         np.testing.assert_allclose([q for _, q in top], np.sort(p[i])[::-1], rtol=0, atol=1e-5)
+    cpu = net.run(np.stack([net.preprocess(im) for im in imgs]))
+    # GPU preprocessing is within 1/255 of the normalised range of the CPU reference
+    assert np.abs(cpu - logits).max() <= 0.05 * max(1.0, np.abs(cpu).max()), np.abs(cpu - logits).max()
+    assert (cpu.argmax(1) == logits.argmax(1)).all()
 
 
 def test_classify_matches_kwvk_classify(net):
-    """Percentages printed by the kwvk-classify tool for the same photos."""
-    out = subprocess.run([os.environ["KWVK_CLASSIFY"], "--model", MODEL, "--top", "3", *PHOTOS[:2]],
+    """Percentages printed by the kwvk-classify tool (its own CPU preprocessing) for the same
+    28x28 sample images (no resize: the two preprocessings agree)."""
+    out = subprocess.run([os.environ["KWVK_CLASSIFY"], "--model", MODEL, "--top", "3", *SAMPLES[2:4]],
                          check=True, capture_output=True, text=True).stdout
     printed = re.findall(r"^\s+([\d.]+)%\s+(.+?)\s*\(class \d+\)$", out, re.M)
     assert len(printed) == 6, out
-    ours = [pair for top in net.classify(PHOTOS[:2], top=3) for pair in top]
+    ours = [pair for top in net.classify(SAMPLES[2:4], top=3) for pair in top]
     for (pct, label), (lab, p) in zip(printed, ours):
-        assert label == lab and abs(float(pct) - 100 * p) <= 0.006
+        assert label == lab and abs(float(pct) - 100 * p) <= 0.006, (printed, ours)
 
 
 def test_arrays_equal_files(net):
@@ -156,7 +161,8 @@ def test_bad_inputs_raise(net, tmp_path):
     res = net.classify([str(bad), SAMPLES[1]], on_error="return")
     assert isinstance(res[0], kwvk.FileError) and res[0].source == str(bad)
     assert isinstance(res[1], list) and res[1][0][0] == "Trouser"
-    for arr in (np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 4), np.uint8), np.zeros((0, 5), np.uint8)):
+    for arr in (np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 2), np.uint8), np.zeros((0, 5), np.uint8),
+                np.zeros((1, 8, 8, 3), np.uint8)):
         with pytest.raises(kwvk.Error):
             net.classify([arr])
     with pytest.raises(kwvk.Error):
@@ -185,7 +191,7 @@ def test_error_pickles():
 def test_preprocess_resize_crop_matches_pil(tmp_path):
     """An ImageNet-style model (resize the shorter side to 64, centre crop 56, mean/std): the
     package's preprocessing against Pillow + torchvision's rules, and the net (a global
-    average pool) returns the channel means of it."""
+    average pool) returns the channel means of it, from the CPU and the GPU preprocessing."""
     Image = pytest.importorskip("PIL.Image")
     m = modelfile.Model(modelfile.Meta(3, 56, 56, 3, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225],
                                        resize_short=64, crop=56, name="gap", labels=["r", "g", "b"]))
@@ -209,6 +215,9 @@ def test_preprocess_resize_crop_matches_pil(tmp_path):
             assert diff.max() <= 1.0 + 1e-3 and (diff > 1e-3).mean() <= 0.01
             out = n.run(ours[None])
             np.testing.assert_allclose(out[0], ours.mean(axis=(1, 2)), rtol=0, atol=1e-4)
+            # on the GPU: within 1/255 of the normalised range per pixel, so the means too
+            gpu = n.run_images([img])
+            assert np.abs(gpu[0] - out[0]).max() <= 1 / 255 / min(m.meta.std) + 1e-4
         assert n.validation_messages == 0
 
 

@@ -51,7 +51,9 @@ def main():
             cfg = json.load(f)
         arch = cfg["model"]
         # the official model, with weights we can reproduce (same state_dict keys as ours)
+        torch.manual_seed(args.seed)
         official = fns[arch](**check_official.official_kwargs(cfg))
+        torch.manual_seed(args.seed)
         ours = models.build_model(dict(cfg, num_classes=1000))
         randomize_(ours, args.seed, [4, 3, args.size, args.size])
         official.load_state_dict(ours.state_dict(), strict=True)

@@ -263,27 +263,58 @@ class Net:
                                             out.ctypes.data_as(fp), out.size), "kwvk_net_run")
         return out if oh == ow == 1 else out.reshape(n, oc, oh, ow)
 
+    def _input_size(self):
+        i = self._minfo
+        return int(i.input_channels), int(i.input_height), int(i.input_width)
+
     def preprocess(self, image):
-        """The model's preprocessing of one image: a file path, the bytes of an image file, or
-        an HxWx3 (RGB) / HxW (grey) uint8 array. Returns float32 [C, H, W]."""
-        rgb = _images.to_rgb8(image)
+        """The model's preprocessing of one image (a file path, the bytes of an image file, or
+        an HxWx3 RGB / HxW grey uint8 array) on the CPU (kwvk_preprocess_images, the reference
+        of the GPU preprocessing classify uses). Returns float32 [C, H, W]."""
+        px = _images.to_pixels(image)
+        imgs = _images.describe_pixels([px])
+        out = np.empty(self._input_size(), dtype=np.float32)
+        fp = _native.ctypes.POINTER(_native.c_float)
+        if not self._model:
+            raise Error("the Net is closed")
         try:
-            return _images.preprocess(rgb, self._minfo)
+            _check(self._L.kwvk_preprocess_images(self._model, imgs, 1, out.ctypes.data_as(fp), out.size),
+                   "kwvk_preprocess_images")
         except Error as e:
             if isinstance(image, (str, os.PathLike)):
                 raise Error(f"{os.fspath(image)}: {e}", e.code) from None
             raise
+        return out
+
+    def run_images(self, images):
+        """Logits [N, classes] for images (file paths, file bytes or uint8 arrays as classify
+        takes them), preprocessed on the GPU (kwvk_net_run_images)."""
+        return self._run_pixels([_images.to_pixels(im) for im in _as_list(images)])
+
+    def _run_pixels(self, pixels):
+        n = len(pixels)
+        oc, oh, ow = self.output_shape(*self._input_size())
+        out = np.empty((n, oc * oh * ow), dtype=np.float32)
+        if n:
+            imgs = _images.describe_pixels(pixels)
+            fp = _native.ctypes.POINTER(_native.c_float)
+            with self._lock:
+                _check(self._L.kwvk_net_run_images(self._handle(), imgs, n, out.ctypes.data_as(fp), out.size),
+                       "kwvk_net_run_images")
+        return out
 
     def classify(self, images, top=5, batch=None, on_error="raise"):
         """Classify images: file paths, bytes of image files, or HxWx3 (RGB) / HxW (grey) uint8
-        arrays, preprocessed as the model was trained (resize, centre crop, normalisation).
-        Returns one list per image of (label, probability) pairs, best first (softmax of the
-        logits; a class without a label in the model is named "class N").
+        arrays, preprocessed as the model was trained (resize, centre crop, normalisation) on
+        the GPU (kwvk_net_run_images). Returns one list per image of (label, probability)
+        pairs, best first (softmax of the logits; a class without a label in the model is
+        named "class N").
 
         top       pairs per image (at most the number of classes)
         batch     images per GPU run (None: min(16, number of images))
-        on_error  "raise": the first image that cannot be read or decoded raises kwvk.Error
-                  naming it; "return": a kwvk.FileError takes that image's place in the result
+        on_error  "raise": the first image that cannot be read, decoded or preprocessed raises
+                  kwvk.Error naming it; "return": a kwvk.FileError takes that image's place in
+                  the result and the others are still classified
         """
         if on_error not in ("raise", "return"):
             raise ValueError('on_error must be "raise" or "return"')
@@ -297,37 +328,55 @@ class Net:
         if batch < 1:
             raise Error("classify: batch must be >= 1", "KWVK_ERROR_INVALID_ARGUMENT")
         results = [None] * len(items)
-        for start in range(0, len(items), batch):
-            idx, tensors = [], []
-            for i in range(start, min(start + batch, len(items))):
+
+        def fail(i, e):
+            if on_error == "raise":
                 src = items[i]
+                if isinstance(src, (str, os.PathLike)) and not str(e).startswith(os.fspath(src)):
+                    raise Error(f"{os.fspath(src)}: {e}", e.code) from None
+                raise e
+            msg = str(e)
+            results[i] = FileError(_images.describe(items[i], i), msg)
+
+        for start in range(0, len(items), batch):
+            idx, pixels = [], []
+            for i in range(start, min(start + batch, len(items))):
                 try:
-                    tensors.append(self.preprocess(src))
+                    pixels.append(_images.to_pixels(items[i]))
                     idx.append(i)
                 except Error as e:
-                    if on_error == "raise":
-                        raise
-                    results[i] = FileError(_images.describe(src, i), str(e))
+                    fail(i, e)
             if not idx:
                 continue
             try:
-                logits = self.run(np.stack(tensors))
+                logits = self._run_pixels(pixels)
             except Error as e:
-                if on_error == "raise":
-                    raise
-                for i in idx:
-                    results[i] = FileError(_images.describe(items[i], i), str(e))
-                continue
+                if len(idx) == 1:
+                    fail(idx[0], e)
+                    continue
+                # find the image(s) the library refused (an extreme aspect ratio, ...)
+                logits = np.zeros((len(idx), K), np.float32)
+                keep = []
+                for row, (i, px) in enumerate(zip(idx, pixels)):
+                    try:
+                        logits[row] = self._run_pixels([px])[0]
+                        keep.append(row)
+                    except Error as e1:
+                        fail(i, e1)
+                idx = [idx[r] for r in keep]
+                logits = logits[keep]
             for row, i in enumerate(idx):
                 results[i] = self._top(logits[row].reshape(-1), top)
         return results
 
     def _top(self, logits, top):
-        z = logits.astype(np.float64)
-        p = np.exp(z - z.max())
-        p = (p / p.sum()).astype(np.float32)
-        order = np.argsort(-p, kind="stable")[:top]
-        return [(self._labels[k] or f"class {k}", float(p[k])) for k in order]
+        scores = (_native.ClassScore * top)()
+        logits = np.ascontiguousarray(logits, dtype=np.float32)
+        fp = _native.ctypes.POINTER(_native.c_float)
+        _check(self._L.kwvk_top_k(self._model, logits.ctypes.data_as(fp), logits.size, top,
+                                  _native.SCORES_SOFTMAX, scores), "kwvk_top_k")
+        return [((s.label or b"").decode("utf-8", "replace") or f"class {s.index}", float(s.score))
+                for s in scores]
 
     def __repr__(self):
         i = self._info

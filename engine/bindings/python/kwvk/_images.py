@@ -1,12 +1,15 @@
-"""Image input for Net.classify: files decoded by libkwvk_pyimage (stb_image), arrays checked,
-then the model's preprocessing on the CPU (the tools' implementation, tools/common/tool_util.c:
-Pillow-style antialiased bilinear resize of the shorter side, centre crop, mean/std)."""
+"""Image input for Net.classify and Net.preprocess: files decoded to RGB8 by libkwvk_pyimage
+(stb_image, as the command-line tools decode them), arrays checked; both handed to the library
+as kwvk_image descriptions (kwvk_net_run_images preprocesses them on the GPU,
+kwvk_preprocess_images on the CPU)."""
 import ctypes
 import os
 
 import numpy as np
 
 from . import Error, _native
+
+_FORMATS = {2: _native.PIXEL_GRAY8, 3: _native.PIXEL_RGB8, 4: 1}  # 4 channels: KWVK_PIXEL_RGBA8
 
 
 def describe(src, i):
@@ -29,8 +32,9 @@ def _decode(data, name):
         H.kwvkpy_free(px)
 
 
-def to_rgb8(src):
-    """A file path, the bytes of an image file, or an HxWx3 / HxW uint8 array -> HxWx3 uint8."""
+def to_pixels(src):
+    """A file path, the bytes of an image file, or an HxWx3 (RGB) / HxW (grey) / HxWx4 (RGBA)
+    uint8 array -> a C-contiguous uint8 array of one of those layouts."""
     if isinstance(src, (str, os.PathLike)):
         path = os.fspath(src)
         try:
@@ -45,10 +49,8 @@ def to_rgb8(src):
         if src.dtype != np.uint8:
             raise Error(f"image arrays must be uint8 (RGB or grey photos), got {src.dtype}",
                         "KWVK_ERROR_INVALID_ARGUMENT")
-        if src.ndim == 2:
-            src = np.repeat(src[:, :, None], 3, axis=2)
-        if src.ndim != 3 or src.shape[2] != 3:
-            raise Error(f"image arrays must be HxWx3 (RGB) or HxW (grey), got shape {src.shape}",
+        if not (src.ndim == 2 or (src.ndim == 3 and src.shape[2] in (3, 4))):
+            raise Error(f"image arrays must be HxWx3 (RGB), HxW (grey) or HxWx4 (RGBA), got shape {src.shape}",
                         "KWVK_ERROR_INVALID_ARGUMENT")
         if src.shape[0] < 1 or src.shape[1] < 1:
             raise Error("empty image array", "KWVK_ERROR_INVALID_ARGUMENT")
@@ -57,20 +59,13 @@ def to_rgb8(src):
                 "KWVK_ERROR_INVALID_ARGUMENT")
 
 
-def preprocess(rgb, minfo):
-    """HxWx3 uint8 -> float32 [C, H, W] with the model's preprocessing."""
-    if minfo.interpolation != 0:
-        raise Error("this model resizes with bicubic interpolation, which the CPU preprocessing of "
-                    "this build does not implement", "KWVK_ERROR_UNSUPPORTED")
-    H = _native.pyimage()
-    C = minfo.input_channels
-    size = minfo.crop if minfo.resize_short and minfo.crop else 0
-    ch, cw = (size, size) if size else (minfo.input_height, minfo.input_width)
-    out = np.empty((C, ch, cw), dtype=np.float32)
-    err = ctypes.c_char_p()
-    r = H.kwvkpy_preprocess_rgb8(rgb.ctypes.data, rgb.shape[1], rgb.shape[0], minfo,
-                                 out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), out.size, err)
-    if r != 0:
-        raise Error((err.value or b"preprocessing failed").decode("utf-8", "replace"),
-                    "KWVK_ERROR_INVALID_ARGUMENT")
-    return out
+def describe_pixels(arrays):
+    """kwvk_image structs for pixel arrays from to_pixels (the arrays must stay alive while
+    the structs are used)."""
+    imgs = (_native.Image * len(arrays))()
+    for img, a in zip(imgs, arrays):
+        img.format = _FORMATS[a.ndim if a.ndim == 2 else a.shape[2]]
+        img.width, img.height = a.shape[1], a.shape[0]
+        img.stride = a.strides[0]
+        img.data = a.ctypes.data
+    return imgs

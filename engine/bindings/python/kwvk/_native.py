@@ -1,5 +1,5 @@
 """ctypes declarations of libkwvk's public API (engine/include/kwvk.h) and of the package's
-image helper (libkwvk_pyimage). Internal: use the classes of the kwvk package.
+image decoder (libkwvk_pyimage). Internal: use the classes of the kwvk package.
 
 The libraries are looked for in $KWVK_LIBRARY_DIR (a CMake build directory, for development
 and the tests), else next to this file (an installed wheel carries both). ctypes releases the
@@ -46,7 +46,21 @@ class ModelInfo(ctypes.Structure):
 
 
 class NetDesc(ctypes.Structure):
-    _fields_ = [("enable_profiling", c_int), ("fp16_weights", c_int)]
+    _fields_ = [("enable_profiling", c_int), ("fp16_weights", c_int), ("max_in_flight", c_u32)]
+
+
+class Image(ctypes.Structure):
+    _fields_ = [("format", c_u32), ("width", c_u32), ("height", c_u32), ("stride", c_u32),
+                ("data", c_void_p), ("uv", c_void_p), ("uv_stride", c_u32), ("rotation", c_u32),
+                ("flags", c_u32)]
+
+
+class ClassScore(ctypes.Structure):
+    _fields_ = [("index", c_u32), ("score", c_float), ("label", c_char_p)]
+
+
+PIXEL_RGB8, PIXEL_GRAY8 = 3, 4
+SCORES_SOFTMAX = 1
 
 
 class NetStats(ctypes.Structure):
@@ -78,16 +92,18 @@ _KWVK = {
     "kwvk_net_run": (c_int, [c_void_p, _f32p, c_u32, c_u32, c_u32, c_u32, _f32p, c_size]),
     "kwvk_net_output_shape": (c_int, [c_void_p, c_u32, c_u32, c_u32, P(c_u32 * 3)]),
     "kwvk_net_get_stats": (c_int, [c_void_p, P(NetStats)]),
+    "kwvk_preprocess_images": (c_int, [c_void_p, P(Image), c_u32, _f32p, c_size]),
+    "kwvk_net_run_images": (c_int, [c_void_p, P(Image), c_u32, _f32p, c_size]),
+    "kwvk_top_k": (c_int, [c_void_p, _f32p, c_u32, c_u32, c_u32, P(ClassScore)]),
 }
 
 _PYIMAGE = {
     "kwvkpy_abi_version": (c_int, []),
     "kwvkpy_decode": (c_void_p, [c_char_p, c_size, P(c_int), P(c_int), P(c_char_p)]),
     "kwvkpy_free": (None, [c_void_p]),
-    "kwvkpy_preprocess_rgb8": (c_int, [c_void_p, c_int, c_int, P(ModelInfo), _f32p, c_size, P(c_char_p)]),
 }
 
-PYIMAGE_ABI = 1
+PYIMAGE_ABI = 2
 
 _lock = threading.Lock()
 _libs = {}
@@ -127,7 +143,7 @@ def lib():
 
 
 def pyimage():
-    """The image helper (decoding and the tools' CPU preprocessing)."""
+    """The image decoder (stb_image, as the command-line tools use it)."""
     h = _load("kwvk_pyimage", ["libkwvk_pyimage.so", "libkwvk_pyimage.dylib", "kwvk_pyimage.dll"], _PYIMAGE)
     if h.kwvkpy_abi_version() != PYIMAGE_ABI:
         from . import Error
