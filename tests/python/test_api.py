@@ -212,7 +212,7 @@ def test_preprocess_resize_crop_matches_pil(tmp_path):
             ours = n.preprocess(img)
             assert ours.shape == (3, 56, 56)
             diff = np.abs(ours - ref) * np.array(m.meta.std)[:, None, None] * 255  # in 8-bit steps
-            assert diff.max() <= 1.0 + 1e-3 and (diff > 1e-3).mean() <= 0.01
+            assert diff.max() <= 1e-2  # the library reproduces Pillow bit for bit (docs/app-api.md)
             out = n.run(ours[None])
             np.testing.assert_allclose(out[0], ours.mean(axis=(1, 2)), rtol=0, atol=1e-4)
             # on the GPU: within 1/255 of the normalised range per pixel, so the means too
