@@ -116,7 +116,7 @@ static int classify_samples(const char *model_path, const char *device, int vali
         const char *err = NULL;
         if (snprintf(path, sizeof path, "%s/%s", dir, files[i]) >= (int)sizeof path)
             tu_die(TOOL, "%s/%s: path too long", dir, files[i]);
-        if (tu_load_image(path, &info, input, &err) != 0) tu_die(TOOL, "%s: %s", path, err);
+        if (tu_load_image(path, model, input, &err) != 0) tu_die(TOOL, "%s: %s", path, err);
         double s = tu_now_ms();
         tu_check(TOOL, kwvk_net_run(net, input, 1, C, H, W, logits, K), "running");
         double ms = tu_now_ms() - s;
@@ -222,7 +222,7 @@ int main(int argc, char **argv)
     if (!batch) tu_die(TOOL, "out of memory for %d images", n_images);
     for (int i = 0; i < n_images; i++) {
         const char *err = NULL;
-        if (tu_load_image(images[i], &info, batch + per * (size_t)i, &err) != 0)
+        if (tu_load_image(images[i], model, batch + per * (size_t)i, &err) != 0)
             tu_die(TOOL, "%s: %s", images[i], err);
     }
 

@@ -469,8 +469,9 @@ kwvk_result kw_images_prepare(kw_ctx *ctx, const kwvk_model *model, kw_img_slot 
         key = NULL;
         raw_off = NULL;
         kw_pipeline *ph = NULL, *pv = NULL;
-        r = kw_pipeline_get(ctx, "img_resize_h", NULL, 0, &ph);
-        if (r == KWVK_OK) r = kw_pipeline_get(ctx, "img_resize_v", NULL, 0, &pv);
+        static const uint32_t no_spec[1] = {0}; /* (no specialisation constants; not NULL for memcpy) */
+        r = kw_pipeline_get(ctx, "img_resize_h", no_spec, 0, &ph);
+        if (r == KWVK_OK) r = kw_pipeline_get(ctx, "img_resize_v", no_spec, 0, &pv);
         if (r == KWVK_OK) r = kw_rec_begin(ctx, &s->rec, 0);
         uint64_t tmp_at = 0, tab_at = 0;
         const uint64_t per = (uint64_t)info->input_channels * info->input_height * info->input_width;

@@ -1,13 +1,14 @@
 /* fuzz_image - libFuzzer target for the tools' image path (tools/common/tool_util.c):
  * tu_load_image (stb_image decoding of JPEG/PNG/BMP/GIF/TGA/PSD/PNM) followed by
- * the model's preprocessing, and tu_preprocess_rgb8 on the decoded pixels for two more
- * preprocessing set-ups (only for images tu_load_image accepted, so that the harness never
+ * the model's preprocessing (the library's kwvk_preprocess_images), and tu_preprocess_rgb8 on
+ * the decoded pixels for two more preprocessing set-ups (only for images tu_load_image accepted, so that the harness never
  * decodes what the tool would refuse).
  *
  * Contract checked on every input: no crash, leak, out-of-bounds access or undefined
  * behaviour; a refusal comes with a message; an accepted image gives finite values. The
  * input is the image file itself (no prefix), so the seed corpus is plain image files. */
 #define _GNU_SOURCE
+#include "mw.h"
 #include "tool_util.h"
 
 #include <math.h>
@@ -24,36 +25,42 @@ static void check(int ok)
     if (!ok) __builtin_trap();
 }
 
-/* three preprocessing set-ups of real models */
-static kwvk_model_info config(int k)
+/* three preprocessing set-ups of real models, as identity networks (tests/hostile/mw.c),
+ * built once */
+static const kwvk_model *config(int k)
 {
-    kwvk_model_info i;
-    memset(&i, 0, sizeof i);
+    static kwvk_model *models[3];
+    if (models[k]) return models[k];
+    mw_model m;
     if (k == 0) { /* Fashion-MNIST: grey 28x28, resized straight */
-        i.input_channels = 1;
-        i.input_height = i.input_width = 28;
-        i.mean[0] = 0.2860f;
-        i.std[0] = 0.3530f;
-    } else if (k == 1) { /* ImageNet: shorter side 256, centre crop 224 */
-        i.input_channels = 3;
-        i.input_height = i.input_width = 224;
-        i.resize_short = 256;
-        i.crop = 224;
+        mw_identity(&m, 1, 28, 28);
+        m.mean[0] = 0.2860f;
+        m.std[0] = 0.3530f;
+    } else if (k == 1) { /* ImageNet: shorter side 256, centre crop 224, bicubic */
+        mw_identity(&m, 3, 224, 224);
+        m.resize_short = 256;
+        m.crop = 224;
+        m.interpolation = KWVK_INTERP_BICUBIC;
         for (int c = 0; c < 3; c++) {
-            i.mean[c] = 0.45f;
-            i.std[c] = 0.225f;
+            m.mean[c] = 0.45f;
+            m.std[c] = 0.225f;
         }
     } else { /* CIFAR-like: shorter side 36, crop 32, 4 channels (alpha slot repeats blue) */
-        i.input_channels = 4;
-        i.input_height = i.input_width = 32;
-        i.resize_short = 36;
-        i.crop = 32;
+        mw_identity(&m, 4, 32, 32);
+        m.resize_short = 36;
+        m.crop = 32;
         for (int c = 0; c < 4; c++) {
-            i.mean[c] = 0.5f;
-            i.std[c] = 0.5f;
+            m.mean[c] = 0.5f;
+            m.std[c] = 0.5f;
         }
     }
-    return i;
+    mw_layout l;
+    uint8_t *bytes = mw_bytes(&m, &l);
+    check(bytes != NULL);
+    check(kwvk_model_load_memory(bytes, l.size, &models[k]) == KWVK_OK);
+    free(bytes);
+    mw_free(&m);
+    return models[k];
 }
 
 static int image_fd = -1;
@@ -86,10 +93,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* 1. the tool path: decode a file and preprocess for the Fashion-MNIST set-up */
     put_file(data, size);
-    kwvk_model_info a = config(0);
     float out_a[28 * 28];
     const char *err = NULL;
-    if (tu_load_image(image_path, &a, out_a, &err) != 0) {
+    if (tu_load_image(image_path, config(0), out_a, &err) != 0) {
         check(err != NULL && err[0] != 0);
         return 0; /* refused by the tool: the pixels below would never reach preprocessing */
     }
@@ -100,12 +106,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *rgb = tu_decode_rgb8(data, size, &w, &h, &err);
     if (!rgb) return 0;
     for (int k = 1; k < 3; k++) {
-        kwvk_model_info info = config(k);
+        kwvk_model_info info;
+        kwvk_model_get_info(config(k), &info);
         size_t n = (size_t)info.input_channels * info.input_height * info.input_width;
         float *out = malloc(n * sizeof *out);
         check(out != NULL);
         err = NULL;
-        if (tu_preprocess_rgb8(rgb, w, h, &info, out, &err) == 0) check_values(out, n);
+        if (tu_preprocess_rgb8(rgb, w, h, config(k), out, &err) == 0) check_values(out, n);
         else check(err != NULL && err[0] != 0);
         free(out);
     }

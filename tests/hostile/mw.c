@@ -331,3 +331,18 @@ void mw_allops(mw_model *m)
     uint32_t v7 = add_conv(m, v6, MW_NONE, 8, 5, 1, 0, 0);
     mw_op_add(m, MW_SOFTMAX, v7, MW_NONE, MW_NONE);
 }
+
+void mw_identity(mw_model *m, uint32_t c, uint32_t h, uint32_t w)
+{
+    mw_init(m, c, h, w, c, "identity");
+    float wt[16] = {0}, ones[4] = {1, 1, 1, 1}, zeros[4] = {0};
+    for (uint32_t i = 0; i < c && i < 4; i++) wt[i * c + i] = 1.0f;
+    uint32_t wd[4] = {c, c, 1, 1}, od[1] = {c};
+    uint32_t tw = mw_tensor_add(m, 4, wd, wt), ts = mw_tensor_add(m, 1, od, ones), tb = mw_tensor_add(m, 1, od, zeros);
+    mw_op_add(m, MW_CONV2D, 0, MW_NONE, MW_NONE);
+    mw_op *op = mw_last(m);
+    op->tensors[0] = tw;
+    op->tensors[1] = ts;
+    op->tensors[2] = tb;
+    conv_params(op, (int)c, 1, 1, 0, 0, (int)c);
+}

@@ -104,5 +104,8 @@ void mw_kwnet(mw_model *m);
 void mw_kwbasis(mw_model *m);
 void mw_wide(mw_model *m, uint32_t channels);
 void mw_allops(mw_model *m);
+/* identity: a 1x1 conv with identity weights on c <= 4 channels (num_classes = c), so the
+ * output is the input: the network of the image-preprocessing tests. */
+void mw_identity(mw_model *m, uint32_t c, uint32_t h, uint32_t w);
 
 #endif

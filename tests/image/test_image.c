@@ -59,7 +59,7 @@ static kwvk_model *identity_model(uint32_t c, uint32_t h, uint32_t w, uint32_t r
                                   uint32_t interp)
 {
     mw_model m;
-    mw_init(&m, c, h, w, c, "identity");
+    mw_identity(&m, c, h, w);
     m.resize_short = resize_short;
     m.crop = crop;
     m.interpolation = interp;
@@ -67,17 +67,6 @@ static kwvk_model *identity_model(uint32_t c, uint32_t h, uint32_t w, uint32_t r
         m.mean[i] = 0.25f + 0.125f * (float)i;
         m.std[i] = 0.5f - 0.0625f * (float)i;
     }
-    float wt[16] = {0}, ones[4] = {1, 1, 1, 1}, zeros[4] = {0};
-    for (uint32_t i = 0; i < c; i++) wt[i * c + i] = 1.0f;
-    uint32_t wd[4] = {c, c, 1, 1}, od[1] = {c};
-    uint32_t tw = mw_tensor_add(&m, 4, wd, wt), ts = mw_tensor_add(&m, 1, od, ones), tb = mw_tensor_add(&m, 1, od, zeros);
-    mw_op_add(&m, MW_CONV2D, 0, MW_NONE, MW_NONE);
-    mw_op *op = mw_last(&m);
-    op->tensors[0] = tw;
-    op->tensors[1] = ts;
-    op->tensors[2] = tb;
-    int32_t p[12] = {(int32_t)c, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, (int32_t)c};
-    memcpy(op->p, p, sizeof p);
     kwvk_model *model = th_model(&m);
     mw_free(&m);
     return model;

@@ -13,7 +13,7 @@
 static kwvk_model *imagenet_geometry_model(uint32_t interp)
 {
     mw_model m;
-    mw_init(&m, 3, 224, 224, 3, "identity");
+    mw_identity(&m, 3, 224, 224);
     m.resize_short = 256;
     m.crop = 224;
     m.interpolation = interp;
@@ -21,16 +21,6 @@ static kwvk_model *imagenet_geometry_model(uint32_t interp)
         m.mean[c] = 0.0f;
         m.std[c] = 1.0f / 255.0f; /* (x/255 - 0) * 255 = x */
     }
-    float wt[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, ones[3] = {1, 1, 1}, zeros[3] = {0};
-    uint32_t wd[4] = {3, 3, 1, 1}, od[1] = {3};
-    uint32_t tw = mw_tensor_add(&m, 4, wd, wt), ts = mw_tensor_add(&m, 1, od, ones), tb = mw_tensor_add(&m, 1, od, zeros);
-    mw_op_add(&m, MW_CONV2D, 0, MW_NONE, MW_NONE);
-    mw_op *op = mw_last(&m);
-    op->tensors[0] = tw;
-    op->tensors[1] = ts;
-    op->tensors[2] = tb;
-    int32_t p[12] = {3, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 3};
-    memcpy(op->p, p, sizeof p);
     mw_layout l;
     uint8_t *bytes = mw_bytes(&m, &l);
     kwvk_model *model = NULL;

@@ -121,7 +121,7 @@ static void run_case(vw_gpu *g, vw_slot *s, const char *image, int yuyv)
     size_t n_in = (size_t)m->c * m->h * m->w;
     float *cpu_in = malloc(n_in * sizeof *cpu_in);
     const char *perr = NULL;
-    if (tu_preprocess_rgb8(cpu_rgb, w, h, &m->info, cpu_in, &perr)) die("tu_preprocess_rgb8", perr);
+    if (tu_preprocess_rgb8(cpu_rgb, w, h, m->model, cpu_in, &perr)) die("tu_preprocess_rgb8", perr);
     const float *gpu_in = s->io.input_mapped;
     long diff = 0;
     for (size_t i = 0; i < n_in; i++) {

@@ -195,47 +195,6 @@ const char *tu_default_model(void)
 /* Image preprocessing                                                                      */
 /* ---------------------------------------------------------------------------------------- */
 
-/* One separable pass of PIL-style bilinear resampling: a triangle filter whose support grows
- * with the downscale factor (antialiasing), as Pillow's ImagingResample does. Works on
- * `channels` interleaved float channels; `stride` elements between pixels along the pass,
- * `line_stride` between lines. The result is rounded to 8 bits like Pillow's 8-bit images. */
-static void resample_1d(const float *src, int in_len, float *dst, int out_len, int lines, int channels,
-                        int src_px_stride, int src_line_stride, int dst_px_stride, int dst_line_stride)
-{
-    double scale = (double)in_len / out_len;
-    double filterscale = scale < 1.0 ? 1.0 : scale;
-    double support = 1.0 * filterscale;
-    int ksize = (int)ceil(support) * 2 + 1;
-    double *w = malloc(sizeof(double) * (size_t)ksize);
-    if (!w) return;
-    for (int o = 0; o < out_len; o++) {
-        double center = (o + 0.5) * scale;
-        int xmin = (int)(center - support + 0.5);
-        if (xmin < 0) xmin = 0;
-        int xmax = (int)(center + support + 0.5);
-        if (xmax > in_len) xmax = in_len;
-        int n = xmax - xmin;
-        if (n > ksize) n = ksize;
-        double total = 0;
-        for (int j = 0; j < n; j++) {
-            double x = (j + xmin - center + 0.5) / filterscale;
-            double t = fabs(x) < 1.0 ? 1.0 - fabs(x) : 0.0;
-            w[j] = t;
-            total += t;
-        }
-        for (int j = 0; j < n; j++) w[j] = total != 0 ? w[j] / total : 0;
-        for (int l = 0; l < lines; l++)
-            for (int c = 0; c < channels; c++) {
-                double acc = 0;
-                for (int j = 0; j < n; j++)
-                    acc += w[j] * src[(size_t)l * src_line_stride + (size_t)(xmin + j) * src_px_stride + c];
-                double r = floor(acc + 0.5);
-                dst[(size_t)l * dst_line_stride + (size_t)o * dst_px_stride + c] = (float)(r < 0 ? 0 : r > 255 ? 255 : r);
-            }
-    }
-    free(w);
-}
-
 /* round(d / 2) with ties to even, as Python's round() */
 static int half_even(int d)
 {
@@ -278,44 +237,20 @@ int tu_resize_geometry(int w, int h, const kwvk_model_info *info, tu_geometry *g
     return 0;
 }
 
-int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *info, float *out, const char **err)
+int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model *model, float *out, const char **err)
 {
+    kwvk_model_info info;
     if (w < 1 || h < 1) {
         *err = "empty image";
         return -1;
     }
-    tu_geometry g;
-    if (tu_resize_geometry(w, h, info, &g, err) != 0) return -1;
-    const int ow = g.ow, oh = g.oh, cw = g.cw, ch = g.ch, x0 = g.x0, y0 = g.y0;
-    size_t src_n = (size_t)w * h * 3;
-    float *src = malloc(src_n * sizeof *src);
-    float *tmp = malloc((size_t)ow * h * 3 * sizeof *tmp);
-    float *res = malloc((size_t)ow * oh * 3 * sizeof *res);
-    if (!src || !tmp || !res) {
-        free(src);
-        free(tmp);
-        free(res);
-        *err = "out of memory";
+    kwvk_model_get_info(model, &info);
+    kwvk_image im = {KWVK_PIXEL_RGB8, (uint32_t)w, (uint32_t)h, 0, rgb, NULL, 0, 0, 0};
+    if (kwvk_preprocess_images(model, &im, 1, out, (size_t)info.input_channels * info.input_height * info.input_width) !=
+        KWVK_OK) {
+        *err = kwvk_last_error(); /* this thread's, valid until its next failing kwvk call */
         return -1;
     }
-    for (size_t i = 0; i < src_n; i++) src[i] = rgb[i];
-    /* horizontal then vertical, like Pillow */
-    resample_1d(src, w, tmp, ow, h, 3, 3, w * 3, 3, ow * 3);
-    resample_1d(tmp, h, res, oh, ow, 3, ow * 3, 3, ow * 3, 3);
-    uint32_t C = info->input_channels;
-    for (int y = 0; y < ch; y++)
-        for (int x = 0; x < cw; x++) {
-            const float *px = &res[((size_t)(y + y0) * ow + (x + x0)) * 3];
-            for (uint32_t c = 0; c < C; c++) {
-                float v;
-                if (C == 1) v = floorf(0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2] + 0.5f);
-                else v = px[c < 3 ? c : 2];
-                out[((size_t)c * ch + y) * cw + x] = (v / 255.0f - info->mean[c]) / info->std[c];
-            }
-        }
-    free(src);
-    free(tmp);
-    free(res);
     return 0;
 }
 
@@ -396,7 +331,7 @@ uint8_t *tu_decode_rgb8(const uint8_t *data, size_t size, int *w, int *h, const 
 
 void tu_free_rgb8(uint8_t *rgb) { stbi_image_free(rgb); }
 
-int tu_load_image(const char *path, const kwvk_model_info *info, float *out, const char **err)
+int tu_load_image(const char *path, const kwvk_model *model, float *out, const char **err)
 {
     size_t size = 0;
     uint8_t *data = tu_read_file(path, &size);
@@ -408,7 +343,7 @@ int tu_load_image(const char *path, const kwvk_model_info *info, float *out, con
     uint8_t *rgb = tu_decode_rgb8(data, size, &w, &h, err);
     free(data);
     if (!rgb) return -1;
-    int r = tu_preprocess_rgb8(rgb, w, h, info, out, err);
+    int r = tu_preprocess_rgb8(rgb, w, h, model, out, err);
     stbi_image_free(rgb);
     return r;
 }

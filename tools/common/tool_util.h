@@ -29,11 +29,12 @@ double tu_now_ms(void);
 const char *tu_default_model(void);
 
 /* Decode an image file (JPEG/PNG/BMP/... via stb_image) into float32 [c, h, w] with the
- * model's preprocessing: shorter side to resize_short (bilinear, antialiased when shrinking),
- * centre crop `crop` (or resize straight to h x w when both are 0), then
- * (x/255 - mean)/std; 1-channel models take luminance. Returns 0 or -1 with *err set. */
-int tu_load_image(const char *path, const kwvk_model_info *info, float *out, const char **err);
-/* The preprocessing geometry of a w x h image for a model: size after the resize (ow, oh),
+ * model's preprocessing (the library's kwvk_preprocess_images: shorter side to resize_short
+ * with the model's interpolation, centre crop, grey for 1-channel models, (x/255 - mean)/std).
+ * Returns 0 or -1 with *err set. */
+int tu_load_image(const char *path, const kwvk_model *model, float *out, const char **err);
+/* The preprocessing geometry of a w x h image for a model (the viewer's GPU copy of the
+ * preprocessing plans with it): size after the resize (ow, oh),
  * crop size (cw, ch) and crop origin (x0, y0; torchvision's rounding). Returns 0, or -1 with
  * *err set when the crop does not fit or the resized image would be unreasonably large. */
 typedef struct tu_geometry {
@@ -45,9 +46,9 @@ int tu_resize_geometry(int w, int h, const kwvk_model_info *info, tu_geometry *g
  * tu_free_rgb8. NULL + *err on failure. */
 uint8_t *tu_decode_rgb8(const uint8_t *data, size_t size, int *w, int *h, const char **err);
 void tu_free_rgb8(uint8_t *rgb);
-/* Same from RGB8 pixels in memory (used by the viewer and the fuzzer). */
-int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model_info *info, float *out,
-                       const char **err);
+/* Same from RGB8 pixels in memory (kwvk_preprocess_images on an RGB8 frame; used by the
+ * viewer's test and the fuzzer). */
+int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model *model, float *out, const char **err);
 /* Index of the k largest values (k <= 16). */
 void tu_topk(const float *v, uint32_t n, uint32_t k, uint32_t *idx);
 void tu_softmax(const float *v, uint32_t n, float *out);
