@@ -3,7 +3,7 @@
 #
 #   cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64-linux-gnu.cmake
 #
-# Debian packages (tools/test-arm64 installs them):
+# Debian packages (scripts/test-arm64 installs them):
 #   host:  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static glslang-tools
 #          libvulkan-volk-dev (volk.h/volk.c are compiled from source for the target)
 #   arm64 multiarch (dpkg --add-architecture arm64), for running the tests:

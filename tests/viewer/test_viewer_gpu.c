@@ -96,11 +96,11 @@ static void run_case(vw_gpu *g, vw_slot *s, const char *image, int yuyv)
     if (vw_cmd_submit_wait(g, cmd, err, sizeof err)) die("preprocess", err);
     VkFence fence;
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    if (vkCreateFence(g->dev, &fi, NULL, &fence) != VK_SUCCESS) die("vkCreateFence", "");
+    if (g->vk.CreateFence(g->dev, &fi, NULL, &fence) != VK_SUCCESS) die("vkCreateFence", "");
     kwvk_submit_sync sync = {NULL, NULL, fence};
     if (kwvk_net_submit(s->net, 1, m->c, m->h, m->w, &sync) != KWVK_OK) die("kwvk_net_submit", kwvk_last_error());
-    vkWaitForFences(g->dev, 1, &fence, VK_TRUE, UINT64_MAX);
-    vkDestroyFence(g->dev, fence, NULL);
+    g->vk.WaitForFences(g->dev, 1, &fence, VK_TRUE, UINT64_MAX);
+    g->vk.DestroyFence(g->dev, fence, NULL);
     if (vw_cmd_begin(g, &cmd, err, sizeof err)) die("begin", err);
     vw_record_topk(g, cmd, s);
     if (vw_cmd_submit_wait(g, cmd, err, sizeof err)) die("top-k", err);

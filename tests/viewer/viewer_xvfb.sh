@@ -8,6 +8,9 @@
 #                  1000 classes; slideshow, model switching, pause, resize, s key, pattern)
 #   MODE shipped:  DIR = the repository's models/: fmnist_kw1x.kwvk and samples/*.png, and
 #                  the README's command (no arguments: default model, sample slideshow)
+#   MODE shared:   DIR as for fixtures; VW_VIEWER is the viewer linked against the shared
+#                  libkwvk (VW_LIBKWVK): the library exports no Vulkan symbol (nm -D), the
+#                  viewer loads it, and a grey, an RGB, a resize and a model-switch case pass
 # Environment: VW_VIEWER, VW_CLASSIFY, VW_CHECK (binaries), VW_OUT (output directory).
 set -uo pipefail # not -e: every case runs, failures are counted
 MODE=$1
@@ -138,8 +141,40 @@ elif [ "$MODE" = shipped ]; then
   # interval keeps the first sample on screen for the check
   classify "${samples[0]}" "$MODEL" && view readme -- --interval 1000 --frames 3 && \
     check readme "$MODEL" "${samples[0]}" --line3 "fmnist_kw1x  $(basename "${samples[0]}")"
+elif [ "$MODE" = shared ]; then
+  : "${VW_LIBKWVK:?}"
+  # the shared library exports the kwvk API and nothing of Vulkan (its volk copy stays inside)
+  syms=$(nm -D --defined-only "$VW_LIBKWVK" | awk '{print $NF}')
+  if ! printf '%s\n' "$syms" | grep -qx kwvk_context_vulkan_handles; then
+    echo "FAIL: nm -D $VW_LIBKWVK does not list kwvk_context_vulkan_handles"
+    FAILED=$((FAILED + 1))
+  fi
+  vk=$(printf '%s\n' "$syms" | grep -E '^(vk|volk)' | head -n 5)
+  if [ -n "$vk" ]; then
+    echo "FAIL: $VW_LIBKWVK exports Vulkan symbols: $vk"
+    FAILED=$((FAILED + 1))
+  fi
+  # the viewer needs the shared libkwvk and no Vulkan loader of its own
+  needed=$(readelf -d "$VW_VIEWER" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+  if ! printf '%s\n' "$needed" | grep -q '^libkwvk\.so'; then
+    echo "FAIL: $VW_VIEWER does not link the shared libkwvk (NEEDED: $(echo $needed))"
+    FAILED=$((FAILED + 1))
+  fi
+  if printf '%s\n' "$needed" | grep -q '^libvulkan'; then
+    echo "FAIL: $VW_VIEWER links a Vulkan loader itself (NEEDED: $(echo $needed))"
+    FAILED=$((FAILED + 1))
+  fi
+  imgs=("$DIR"/grey/*.png)
+  case_image shared_grey28 "$DIR/grey28.kwvk" "${imgs[0]}"
+  case_image shared_rgb_crop "$DIR/rgb_crop.kwvk" "$DIR/rgb/picture_3_640x480.png"
+  img=${imgs[2]}
+  classify "$img" "$DIR/grey28.kwvk" && view shared_resize -- --model "$DIR/grey28.kwvk" --image "$img" \
+    --key 2:resize=640x400 --frames 8 && check shared_resize "$DIR/grey28.kwvk" "$img"
+  img=$DIR/rgb/picture_0_64x48.png
+  classify "$img" "$DIR/rgb_crop.kwvk" && view shared_switch -- --model "$DIR/grey28.kwvk" --model "$DIR/rgb_crop.kwvk" \
+    --image "$img" --key 2:m --frames 5 && check shared_switch "$DIR/rgb_crop.kwvk" "$img" --line3 "rgb_crop  "
 else
-  echo "usage: viewer_xvfb.sh fixtures|shipped DIR" >&2
+  echo "usage: viewer_xvfb.sh fixtures|shipped|shared DIR" >&2
   exit 2
 fi
 

@@ -15,7 +15,7 @@
    configuration (2 threads, OpenBLAS with OPENBLAS_NUM_THREADS=1), batch 1 — the official
    code when --official points at a checkout of OSVAI/KernelWarehouse, else kwvk's own
    PyTorch modules (bit-identical to it, docs/parity.md);
-4. with --ncnn-src or --ncnn-git-dir, runs ncnn's Vulkan path (tools/bench-ncnn, fp32) on
+4. with --ncnn-src or --ncnn-git-dir, runs ncnn's Vulkan path (scripts/bench-ncnn, fp32) on
    the same device for ResNet18 and MobileNetV2 1.0;
 5. prints the ratios and writes docs/benchmarks.md and docs/benchmarks.png.
 """
@@ -114,7 +114,7 @@ def run_ncnn(args, paths, rounds=3):
     """kwvk and ncnn's fp32 Vulkan path on the same device, alternately (rounds x (kwvk-run of
     each model, then benchncnn)): {kwvk model: (kwvk min, kwvk mean, ncnn min, ncnn avg)},
     minima over the rounds, means averaged."""
-    cmd = [os.path.join(REPO, "tools", "bench-ncnn"), "--build", args.ncnn_build, "--loops", str(args.ncnn_loops)]
+    cmd = [os.path.join(REPO, "scripts", "bench-ncnn"), "--build", args.ncnn_build, "--loops", str(args.ncnn_loops)]
     cmd += ["--src", args.ncnn_src] if args.ncnn_src else ["--git-dir", args.ncnn_git_dir]
     pairs = [(ours, theirs) for ours, theirs in NCNN_PAIRS if ours in paths]
     kw, nc = {}, {}
@@ -237,8 +237,8 @@ def main(argv=None):
     ap.add_argument("--torch-runs", type=int, default=5)
     ap.add_argument("--official", default=None)
     ap.add_argument("--skip-torch", action="store_true")
-    ap.add_argument("--ncnn-src", default=None, help="ncnn source tree (tools/bench-ncnn)")
-    ap.add_argument("--ncnn-git-dir", default=None, help="bare ncnn mirror (tools/bench-ncnn)")
+    ap.add_argument("--ncnn-src", default=None, help="ncnn source tree (scripts/bench-ncnn)")
+    ap.add_argument("--ncnn-git-dir", default=None, help="bare ncnn mirror (scripts/bench-ncnn)")
     ap.add_argument("--ncnn-build", default=os.path.join(REPO, "build-ncnn"))
     ap.add_argument("--ncnn-loops", type=int, default=8)
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "benchmarks.md"))
@@ -288,7 +288,7 @@ def main(argv=None):
     if ncnn:
         lines.append("\n## kwvk and ncnn, fp32, batch 1 (the same device, this run)\n")
         lines.append(f"Three rounds, each `kwvk-run --repeat {args.ncnn_loops + 1}` per model (the first run, "
-                     f"which may compile, is not counted) and then `tools/bench-ncnn --loops "
+                     f"which may compile, is not counted) and then `scripts/bench-ncnn --loops "
                      f"{args.ncnn_loops}`; minimum over all rounds, mean of the rounds' means.\n")
         lines.append("| model (ncnn's) | kwvk min / mean ms | ncnn min / mean ms | kwvk / ncnn, min | kwvk / ncnn, mean |")
         lines.append("|---|---|---|---|---|")

@@ -38,7 +38,7 @@ const char *vw_vk_result_name(VkResult r)
     }
 }
 
-static int vk_fail(VkResult r, const char *what, char *err, size_t err_len)
+int vw_vk_fail(VkResult r, const char *what, char *err, size_t err_len)
 {
     if (r == VK_ERROR_DEVICE_LOST) snprintf(err, err_len, "the GPU device was lost (%s)", what);
     else snprintf(err, err_len, "%s failed: %s (%d)", what, vw_vk_result_name(r), (int)r);
@@ -69,10 +69,10 @@ int vw_buf_create(vw_gpu *g, VkDeviceSize size, VkBufferUsageFlags usage, int ho
                              .size = size,
                              .usage = usage,
                              .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-    VkResult r = vkCreateBuffer(g->dev, &bi, NULL, &b->buf);
-    if (r != VK_SUCCESS) return vk_fail(r, "vkCreateBuffer", err, err_len);
+    VkResult r = g->vk.CreateBuffer(g->dev, &bi, NULL, &b->buf);
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateBuffer", err, err_len);
     VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(g->dev, b->buf, &req);
+    g->vk.GetBufferMemoryRequirements(g->dev, b->buf, &req);
     int type = host_visible ? find_memory(g, req.memoryTypeBits,
                                           VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0)
                             : find_memory(g, req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
@@ -84,12 +84,12 @@ int vw_buf_create(vw_gpu *g, VkDeviceSize size, VkBufferUsageFlags usage, int ho
     VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                .allocationSize = req.size,
                                .memoryTypeIndex = (uint32_t)type};
-    r = vkAllocateMemory(g->dev, &ai, NULL, &b->mem);
-    if (r == VK_SUCCESS) r = vkBindBufferMemory(g->dev, b->buf, b->mem, 0);
-    if (r == VK_SUCCESS && host_visible) r = vkMapMemory(g->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map);
+    r = g->vk.AllocateMemory(g->dev, &ai, NULL, &b->mem);
+    if (r == VK_SUCCESS) r = g->vk.BindBufferMemory(g->dev, b->buf, b->mem, 0);
+    if (r == VK_SUCCESS && host_visible) r = g->vk.MapMemory(g->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map);
     if (r != VK_SUCCESS) {
         vw_buf_destroy(g, b);
-        return vk_fail(r, "allocating buffer memory", err, err_len);
+        return vw_vk_fail(r, "allocating buffer memory", err, err_len);
     }
     b->size = size;
     return 0;
@@ -97,9 +97,9 @@ int vw_buf_create(vw_gpu *g, VkDeviceSize size, VkBufferUsageFlags usage, int ho
 
 void vw_buf_destroy(vw_gpu *g, vw_buf *b)
 {
-    if (b->map) vkUnmapMemory(g->dev, b->mem);
-    if (b->buf) vkDestroyBuffer(g->dev, b->buf, NULL);
-    if (b->mem) vkFreeMemory(g->dev, b->mem, NULL);
+    if (b->map) g->vk.UnmapMemory(g->dev, b->mem);
+    if (b->buf) g->vk.DestroyBuffer(g->dev, b->buf, NULL);
+    if (b->mem) g->vk.FreeMemory(g->dev, b->mem, NULL);
     memset(b, 0, sizeof *b);
 }
 
@@ -111,17 +111,17 @@ static int make_compute(vw_gpu *g, const uint32_t *code, size_t bytes, VkPipelin
 {
     VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = bytes, .pCode = code};
     VkShaderModule mod;
-    VkResult r = vkCreateShaderModule(g->dev, &mi, NULL, &mod);
-    if (r != VK_SUCCESS) return vk_fail(r, "vkCreateShaderModule", err, err_len);
+    VkResult r = g->vk.CreateShaderModule(g->dev, &mi, NULL, &mod);
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateShaderModule", err, err_len);
     VkComputePipelineCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
                                       .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
                                                 .stage = VK_SHADER_STAGE_COMPUTE_BIT,
                                                 .module = mod,
                                                 .pName = "main"},
                                       .layout = g->layout};
-    r = vkCreateComputePipelines(g->dev, VK_NULL_HANDLE, 1, &ci, NULL, out);
-    vkDestroyShaderModule(g->dev, mod, NULL);
-    if (r != VK_SUCCESS) return vk_fail(r, "vkCreateComputePipelines", err, err_len);
+    r = g->vk.CreateComputePipelines(g->dev, VK_NULL_HANDLE, 1, &ci, NULL, out);
+    g->vk.DestroyShaderModule(g->dev, mod, NULL);
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateComputePipelines", err, err_len);
     return 0;
 }
 
@@ -134,23 +134,20 @@ int vw_gpu_init(vw_gpu *g, kwvk_context *kctx, char *err, size_t err_len)
         snprintf(err, err_len, "kwvk_context_vulkan_handles: %s", kwvk_last_error());
         return -1;
     }
+    if (vw_vk_load(&g->vk, &h, err, err_len)) return -1;
+    /* set only with the table loaded: vw_gpu_destroy calls through it when dev is set */
     g->instance = (VkInstance)h.instance;
     g->phys = (VkPhysicalDevice)h.physical_device;
     g->dev = (VkDevice)h.device;
     g->queue = (VkQueue)h.queue;
     g->queue_family = h.queue_family;
-    /* kwvk loaded volk's instance and device entry points for exactly these handles */
-    if (!vkCreateComputePipelines || !vkCmdDispatch || !vkGetPhysicalDeviceMemoryProperties) {
-        snprintf(err, err_len, "the Vulkan entry points are not loaded (kwvk's volk state missing)");
-        return -1;
-    }
-    vkGetPhysicalDeviceProperties(g->phys, &g->props);
-    vkGetPhysicalDeviceMemoryProperties(g->phys, &g->memp);
+    g->vk.GetPhysicalDeviceProperties(g->phys, &g->props);
+    g->vk.GetPhysicalDeviceMemoryProperties(g->phys, &g->memp);
     uint32_t nq = 0;
-    vkGetPhysicalDeviceQueueFamilyProperties(g->phys, &nq, NULL);
+    g->vk.GetPhysicalDeviceQueueFamilyProperties(g->phys, &nq, NULL);
     VkQueueFamilyProperties qf[16];
     if (nq > 16) nq = 16;
-    vkGetPhysicalDeviceQueueFamilyProperties(g->phys, &nq, qf);
+    g->vk.GetPhysicalDeviceQueueFamilyProperties(g->phys, &nq, qf);
     if (g->queue_family < nq && g->props.limits.timestampPeriod > 0)
         g->timestamp_bits = qf[g->queue_family].timestampValidBits;
 
@@ -163,16 +160,16 @@ int vw_gpu_init(vw_gpu *g, kwvk_context *kctx, char *err, size_t err_len)
     VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
                                           .bindingCount = VW_B_COUNT,
                                           .pBindings = b};
-    VkResult r = vkCreateDescriptorSetLayout(g->dev, &li, NULL, &g->set_layout);
-    if (r != VK_SUCCESS) return vk_fail(r, "vkCreateDescriptorSetLayout", err, err_len);
+    VkResult r = g->vk.CreateDescriptorSetLayout(g->dev, &li, NULL, &g->set_layout);
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateDescriptorSetLayout", err, err_len);
     VkPushConstantRange pr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, .size = PUSH_BYTES};
     VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
                                       .setLayoutCount = 1,
                                       .pSetLayouts = &g->set_layout,
                                       .pushConstantRangeCount = 1,
                                       .pPushConstantRanges = &pr};
-    r = vkCreatePipelineLayout(g->dev, &pli, NULL, &g->layout);
-    if (r != VK_SUCCESS) return vk_fail(r, "vkCreatePipelineLayout", err, err_len);
+    r = g->vk.CreatePipelineLayout(g->dev, &pli, NULL, &g->layout);
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreatePipelineLayout", err, err_len);
     if (make_compute(g, convert_comp, sizeof convert_comp, &g->convert, err, err_len) ||
         make_compute(g, resize_h_comp, sizeof resize_h_comp, &g->resize_h, err, err_len) ||
         make_compute(g, resize_v_comp, sizeof resize_v_comp, &g->resize_v, err, err_len) ||
@@ -185,13 +182,13 @@ int vw_gpu_init(vw_gpu *g, kwvk_context *kctx, char *err, size_t err_len)
                                       .maxSets = MAX_SETS,
                                       .poolSizeCount = 1,
                                       .pPoolSizes = &ps};
-    r = vkCreateDescriptorPool(g->dev, &dpi, NULL, &g->desc_pool);
-    if (r != VK_SUCCESS) return vk_fail(r, "vkCreateDescriptorPool", err, err_len);
+    r = g->vk.CreateDescriptorPool(g->dev, &dpi, NULL, &g->desc_pool);
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateDescriptorPool", err, err_len);
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
                                    .queueFamilyIndex = g->queue_family};
-    r = vkCreateCommandPool(g->dev, &cpi, NULL, &g->cmd_pool);
-    if (r != VK_SUCCESS) return vk_fail(r, "vkCreateCommandPool", err, err_len);
+    r = g->vk.CreateCommandPool(g->dev, &cpi, NULL, &g->cmd_pool);
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreateCommandPool", err, err_len);
 
     const VkBufferUsageFlags storage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
     if (vw_buf_create(g, sizeof(uint32_t) * VW_FONT_WORDS, storage, 1, &g->glyphs, err, err_len) ||
@@ -205,16 +202,16 @@ int vw_gpu_init(vw_gpu *g, kwvk_context *kctx, char *err, size_t err_len)
 void vw_gpu_destroy(vw_gpu *g)
 {
     if (!g->dev) return;
-    vkDeviceWaitIdle(g->dev);
+    g->vk.DeviceWaitIdle(g->dev);
     vw_buf_destroy(g, &g->glyphs);
     vw_buf_destroy(g, &g->dummy);
-    if (g->cmd_pool) vkDestroyCommandPool(g->dev, g->cmd_pool, NULL);
-    if (g->desc_pool) vkDestroyDescriptorPool(g->dev, g->desc_pool, NULL);
+    if (g->cmd_pool) g->vk.DestroyCommandPool(g->dev, g->cmd_pool, NULL);
+    if (g->desc_pool) g->vk.DestroyDescriptorPool(g->dev, g->desc_pool, NULL);
     VkPipeline ps[4] = {g->convert, g->resize_h, g->resize_v, g->topk};
     for (int i = 0; i < 4; i++)
-        if (ps[i]) vkDestroyPipeline(g->dev, ps[i], NULL);
-    if (g->layout) vkDestroyPipelineLayout(g->dev, g->layout, NULL);
-    if (g->set_layout) vkDestroyDescriptorSetLayout(g->dev, g->set_layout, NULL);
+        if (ps[i]) g->vk.DestroyPipeline(g->dev, ps[i], NULL);
+    if (g->layout) g->vk.DestroyPipelineLayout(g->dev, g->layout, NULL);
+    if (g->set_layout) g->vk.DestroyDescriptorSetLayout(g->dev, g->set_layout, NULL);
     memset(g, 0, sizeof *g);
 }
 
@@ -303,10 +300,10 @@ int vw_slot_init(vw_gpu *g, vw_slot *s, const vw_model *m, char *err, size_t err
                                       .descriptorPool = g->desc_pool,
                                       .descriptorSetCount = 1,
                                       .pSetLayouts = &g->set_layout};
-    VkResult vr = vkAllocateDescriptorSets(g->dev, &ai, &s->set);
+    VkResult vr = g->vk.AllocateDescriptorSets(g->dev, &ai, &s->set);
     if (vr != VK_SUCCESS) {
         vw_slot_release(g, s);
-        return vk_fail(vr, "vkAllocateDescriptorSets", err, err_len);
+        return vw_vk_fail(vr, "vkAllocateDescriptorSets", err, err_len);
     }
     return 0;
 }
@@ -316,7 +313,7 @@ void vw_slot_release(vw_gpu *g, vw_slot *s)
     kwvk_net_destroy(s->net); /* waits for the device to be idle */
     vw_buf *bufs[] = {&s->raw, &s->frame, &s->tmp, &s->weights, &s->topk, &s->text};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vw_buf_destroy(g, bufs[i]);
-    if (s->set) vkFreeDescriptorSets(g->dev, g->desc_pool, 1, &s->set);
+    if (s->set) g->vk.FreeDescriptorSets(g->dev, g->desc_pool, 1, &s->set);
     memset(s, 0, sizeof *s);
 }
 
@@ -460,23 +457,23 @@ void vw_write_set(vw_gpu *g, VkDescriptorSet set, const vw_slot *d, const vw_buf
                                       .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                       .pBufferInfo = &bi[i]};
     }
-    vkUpdateDescriptorSets(g->dev, VW_B_COUNT, w, 0, NULL);
+    g->vk.UpdateDescriptorSets(g->dev, VW_B_COUNT, w, 0, NULL);
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Recording                                                                                */
 /* ---------------------------------------------------------------------------------------- */
 
-static void barrier(VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags src_access, VkPipelineStageFlags dst,
-                    VkAccessFlags dst_access)
+static void barrier(const vw_gpu *g, VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags src_access,
+                    VkPipelineStageFlags dst, VkAccessFlags dst_access)
 {
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src_access, .dstAccessMask = dst_access};
-    vkCmdPipelineBarrier(cmd, src, dst, 0, 1, &mb, 0, NULL, 0, NULL);
+    g->vk.CmdPipelineBarrier(cmd, src, dst, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
 static void push(vw_gpu *g, VkCommandBuffer cmd, const void *data, uint32_t bytes)
 {
-    vkCmdPushConstants(cmd, g->layout, VK_SHADER_STAGE_COMPUTE_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, bytes, data);
+    g->vk.CmdPushConstants(cmd, g->layout, VK_SHADER_STAGE_COMPUTE_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, bytes, data);
 }
 
 static uint32_t groups(uint32_t n, uint32_t per) { return (n + per - 1) / per; }
@@ -485,27 +482,27 @@ void vw_record_preprocess(vw_gpu *g, VkCommandBuffer cmd, const vw_slot *s)
 {
     /* earlier work of any slot (drawing from this slot's frame, the network reading its
      * input) must be done before these buffers are written again */
-    barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT,
+    barrier(g, cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT,
             VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
             VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
-    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->layout, 0, 1, &s->set, 0, NULL);
+    g->vk.CmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->layout, 0, 1, &s->set, 0, NULL);
 
     struct {
         uint32_t w, h, stride, fmt;
     } pc_conv = {(uint32_t)s->fw, (uint32_t)s->fh, (uint32_t)s->stride, (uint32_t)s->fmt};
-    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->convert);
+    g->vk.CmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->convert);
     push(g, cmd, &pc_conv, sizeof pc_conv);
-    vkCmdDispatch(cmd, groups((uint32_t)s->fw, 16), groups((uint32_t)s->fh, 16), 1);
-    barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+    g->vk.CmdDispatch(cmd, groups((uint32_t)s->fw, 16), groups((uint32_t)s->fh, 16), 1);
+    barrier(g, cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
             VK_ACCESS_SHADER_READ_BIT);
 
     struct {
         uint32_t src_w, src_h, out_w, off, ksize;
     } pc_h = {(uint32_t)s->fw, (uint32_t)s->fh, s->cw, s->hoff, s->kx};
-    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->resize_h);
+    g->vk.CmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->resize_h);
     push(g, cmd, &pc_h, sizeof pc_h);
-    vkCmdDispatch(cmd, groups(s->cw, 16), groups((uint32_t)s->fh, 16), 1);
-    barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+    g->vk.CmdDispatch(cmd, groups(s->cw, 16), groups((uint32_t)s->fh, 16), 1);
+    barrier(g, cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
             VK_ACCESS_SHADER_READ_BIT);
 
     const kwvk_model_info *info = &s->model->info;
@@ -517,11 +514,11 @@ void vw_record_preprocess(vw_gpu *g, VkCommandBuffer cmd, const vw_slot *s)
         pc_v.mean[c] = info->mean[c];
         pc_v.std_[c] = info->std[c];
     }
-    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->resize_v);
+    g->vk.CmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->resize_v);
     push(g, cmd, &pc_v, sizeof pc_v);
-    vkCmdDispatch(cmd, groups(s->cw, 16), groups(s->ch, 16), 1);
+    g->vk.CmdDispatch(cmd, groups(s->cw, 16), groups(s->ch, 16), 1);
     /* the network's command buffer copies its input buffer (transfer) or reads it in a shader */
-    barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+    barrier(g, cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
             VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
             VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_SHADER_READ_BIT);
 }
@@ -530,17 +527,17 @@ void vw_record_topk(vw_gpu *g, VkCommandBuffer cmd, const vw_slot *s)
 {
     /* the network wrote its output buffer (copy or shader) in the previous submission; an
      * earlier draw may still read this slot's top-k */
-    barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT,
+    barrier(g, cmd, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT,
             VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
             VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
-    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->layout, 0, 1, &s->set, 0, NULL);
+    g->vk.CmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->layout, 0, 1, &s->set, 0, NULL);
     struct {
         uint32_t n, k;
     } pc = {s->model->classes, VW_TOPK};
-    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->topk);
+    g->vk.CmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->topk);
     push(g, cmd, &pc, sizeof pc);
-    vkCmdDispatch(cmd, 1, 1, 1);
-    barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+    g->vk.CmdDispatch(cmd, 1, 1, 1);
+    barrier(g, cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
             VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
             VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_HOST_READ_BIT);
 }
@@ -555,34 +552,34 @@ int vw_cmd_begin(vw_gpu *g, VkCommandBuffer *cmd, char *err, size_t err_len)
                                       .commandPool = g->cmd_pool,
                                       .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                       .commandBufferCount = 1};
-    VkResult r = vkAllocateCommandBuffers(g->dev, &ai, cmd);
-    if (r != VK_SUCCESS) return vk_fail(r, "vkAllocateCommandBuffers", err, err_len);
+    VkResult r = g->vk.AllocateCommandBuffers(g->dev, &ai, cmd);
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkAllocateCommandBuffers", err, err_len);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-    r = vkBeginCommandBuffer(*cmd, &bi);
+    r = g->vk.BeginCommandBuffer(*cmd, &bi);
     if (r != VK_SUCCESS) {
-        vkFreeCommandBuffers(g->dev, g->cmd_pool, 1, cmd);
-        return vk_fail(r, "vkBeginCommandBuffer", err, err_len);
+        g->vk.FreeCommandBuffers(g->dev, g->cmd_pool, 1, cmd);
+        return vw_vk_fail(r, "vkBeginCommandBuffer", err, err_len);
     }
     return 0;
 }
 
 int vw_cmd_submit_wait(vw_gpu *g, VkCommandBuffer cmd, char *err, size_t err_len)
 {
-    VkResult r = vkEndCommandBuffer(cmd);
+    VkResult r = g->vk.EndCommandBuffer(cmd);
     VkFence fence = VK_NULL_HANDLE;
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    if (r == VK_SUCCESS) r = vkCreateFence(g->dev, &fi, NULL, &fence);
+    if (r == VK_SUCCESS) r = g->vk.CreateFence(g->dev, &fi, NULL, &fence);
     if (r == VK_SUCCESS) {
         VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
         kwvk_context_queue_lock(g->kctx);
-        r = vkQueueSubmit(g->queue, 1, &si, fence);
+        r = g->vk.QueueSubmit(g->queue, 1, &si, fence);
         kwvk_context_queue_unlock(g->kctx);
     }
-    if (r == VK_SUCCESS) r = vkWaitForFences(g->dev, 1, &fence, VK_TRUE, 60ull * 1000000000ull);
-    if (fence) vkDestroyFence(g->dev, fence, NULL);
-    vkFreeCommandBuffers(g->dev, g->cmd_pool, 1, &cmd);
-    if (r != VK_SUCCESS) return vk_fail(r, "a one-off GPU submission", err, err_len);
+    if (r == VK_SUCCESS) r = g->vk.WaitForFences(g->dev, 1, &fence, VK_TRUE, 60ull * 1000000000ull);
+    if (fence) g->vk.DestroyFence(g->dev, fence, NULL);
+    g->vk.FreeCommandBuffers(g->dev, g->cmd_pool, 1, &cmd);
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "a one-off GPU submission", err, err_len);
     return 0;
 }
 
@@ -595,11 +592,11 @@ int vw_download(vw_gpu *g, const vw_buf *src, VkDeviceSize size, void *dst, char
         vw_buf_destroy(g, &host);
         return -1;
     }
-    barrier(cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_ACCESS_MEMORY_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
+    barrier(g, cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_ACCESS_MEMORY_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
             VK_ACCESS_TRANSFER_READ_BIT);
     VkBufferCopy region = {0, 0, size};
-    vkCmdCopyBuffer(cmd, src->buf, host.buf, 1, &region);
-    barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+    g->vk.CmdCopyBuffer(cmd, src->buf, host.buf, 1, &region);
+    barrier(g, cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
             VK_ACCESS_HOST_READ_BIT);
     int r = vw_cmd_submit_wait(g, cmd, err, err_len);
     if (r == 0) memcpy(dst, host.map, size);

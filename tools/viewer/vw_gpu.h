@@ -8,8 +8,7 @@
 
 #include "kwvk.h"
 #include "vw_source.h"
-
-#include <volk.h>
+#include "vw_vk.h"
 
 /* Descriptor bindings, shared by every viewer pipeline (one set layout). */
 enum {
@@ -35,6 +34,7 @@ typedef struct vw_buf {
 
 typedef struct vw_gpu {
     kwvk_context *kctx;
+    vw_vk vk; /* Vulkan entry points for the handles below */
     VkInstance instance;
     VkPhysicalDevice phys;
     VkDevice dev;
@@ -119,7 +119,9 @@ int vw_cmd_submit_wait(vw_gpu *g, VkCommandBuffer cmd, char *err, size_t err_len
 /* Copy `size` bytes of a device buffer to host memory (blocking). */
 int vw_download(vw_gpu *g, const vw_buf *src, VkDeviceSize size, void *dst, char *err, size_t err_len);
 
-/* Name of a VkResult, and whether it means the device is gone. */
+/* Name of a VkResult. */
 const char *vw_vk_result_name(VkResult r);
+/* Write "WHAT failed: VK_..." (or that the device was lost) into err; returns -1. */
+int vw_vk_fail(VkResult r, const char *what, char *err, size_t err_len);
 
 #endif
