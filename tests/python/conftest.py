@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-SRC = os.environ.get("KWVK_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SRC = os.environ.get("KWVK_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODEL = os.path.join(SRC, "models", "fmnist_kw1x.kwvk")
 STATIC_MODEL = os.path.join(SRC, "models", "fmnist_static.kwvk")
 SAMPLES = sorted(glob.glob(os.path.join(SRC, "models", "samples", "*.png")))

@@ -208,7 +208,8 @@ def test_preprocess_resize_crop_matches_pil(tmp_path):
             r = np.asarray(Image.fromarray(img).resize((nw, nh), Image.BILINEAR), dtype=np.float32)
             top, left = int(round((nh - 56) / 2.0)), int(round((nw - 56) / 2.0))
             r = r[top:top + 56, left:left + 56].transpose(2, 0, 1) / 255.0
-            ref = (r - np.array(m.meta.mean, np.float32)[:, None, None]) / np.array(m.meta.std, np.float32)[:, None, None]
+            mean, std = (np.array(v, np.float32)[:, None, None] for v in (m.meta.mean, m.meta.std))
+            ref = (r - mean) / std
             ours = n.preprocess(img)
             assert ours.shape == (3, 56, 56)
             diff = np.abs(ours - ref) * np.array(m.meta.std)[:, None, None] * 255  # in 8-bit steps

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-SRC = os.environ.get("KWVK_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SRC = os.environ.get("KWVK_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("KWVK_TEST_BUILD_DIR")
 PYTHON = os.environ.get("KWVK_TEST_PYTHON", sys.executable)
 

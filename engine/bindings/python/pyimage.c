@@ -14,7 +14,10 @@
 #endif
 
 /* Version of this interface; the Python side refuses a helper of another version. */
-KWVKPY_API int kwvkpy_abi_version(void) { return 2; }
+KWVKPY_API int kwvkpy_abi_version(void)
+{
+    return 2;
+}
 
 /* Decode an image file held in memory (JPEG, PNG, BMP, GIF, TGA, PNM, PSD) to RGB8. Returns
  * the pixels (free with kwvkpy_free) or NULL with *err set. */

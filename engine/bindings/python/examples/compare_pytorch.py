@@ -24,7 +24,7 @@ import tempfile
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))  # the repository
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from kwvk_py import check_official, models  # noqa: E402
 from kwvk_py.randomize import random_input, randomize_  # noqa: E402
