@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_IMAGE_SIDE 16384u
+#define MAX_IMAGE_SIDE   16384u
 #define MAX_RESIZED_SIDE (1u << 24)
-#define MAX_TAPS 2049u /* per output of a pass: shrinking by up to 512x (bilinear), 256x (bicubic) */
-#define PRECISION_BITS 22 /* Pillow's 8-bit resampling: 32 - 8 - 2 */
+#define MAX_TAPS         2049u /* per output of a pass: shrinking by up to 512x (bilinear), 256x (bicubic) */
+#define PRECISION_BITS   22    /* Pillow's 8-bit resampling: 32 - 8 - 2 */
 
 /* ---------------------------------------------------------------------------------------- */
 /* Frames                                                                                   */
@@ -35,7 +35,10 @@ static uint64_t row_bytes(uint32_t format, uint32_t w)
     }
 }
 
-static bool is_nv(uint32_t format) { return format == KWVK_PIXEL_NV12 || format == KWVK_PIXEL_NV21; }
+static bool is_nv(uint32_t format)
+{
+    return format == KWVK_PIXEL_NV12 || format == KWVK_PIXEL_NV21;
+}
 
 kwvk_result kw_image_layout(const kwvk_image *im, uint32_t index, kw_img_layout *out)
 {
@@ -78,7 +81,10 @@ kwvk_result kw_image_layout(const kwvk_image *im, uint32_t index, kw_img_layout 
 }
 
 /* Clamp a value in 1/256 units to 0..255 (no shift of a negative number). */
-static inline uint32_t clamp_shift(int32_t v) { return v < 0 ? 0u : (uint32_t)((v >> 8) > 255 ? 255 : v >> 8); }
+static inline uint32_t clamp_shift(int32_t v)
+{
+    return v < 0 ? 0u : (uint32_t)((v >> 8) > 255 ? 255 : v >> 8);
+}
 
 /* BT.601 YUV -> RGB8, in integers (the shader does the same). Limited range: Y 16..235,
  * UV 16..240; full range (JFIF): all 0..255. */
@@ -180,8 +186,8 @@ static pass_info pass_of(uint32_t in, uint32_t out, uint32_t interp)
 }
 
 /* Pillow's precompute_coeffs + normalize_coeffs_8bpc for output index `o` of a pass. */
-static void coeffs(const pass_info *p, uint32_t in, uint32_t interp, uint32_t o, int32_t *xmin_out,
-                   int32_t *n_out, int32_t *k, double *w)
+static void coeffs(const pass_info *p, uint32_t in, uint32_t interp, uint32_t o, int32_t *xmin_out, int32_t *n_out,
+                   int32_t *k, double *w)
 {
     double center = (o + 0.5) * p->scale, ss = 1.0 / p->filterscale, ww = 0;
     int32_t xmin = (int32_t)(center - p->support + 0.5);
@@ -200,7 +206,8 @@ static void coeffs(const pass_info *p, uint32_t in, uint32_t interp, uint32_t o,
         double v = ww != 0.0 ? w[j] / ww : w[j];
         k[j] = v < 0 ? (int32_t)(-0.5 + v * (1 << PRECISION_BITS)) : (int32_t)(0.5 + v * (1 << PRECISION_BITS));
     }
-    for (int32_t j = n; j < (int32_t)p->ksize; j++) k[j] = 0;
+    for (int32_t j = n; j < (int32_t)p->ksize; j++)
+        k[j] = 0;
     *xmin_out = xmin;
     *n_out = n;
 }
@@ -231,11 +238,12 @@ kwvk_result kw_image_geometry(const kwvk_model_info *info, const kwvk_image *im,
         return kw_fail(KWVK_ERROR_UNSUPPORTED, "the model's preprocessing crops %ux%u but its input is %ux%u", cw, ch,
                        info->input_width, info->input_height);
     if (ow < 1 || oh < 1 || ow > MAX_RESIZED_SIDE || oh > MAX_RESIZED_SIDE)
-        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "image %u: the aspect ratio of %ux%u is too extreme", index,
-                       g->rw, g->rh);
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "image %u: the aspect ratio of %ux%u is too extreme", index, g->rw,
+                       g->rh);
     if (cw > ow || ch > oh)
-        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "image %u: the %ux%u crop is larger than the %llux%llu resized image",
-                       index, cw, ch, (unsigned long long)ow, (unsigned long long)oh);
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT,
+                       "image %u: the %ux%u crop is larger than the %llux%llu resized image", index, cw, ch,
+                       (unsigned long long)ow, (unsigned long long)oh);
     g->ow = (uint32_t)ow;
     g->oh = (uint32_t)oh;
     g->cw = cw;
@@ -270,7 +278,8 @@ bool kw_image_tables(const kw_img_geom *g, int32_t *tab, uint32_t *ylo, uint32_t
     }
     if (hi <= lo) hi = lo + 1;
     /* the vertical pass reads rows relative to ylo */
-    for (uint32_t i = 0; i < g->ch; i++) v[i] -= (int32_t)lo;
+    for (uint32_t i = 0; i < g->ch; i++)
+        v[i] -= (int32_t)lo;
     *ylo = lo;
     *yhi = hi;
     free(w);
@@ -312,12 +321,14 @@ static kwvk_result preprocess_one(const kwvk_model_info *info, const kwvk_image 
             if ((uint32_t)th[j] < lo) lo = (uint32_t)th[j];
             if ((uint32_t)(th[j] + th[g.cw + j]) > hi) hi = (uint32_t)(th[j] + th[g.cw + j]);
         }
-        for (uint32_t x = lo; x < hi; x++) fetch(im, &l, x, y, &src[(size_t)x * 3]);
+        for (uint32_t x = lo; x < hi; x++)
+            fetch(im, &l, x, y, &src[(size_t)x * 3]);
         for (uint32_t j = 0; j < g.cw; j++) {
             const int32_t *k = &th[2 * g.cw + j * g.kx];
             for (int c = 0; c < 3; c++) {
                 int32_t ss = 1 << (PRECISION_BITS - 1);
-                for (int32_t q = 0; q < th[g.cw + j]; q++) ss += src[(size_t)(th[j] + q) * 3 + c] * k[q];
+                for (int32_t q = 0; q < th[g.cw + j]; q++)
+                    ss += src[(size_t)(th[j] + q) * 3 + c] * k[q];
                 tmp[((size_t)(y - ylo) * g.cw + j) * 3 + c] = clip8(ss);
             }
         }
@@ -331,13 +342,16 @@ static kwvk_result preprocess_one(const kwvk_model_info *info, const kwvk_image 
             uint8_t rgb[3];
             for (int c = 0; c < 3; c++) {
                 int32_t ss = 1 << (PRECISION_BITS - 1);
-                for (int32_t q = 0; q < tv[g.ch + i]; q++) ss += tmp[((size_t)(tv[i] + q) * g.cw + j) * 3 + c] * k[q];
+                for (int32_t q = 0; q < tv[g.ch + i]; q++)
+                    ss += tmp[((size_t)(tv[i] + q) * g.cw + j) * 3 + c] * k[q];
                 rgb[c] = clip8(ss);
             }
             for (uint32_t c = 0; c < C; c++) {
                 uint32_t v;
-                if (C == 1) v = (rgb[0] * 19595u + rgb[1] * 38470u + rgb[2] * 7471u + 0x8000u) >> 16;
-                else v = rgb[c < 3 ? c : 2];
+                if (C == 1)
+                    v = (rgb[0] * 19595u + rgb[1] * 38470u + rgb[2] * 7471u + 0x8000u) >> 16;
+                else
+                    v = rgb[c < 3 ? c : 2];
                 out[c * plane + (size_t)i * g.cw + j] = ((float)v / 255.0f - info->mean[c]) / info->std[c];
             }
         }
@@ -354,11 +368,14 @@ kwvk_result kwvk_preprocess_images(const kwvk_model *model, const kwvk_image *im
     if (!model || !images || !out) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_preprocess_images: NULL argument");
     const kwvk_model_info *info = &model->info;
     if (n < 1 || n > KW_MAX_IMAGES)
-        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_preprocess_images: %u images, 1..%u allowed", n, KW_MAX_IMAGES);
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_preprocess_images: %u images, 1..%u allowed", n,
+                       KW_MAX_IMAGES);
     const uint64_t per = (uint64_t)info->input_channels * info->input_height * info->input_width;
     if (out_count != per * n)
-        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_preprocess_images: out holds %zu floats, %u images of %ux%ux%u "
-                       "need %llu", out_count, n, info->input_channels, info->input_height, info->input_width,
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT,
+                       "kwvk_preprocess_images: out holds %zu floats, %u images of %ux%ux%u "
+                       "need %llu",
+                       out_count, n, info->input_channels, info->input_height, info->input_width,
                        (unsigned long long)(per * n));
     for (uint32_t i = 0; i < n; i++) { /* all checked before any work */
         kw_img_layout l;
@@ -366,7 +383,8 @@ kwvk_result kwvk_preprocess_images(const kwvk_model *model, const kwvk_image *im
         KW_TRY(kw_image_layout(&images[i], i, &l));
         KW_TRY(kw_image_geometry(info, &images[i], i, &g));
     }
-    for (uint32_t i = 0; i < n; i++) KW_TRY(preprocess_one(info, &images[i], i, out + per * i));
+    for (uint32_t i = 0; i < n; i++)
+        KW_TRY(preprocess_one(info, &images[i], i, out + per * i));
     return KWVK_OK;
 }
 
@@ -483,21 +501,40 @@ kwvk_result kw_images_prepare(kw_ctx *ctx, const kwvk_model *model, kw_img_slot 
                 break;
             }
             const kwvk_image *im = &images[i];
-            push_h a = {im->format, im->width, im->height, (uint32_t)l[i].stride,
-                        (uint32_t)(s->raw_off[i] + ((l[i].bytes + 3) & ~3ull)), (uint32_t)l[i].uv_stride,
-                        (uint32_t)s->raw_off[i], im->rotation, (im->flags & KWVK_IMAGE_YUV_FULL_RANGE) ? 1u : 0u,
-                        g[i].cw, ylo, yhi - ylo, (uint32_t)tab_at, g[i].kx, (uint32_t)tmp_at};
+            push_h a = {im->format,
+                        im->width,
+                        im->height,
+                        (uint32_t)l[i].stride,
+                        (uint32_t)(s->raw_off[i] + ((l[i].bytes + 3) & ~3ull)),
+                        (uint32_t)l[i].uv_stride,
+                        (uint32_t)s->raw_off[i],
+                        im->rotation,
+                        (im->flags & KWVK_IMAGE_YUV_FULL_RANGE) ? 1u : 0u,
+                        g[i].cw,
+                        ylo,
+                        yhi - ylo,
+                        (uint32_t)tab_at,
+                        g[i].kx,
+                        (uint32_t)tmp_at};
             kw_view vh[3] = {kw_view_of(&s->raw, 0, 0), kw_view_of(&s->table, 0, 0), kw_view_of(&s->tmp, 0, 0)};
             r = kw_rec_dispatch(&s->rec, ph, vh, 3, 1u << 2, &a, sizeof a, kw_div_up(g[i].cw, 8),
                                 kw_div_up(yhi - ylo, 8), 1);
             if (r != KWVK_OK) break;
-            push_v b = {g[i].cw, g[i].ch, info->input_channels, (uint32_t)(tab_at + g[i].tab_h), g[i].ky,
-                        (uint32_t)tmp_at, (uint32_t)(per * i), 0, {0}, {0}};
+            push_v b = {g[i].cw,
+                        g[i].ch,
+                        info->input_channels,
+                        (uint32_t)(tab_at + g[i].tab_h),
+                        g[i].ky,
+                        (uint32_t)tmp_at,
+                        (uint32_t)(per * i),
+                        0,
+                        {0},
+                        {0}};
             memcpy(b.mean, info->mean, sizeof b.mean);
             memcpy(b.std, info->std, sizeof b.std);
             kw_view vv[3] = {kw_view_of(&s->tmp, 0, 0), kw_view_of(&s->table, 0, 0), kw_view_of(input, 0, 0)};
-            r = kw_rec_dispatch(&s->rec, pv, vv, 3, 1u << 2, &b, sizeof b, kw_div_up(g[i].cw, 8),
-                                kw_div_up(g[i].ch, 8), 1);
+            r = kw_rec_dispatch(&s->rec, pv, vv, 3, 1u << 2, &b, sizeof b, kw_div_up(g[i].cw, 8), kw_div_up(g[i].ch, 8),
+                                1);
             tmp_at += (uint64_t)g[i].cw * (g[i].rh + 1);
             tab_at += (uint64_t)g[i].tab_h + g[i].tab_v;
         }

@@ -56,7 +56,8 @@ static kwvk_result get_jobs(kwvk_net *net, kw_jobs **out)
         for (uint32_t i = 0; i < j->n; i++) {
             VkResult vr = vkCreateFence(ctx->device, &fi, NULL, &j->slot[i].fence);
             if (vr != VK_SUCCESS) {
-                for (uint32_t k = 0; k < i; k++) vkDestroyFence(ctx->device, j->slot[k].fence, NULL);
+                for (uint32_t k = 0; k < i; k++)
+                    vkDestroyFence(ctx->device, j->slot[k].fence, NULL);
                 free(j);
                 return kw_vk_fail(vr, "vkCreateFence");
             }
@@ -127,15 +128,18 @@ static kwvk_result launch(kwvk_net *net, kw_jobs *jobs, uint32_t slot, const run
     kw_job_slot *s = &jobs->slot[slot];
     KW_TRY(kw_net_slot_plan(net, slot, in->n, in->c, in->h, in->w, plan));
     VkCommandBuffer pre = VK_NULL_HANDLE;
-    if (in->images) KW_TRY(kw_images_prepare(ctx, kw_net_model(net), &s->img, in->images, in->n, &plan->staging_in, &pre));
-    else memcpy(plan->staging_in.mapped, in->x, plan->in_bytes);
+    if (in->images)
+        KW_TRY(kw_images_prepare(ctx, kw_net_model(net), &s->img, in->images, in->n, &plan->staging_in, &pre));
+    else
+        memcpy(plan->staging_in.mapped, in->x, plan->in_bytes);
     return submit(net, s, pre, plan->cmd);
 }
 
 static kwvk_result check_images(kwvk_net *net, const kwvk_image *images, uint32_t n, run_input *in)
 {
     const kwvk_model_info *info = &kw_net_model(net)->info;
-    if (n < 1 || n > KW_MAX_IMAGES) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "%u images, 1..%u allowed", n, KW_MAX_IMAGES);
+    if (n < 1 || n > KW_MAX_IMAGES)
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "%u images, 1..%u allowed", n, KW_MAX_IMAGES);
     for (uint32_t i = 0; i < n; i++) { /* before a slot is taken: a bad frame costs nothing */
         kw_img_layout l;
         kw_img_geom g;
@@ -149,7 +153,8 @@ static kwvk_result check_images(kwvk_net *net, const kwvk_image *images, uint32_
 static kwvk_result start(kwvk_net *net, const run_input *in, kwvk_job **out)
 {
     kw_ctx *ctx = kw_net_ctx(net);
-    if (ctx_lost(ctx)) return kw_fail(KWVK_ERROR_DEVICE_LOST, "the Vulkan device was lost earlier; recreate the context");
+    if (ctx_lost(ctx))
+        return kw_fail(KWVK_ERROR_DEVICE_LOST, "the Vulkan device was lost earlier; recreate the context");
     kwvk_job *job = calloc(1, sizeof *job);
     if (!job) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     kw_jobs *jobs;
@@ -159,7 +164,8 @@ static kwvk_result start(kwvk_net *net, const run_input *in, kwvk_job **out)
     if (r == KWVK_OK) {
         for (uint32_t i = 1; i < jobs->n && !slot; i++)
             if (!jobs->slot[i].in_use && !jobs->slot[i].broken) slot = i;
-        if (slot) jobs->slot[slot].in_use = true;
+        if (slot)
+            jobs->slot[slot].in_use = true;
         else
             r = kw_fail(KWVK_ERROR_BUSY, "the net already has %u jobs (kwvk_net_desc.max_in_flight); destroy one first",
                         jobs->n - 1);
@@ -199,7 +205,10 @@ kwvk_result kwvk_net_start_images(kwvk_net *net, const kwvk_image *images, uint3
     return start(net, &in, out);
 }
 
-static kw_job_slot *job_slot(kwvk_job *job) { return &(*kw_net_jobs(job->net))->slot[job->slot]; }
+static kw_job_slot *job_slot(kwvk_job *job)
+{
+    return &(*kw_net_jobs(job->net))->slot[job->slot];
+}
 
 kwvk_result kwvk_job_poll(kwvk_job *job, int *done)
 {
@@ -250,8 +259,10 @@ void kwvk_job_destroy(kwvk_job *job)
               vkGetFenceStatus(ctx->device, s->fence) == VK_SUCCESS;
     if (!ok) {
         /* still running after the time-out: the slot's buffers may still be in use */
-        kw_log(ctx, KWVK_LOG_ERROR, "kwvk_job_destroy: the GPU did not finish within %u ms; the device is "
-                                    "considered lost", ctx->timeout_ms);
+        kw_log(ctx, KWVK_LOG_ERROR,
+               "kwvk_job_destroy: the GPU did not finish within %u ms; the device is "
+               "considered lost",
+               ctx->timeout_ms);
         lost(ctx);
     }
     kw_net_lock(job->net);
@@ -265,14 +276,14 @@ void kwvk_job_destroy(kwvk_job *job)
 /* Blocking image runs (slot 0)                                                             */
 /* ---------------------------------------------------------------------------------------- */
 
-kwvk_result kwvk_net_run_images(kwvk_net *net, const kwvk_image *images, uint32_t n, float *output,
-                                size_t output_count)
+kwvk_result kwvk_net_run_images(kwvk_net *net, const kwvk_image *images, uint32_t n, float *output, size_t output_count)
 {
     if (!net || !images || !output) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_net_run_images: NULL argument");
     run_input in;
     KW_TRY(check_images(net, images, n, &in));
     kw_ctx *ctx = kw_net_ctx(net);
-    if (ctx_lost(ctx)) return kw_fail(KWVK_ERROR_DEVICE_LOST, "the Vulkan device was lost earlier; recreate the context");
+    if (ctx_lost(ctx))
+        return kw_fail(KWVK_ERROR_DEVICE_LOST, "the Vulkan device was lost earlier; recreate the context");
     kw_net_run_lock(net);
     kw_jobs *jobs;
     kw_net_lock(net);
@@ -316,16 +327,19 @@ kwvk_result kwvk_top_k(const kwvk_model *model, const float *logits, uint32_t nu
     if (k < 1 || k > num_logits)
         return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_top_k: k = %u out of range 1..%u", k, num_logits);
     if (scores != KWVK_SCORES_LOGITS && scores != KWVK_SCORES_SOFTMAX)
-        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_top_k: scores = %u is neither KWVK_SCORES_LOGITS nor "
-                                                    "KWVK_SCORES_SOFTMAX", scores);
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT,
+                       "kwvk_top_k: scores = %u is neither KWVK_SCORES_LOGITS nor "
+                       "KWVK_SCORES_SOFTMAX",
+                       scores);
     for (uint32_t i = 0; i < num_logits; i++)
-        if (!isfinite(logits[i]))
-            return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_top_k: logit %u is not finite", i);
+        if (!isfinite(logits[i])) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_top_k: logit %u is not finite", i);
     /* softmax in double, shifted by the maximum */
     double mx = logits[0], sum = 0;
-    for (uint32_t i = 1; i < num_logits; i++) mx = logits[i] > mx ? logits[i] : mx;
+    for (uint32_t i = 1; i < num_logits; i++)
+        mx = logits[i] > mx ? logits[i] : mx;
     if (scores == KWVK_SCORES_SOFTMAX)
-        for (uint32_t i = 0; i < num_logits; i++) sum += exp((double)logits[i] - mx);
+        for (uint32_t i = 0; i < num_logits; i++)
+            sum += exp((double)logits[i] - mx);
     /* insertion into the sorted list of the k best so far: O(num_logits * k) */
     uint32_t have = 0;
     for (uint32_t i = 0; i < num_logits; i++) {

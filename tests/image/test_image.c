@@ -87,7 +87,8 @@ static uint8_t *picture(uint32_t w, uint32_t h, int grey, int blocks)
             uint32_t bx = blocks ? x / 2 : x, by = blocks ? y / 2 : y;
             uint32_t seed = (bx * 73856093u) ^ (by * 19349663u);
             for (int c = 0; c < 3; c++) {
-                int v = (int)(128 + 90 * sin(bx * 0.37 + c * 1.1) * cos(by * 0.23 - c * 0.7)) + (int)((seed >> (c * 5)) % 31) - 15;
+                int v = (int)(128 + 90 * sin(bx * 0.37 + c * 1.1) * cos(by * 0.23 - c * 0.7)) +
+                        (int)((seed >> (c * 5)) % 31) - 15;
                 p[((size_t)y * w + x) * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
             }
             if (grey) p[((size_t)y * w + x) * 3 + 1] = p[((size_t)y * w + x) * 3 + 2] = p[((size_t)y * w + x) * 3];
@@ -107,7 +108,8 @@ static void rgb_to_yuv(const uint8_t *rgb, int full, uint8_t yuv[3])
         v *= 224.0 / 255.0;
     }
     double q[3] = {y, u + 128, v + 128};
-    for (int i = 0; i < 3; i++) yuv[i] = (uint8_t)(q[i] < 0 ? 0 : q[i] > 255 ? 255 : floor(q[i] + 0.5));
+    for (int i = 0; i < 3; i++)
+        yuv[i] = (uint8_t)(q[i] < 0 ? 0 : q[i] > 255 ? 255 : floor(q[i] + 0.5));
 }
 
 /* A frame of `format` holding picture `p` (w x h RGB8), rows padded by `pad` bytes. Owns
@@ -139,7 +141,9 @@ static kwvk_image make_frame(uint32_t format, const uint8_t *p, uint32_t w, uint
             rgb_to_yuv(s, full, yuv);
             switch (format) {
             case KWVK_PIXEL_RGBA8: memcpy(row + 4 * x, s, 3), row[4 * x + 3] = 255; break;
-            case KWVK_PIXEL_BGRA8: row[4 * x] = s[2], row[4 * x + 1] = s[1], row[4 * x + 2] = s[0], row[4 * x + 3] = 7; break;
+            case KWVK_PIXEL_BGRA8:
+                row[4 * x] = s[2], row[4 * x + 1] = s[1], row[4 * x + 2] = s[0], row[4 * x + 3] = 7;
+                break;
             case KWVK_PIXEL_RGB8: memcpy(row + 3 * x, s, 3); break;
             case KWVK_PIXEL_GRAY8: row[x] = s[0]; break;
             case KWVK_PIXEL_YUYV:
@@ -179,9 +183,12 @@ static uint8_t *rotate(const uint8_t *p, uint32_t w, uint32_t h, uint32_t r, uin
     for (uint32_t y = 0; y < h; y++)
         for (uint32_t x = 0; x < w; x++) {
             uint32_t dx = x, dy = y; /* where source (x, y) lands */
-            if (r == 90) dx = h - 1 - y, dy = x;
-            else if (r == 180) dx = w - 1 - x, dy = h - 1 - y;
-            else if (r == 270) dx = y, dy = w - 1 - x;
+            if (r == 90)
+                dx = h - 1 - y, dy = x;
+            else if (r == 180)
+                dx = w - 1 - x, dy = h - 1 - y;
+            else if (r == 270)
+                dx = y, dy = w - 1 - x;
             memcpy(&o[((size_t)dy * *rw + dx) * 3], &p[((size_t)y * w + x) * 3], 3);
         }
     return o;
@@ -230,7 +237,8 @@ static void test_known(void)
         const uint8_t col[3] = {200, 17, 99};
         uint8_t *p = malloc(41 * 29 * 3);
         if (!p) exit(1);
-        for (int i = 0; i < 41 * 29; i++) memcpy(&p[i * 3], col, 3);
+        for (int i = 0; i < 41 * 29; i++)
+            memcpy(&p[i * 3], col, 3);
         uint8_t *mem;
         kwvk_image im = make_frame(KWVK_PIXEL_RGB8, p, k ? 7 : 41, k ? 5 : 29, 3, 0, &mem);
         float *o = cpu(model, &im, 1);
@@ -239,7 +247,8 @@ static void test_known(void)
         for (uint32_t c = 0; c < info.input_channels; c++) {
             float want = ((float)(info.input_channels == 1 ? grey : col[c]) / 255.0f - info.mean[c]) / info.std[c];
             float d = 0;
-            for (size_t i = 0; i < plane; i++) d = fmaxf(d, fabsf(o[c * plane + i] - want));
+            for (size_t i = 0; i < plane; i++)
+                d = fmaxf(d, fabsf(o[c * plane + i] - want));
             TH_CHECK(d == 0.0f, "known: constant colour, model %d channel %u: off by %g", k, c, d);
         }
         free(o);
@@ -288,9 +297,10 @@ static void test_known(void)
         /* RGBA8, BGRA8, RGB8 of one picture agree exactly; GRAY8 of a grey picture too */
         uint8_t *p = picture(w, h, 0, 0), *pg = picture(w, h, 1, 0);
         uint8_t *m0, *m1, *m2, *m3, *m4;
-        kwvk_image f[5] = {make_frame(KWVK_PIXEL_RGB8, p, w, h, 0, 0, &m0), make_frame(KWVK_PIXEL_RGBA8, p, w, h, 5, 0, &m1),
-                           make_frame(KWVK_PIXEL_BGRA8, p, w, h, 3, 0, &m2), make_frame(KWVK_PIXEL_RGB8, pg, w, h, 2, 0, &m3),
-                           make_frame(KWVK_PIXEL_GRAY8, pg, w, h, 1, 0, &m4)};
+        kwvk_image f[5] = {
+            make_frame(KWVK_PIXEL_RGB8, p, w, h, 0, 0, &m0), make_frame(KWVK_PIXEL_RGBA8, p, w, h, 5, 0, &m1),
+            make_frame(KWVK_PIXEL_BGRA8, p, w, h, 3, 0, &m2), make_frame(KWVK_PIXEL_RGB8, pg, w, h, 2, 0, &m3),
+            make_frame(KWVK_PIXEL_GRAY8, pg, w, h, 1, 0, &m4)};
         float *o = cpu(model, f, 5);
         TH_CHECK(max_diff(o, o + per, per) == 0, "known: RGBA8 != RGB8 (model %d)", mi);
         TH_CHECK(max_diff(o, o + 2 * per, per) == 0, "known: BGRA8 != RGB8 (model %d)", mi);
@@ -301,7 +311,8 @@ static void test_known(void)
         for (int ri = 1; ri < 4; ri++) {
             uint32_t rw, rh;
             uint8_t *q = rotate(p, w, h, rotations[ri], &rw, &rh), *ma, *mb;
-            kwvk_image g[2] = {make_frame(KWVK_PIXEL_RGBA8, p, w, h, 4, 0, &ma), make_frame(KWVK_PIXEL_RGB8, q, rw, rh, 0, 0, &mb)};
+            kwvk_image g[2] = {make_frame(KWVK_PIXEL_RGBA8, p, w, h, 4, 0, &ma),
+                               make_frame(KWVK_PIXEL_RGB8, q, rw, rh, 0, 0, &mb)};
             g[0].rotation = rotations[ri];
             float *r = cpu(model, g, 2);
             TH_CHECK(max_diff(r, r + per, per) == 0, "known: rotation %u != the picture rotated (model %d)",
@@ -357,8 +368,8 @@ static void frames_make(frame_set *fs)
         for (int fi = 0; fi < 7; fi++)
             for (int ri = 0; ri < 4; ri++) {
                 uint32_t i = fs->n++;
-                fs->im[i] = make_frame(formats[fi], fs->pics[s], sizes[s][0], sizes[s][1], (uint32_t)(fi + ri) % 4 * 3 + 1,
-                                       (fi + ri) & 1, &fs->mem[i]);
+                fs->im[i] = make_frame(formats[fi], fs->pics[s], sizes[s][0], sizes[s][1],
+                                       (uint32_t)(fi + ri) % 4 * 3 + 1, (fi + ri) & 1, &fs->mem[i]);
                 fs->im[i].rotation = rotations[ri];
             }
     }
@@ -366,7 +377,8 @@ static void frames_make(frame_set *fs)
 
 static void frames_free(frame_set *fs)
 {
-    for (uint32_t i = 0; i < fs->n; i++) free(fs->mem[i]);
+    for (uint32_t i = 0; i < fs->n; i++)
+        free(fs->mem[i]);
     free(fs->pics[0]);
     free(fs->pics[1]);
 }
@@ -403,8 +415,9 @@ static void test_gpu(kwvk_context *ctx)
                          format_names[fs.im[i].format], fs.im[i].width, fs.im[i].height, fs.im[i].stride,
                          fs.im[i].rotation, d, tol);
             }
-            if (rep == 0) printf("gpu: model %d (%u channels, %s): %u frames, max |GPU - CPU| = %g\n", mi,
-                                 info.input_channels, info.interpolation ? "bicubic" : "bilinear", fs.n, worst);
+            if (rep == 0)
+                printf("gpu: model %d (%u channels, %s): %u frames, max |GPU - CPU| = %g\n", mi, info.input_channels,
+                       info.interpolation ? "bicubic" : "bilinear", fs.n, worst);
         }
         /* one frame at a time through jobs, two in flight */
         for (uint32_t i = 0; i + 1 < fs.n && r == KWVK_OK; i += 9) {
@@ -418,7 +431,9 @@ static void test_gpu(kwvk_context *ctx)
             if (b) TH_CHECK(kwvk_job_output(b, ob, per) == KWVK_OK, "job output: %s", kwvk_last_error());
             if (a) TH_CHECK(kwvk_job_output(a, oa, per) == KWVK_OK, "job output: %s", kwvk_last_error());
             if (a) TH_CHECK(max_diff(oa, ref + per * i, per) <= 1.0f / 255.0f / info.std[0], "job %u differs", i);
-            if (b) TH_CHECK(max_diff(ob, ref + per * (i + 1), per) <= 1.0f / 255.0f / info.std[0], "job %u differs", i + 1);
+            if (b)
+                TH_CHECK(max_diff(ob, ref + per * (i + 1), per) <= 1.0f / 255.0f / info.std[0], "job %u differs",
+                         i + 1);
             kwvk_job_destroy(a);
             kwvk_job_destroy(b);
             free(oa);
@@ -480,7 +495,8 @@ static void test_fmnist(kwvk_context *ctx)
         {
             /* rewrite the chroma plane at the default place */
             uint8_t *c = m2 + (size_t)im[1].stride * (uint32_t)h;
-            for (int i = 0; i < ((w + 1) / 2) * ((h + 1) / 2); i++) c[2 * i] = c[2 * i + 1] = 128; /* grey: U = V = 128 */
+            for (int i = 0; i < ((w + 1) / 2) * ((h + 1) / 2); i++)
+                c[2 * i] = c[2 * i + 1] = 128; /* grey: U = V = 128 */
         }
         r = kwvk_net_run_images(net, &im[0], 1, y1, K);
         TH_CHECK(r == KWVK_OK, "RGBA run: %s", kwvk_last_error());
@@ -533,7 +549,8 @@ static void test_jobs(kwvk_context *ctx)
     TH_CHECK(r == KWVK_ERROR_BUSY && c == NULL, "third job: %s, want KWVK_ERROR_BUSY", kwvk_result_name(r));
     TH_CHECK(strstr(kwvk_last_error(), "max_in_flight") != NULL, "BUSY message: %s", kwvk_last_error());
     /* a blocking run meanwhile uses its own slot */
-    TH_CHECK(kwvk_net_run(net, x[1], n, m.c, m.h, m.w, out, n * K) == KWVK_OK && memcmp(out, ref[1], sizeof(float) * n * K) == 0,
+    TH_CHECK(kwvk_net_run(net, x[1], n, m.c, m.h, m.w, out, n * K) == KWVK_OK &&
+                 memcmp(out, ref[1], sizeof(float) * n * K) == 0,
              "run with jobs in flight");
     r = kwvk_job_wait(a, 0);
     TH_CHECK(r == KWVK_OK || r == KWVK_ERROR_TIMEOUT, "wait(0): %s", kwvk_result_name(r));
@@ -590,11 +607,11 @@ static void test_errors(kwvk_context *ctx)
     kwvk_image ok = {KWVK_PIXEL_RGBA8, 16, 12, 0, px, NULL, 0, 0, 0};
     expect(kwvk_preprocess_images(model, &ok, 1, out, per), KWVK_OK, "valid frame");
     kwvk_image im;
-#define BAD(field_change, want, what)                                                        \
-    do {                                                                                     \
-        im = ok;                                                                             \
-        field_change;                                                                        \
-        expect(kwvk_preprocess_images(model, &im, 1, out, per), want, what);                 \
+#define BAD(field_change, want, what)                                                                                  \
+    do {                                                                                                               \
+        im = ok;                                                                                                       \
+        field_change;                                                                                                  \
+        expect(kwvk_preprocess_images(model, &im, 1, out, per), want, what);                                           \
     } while (0)
     BAD(im.format = 0, KWVK_ERROR_INVALID_ARGUMENT, "format 0");
     BAD(im.format = 8, KWVK_ERROR_INVALID_ARGUMENT, "format 8");
@@ -656,10 +673,12 @@ static void test_topk(void)
     for (int i = 0; i < 4; i++)
         TH_CHECK(s[i].index == want[i] && s[i].score == logits[want[i]], "top_k[%d] = %u (%g), want %u", i, s[i].index,
                  s[i].score, want[i]);
-    TH_CHECK(strcmp(s[0].label, "one") == 0 && strcmp(s[2].label, "seven") == 0, "labels %s, %s", s[0].label, s[2].label);
+    TH_CHECK(strcmp(s[0].label, "one") == 0 && strcmp(s[2].label, "seven") == 0, "labels %s, %s", s[0].label,
+             s[2].label);
     TH_CHECK(kwvk_top_k(model, logits, 10, 10, KWVK_SCORES_SOFTMAX, s) == KWVK_OK, "softmax: %s", kwvk_last_error());
     double sum = 0, z = 0;
-    for (int i = 0; i < 10; i++) z += exp(logits[i]);
+    for (int i = 0; i < 10; i++)
+        z += exp(logits[i]);
     for (int i = 0; i < 10; i++) {
         sum += s[i].score;
         TH_CHECK(fabs(s[i].score - exp(logits[s[i].index]) / z) < 1e-6, "softmax score %d", i);
@@ -695,7 +714,8 @@ int main(int argc, char **argv)
 {
     if (want(argc, argv, "topk")) test_topk();
     if (want(argc, argv, "known")) test_known();
-    int gpu = want(argc, argv, "gpu") || want(argc, argv, "fmnist") || want(argc, argv, "jobs") || want(argc, argv, "errors");
+    int gpu =
+        want(argc, argv, "gpu") || want(argc, argv, "fmnist") || want(argc, argv, "jobs") || want(argc, argv, "errors");
     if (gpu) {
         kwvk_context *ctx = th_context(0);
         if (want(argc, argv, "errors")) test_errors(ctx);

@@ -36,8 +36,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: dump_input IMAGE OUT.f32 [bilinear|bicubic]\n");
         return 2;
     }
-    kwvk_model *model = imagenet_geometry_model(argc == 4 && !strcmp(argv[3], "bicubic") ? KWVK_INTERP_BICUBIC
-                                                                                          : KWVK_INTERP_BILINEAR);
+    kwvk_model *model =
+        imagenet_geometry_model(argc == 4 && !strcmp(argv[3], "bicubic") ? KWVK_INTERP_BICUBIC : KWVK_INTERP_BILINEAR);
     if (!model) {
         fprintf(stderr, "dump_input: cannot build the model: %s\n", kwvk_last_error());
         return 1;

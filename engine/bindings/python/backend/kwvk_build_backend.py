@@ -92,7 +92,8 @@ def _cmake_build(build_dir, extra_args):
     cache = os.path.join(build_dir, "CMakeCache.txt")
     if not os.path.exists(cache) or extra_args:
         cmd = ["cmake", "-S", src, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DKWVK_BUILD_TESTS=OFF",
-               "-DKWVK_BUILD_VIEWER=OFF", "-DKWVK_BUILD_TOOLS=ON", "-DKWVK_BUILD_PYTHON=ON",
+               "-DKWVK_BUILD_VIEWER=OFF", "-DKWVK_BUILD_JAVA=OFF", "-DKWVK_BUILD_TOOLS=ON",
+               "-DKWVK_BUILD_PYTHON=ON",
                "-DKWVK_WERROR=OFF"] + extra_args
         if os.path.exists(cache):  # an existing build directory keeps its own settings
             cmd = ["cmake", "-S", src, "-B", build_dir, "-DKWVK_BUILD_PYTHON=ON"] + extra_args

@@ -1,0 +1,5 @@
+package android.view;
+
+public class Surface {
+    protected Surface() {}
+}
