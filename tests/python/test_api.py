@@ -74,6 +74,9 @@ def test_info(net):
     assert np.allclose(info["mean"], m.meta.mean[:1]) and np.allclose(info["std"], m.meta.std[:1])
     assert info["device"] in kwvk.devices()
     assert info["interpolation"] == "bilinear"
+    net.run(np.zeros((1, 1, 28, 28), np.float32))
+    st = net.stats()
+    assert st["plans"] >= 1 and st["weight_bytes"] >= 4 * info["parameters"] // 2 and "pipelines_created" in st
 
 
 def test_classify_samples_labelled(net):

@@ -66,7 +66,7 @@ SCORES_SOFTMAX = 1
 class NetStats(ctypes.Structure):
     _fields_ = [("weight_bytes", c_u64), ("activation_bytes", c_u64), ("peak_device_bytes", c_u64),
                 ("pipeline_ms", ctypes.c_double), ("record_ms", ctypes.c_double), ("plans", c_u32),
-                ("fp16_tensors", c_u32)]
+                ("fp16_tensors", c_u32), ("pipelines_created", c_u32), ("pipeline_cache_loaded", c_int)]
 
 
 P = ctypes.POINTER
