@@ -4,6 +4,7 @@
     tools/bench [--build build] [--out build/bench] [--models NAME,...] [--runs R]
                 [--batches 1,8,32] [--official PATH] [--torch-runs R] [--skip-torch]
                 [--ncnn-src DIR | --ncnn-git-dir DIR] [--ncnn-build DIR] [--doc docs/benchmarks.md]
+    tools/bench --section NAME [--runs R] [--batches 1,8] [--official PATH] [--torch-runs R] ...
 
 1. writes 224x224 ImageNet-shaped model files with seeded random weights (speed does not
    depend on the weights) for ResNet18 static / KW 1/4x / KW 1x / KW 4x and MobileNetV2 1.0
@@ -18,6 +19,12 @@
 4. with --ncnn-src or --ncnn-git-dir, runs ncnn's Vulkan path (scripts/bench-ncnn, fp32) on
    the same device for ResNet18 and MobileNetV2 1.0;
 5. prints the ratios and writes docs/benchmarks.md and docs/benchmarks.png.
+
+The page keeps sections that are measured apart from the main table (SECTIONS: ConvNeXt-Tiny,
+whose runs are long). `--section NAME` measures only that section's models (steps 1-3, PyTorch
+at every batch size, no start-up or ncnn runs) and rewrites only the text between that
+section's markers, with its own command line; the rest of the page and the plot stay as they
+are. A run without --section rewrites the main part and the plot and keeps every section.
 """
 import argparse
 import json
@@ -34,6 +41,52 @@ sys.path.insert(0, os.path.join(REPO, "tools"))
 
 MODELS = ["resnet18", "kw1d4x_resnet18", "kw1x_resnet18", "kw4x_resnet18",
           "mobilenetv2_100", "kw1x_mobilenetv2_100"]
+
+# Parts of the page measured apart from the main table, each by `tools/bench --section NAME`:
+# its models, default batch sizes and the (KW, static) pairs of its ratio rows.
+SECTIONS = {
+    "convnext": dict(title="ConvNeXt-Tiny", models=["convnext_tiny", "kw1x_convnext_tiny"], batches="1,8",
+                     pairs=[("kw1x_convnext_tiny", "convnext_tiny", "KW 1x / static ConvNeXt-Tiny")]),
+}
+SECTION_BEGIN = "<!-- tools/bench --section {}: begin -->"
+SECTION_END = "<!-- tools/bench --section {}: end -->"
+SECTION_RE = re.compile(r"<!-- tools/bench --section (\S+): begin -->\n"
+                        r".*?<!-- tools/bench --section \1: end -->\n", re.S)
+NOTES_MARK = "<!-- the rest of this page is kept from benchmarks.notes.md -->"
+
+
+def split_page(text, notes):
+    """An existing page as (main part, [(section name, its text with markers)]). The main part
+    ends at the first section or at the notes (NOTES_MARK, or on pages written before that
+    marker the notes' first line)."""
+    ends = [len(text)]
+    m = SECTION_RE.search(text)
+    if m:
+        ends.append(m.start())
+    for mark in (NOTES_MARK, notes.strip().split("\n")[0] if notes.strip() else None):
+        if mark and ("\n" + mark) in text:
+            ends.append(text.index("\n" + mark) + 1)
+            break
+    head = text[:min(ends)]
+    return head, [(m.group(1), m.group(0)) for m in SECTION_RE.finditer(text)]
+
+
+def join_page(head, sections, notes):
+    """The page: main part, sections in order, then the notes."""
+    parts = [head.rstrip("\n") + "\n"]
+    for _name, block in sections:
+        parts.append(block.rstrip("\n") + "\n")
+    if notes.strip():
+        parts.append(NOTES_MARK + "\n" + notes.strip("\n") + "\n")
+    return "\n".join(parts)
+
+
+def replace_section(sections, name, block):
+    """sections with `name`'s text replaced by block (appended when it had none)."""
+    out = [(n, block if n == name else b) for n, b in sections]
+    if name not in [n for n, _b in sections]:
+        out.append((name, block))
+    return out
 
 
 def write_models(names, outdir):
@@ -141,14 +194,16 @@ def run_ncnn(args, paths, rounds=3):
     return out
 
 
-def time_torch(names, runs, official):
-    """Median batch-1 forward time (ms) per model, in a child process configured like the
-    reference's best case."""
+def time_torch(names, runs, official, batches=(1,)):
+    """Median forward time (ms) per model and batch size, {name: {batch: ms}}, in a child
+    process configured like the reference's best case. As in kwvk-bench, the timed runs of
+    all models are interleaved (round after round, after two warm-up runs each)."""
     script = r'''
 import json, os, sys, time, torch
 sys.path.insert(0, sys.argv[1])
 torch.set_num_threads(2)
 names, runs, official = json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+batches = json.loads(sys.argv[5])
 from kwvk_py import models
 from kwvk_py.make_fixtures import OFFICIAL
 if official:
@@ -156,7 +211,7 @@ if official:
     import tempfile
     root = check_official.prepare_checkout(official, tempfile.mkdtemp())
     fns = check_official.load_official(root)
-out = {}
+nets = {}
 for name in names:
     cfg = dict(OFFICIAL[name])
     if official:
@@ -164,26 +219,32 @@ for name in names:
         check_official.set_official_temperature(net, 0.0)
     else:
         net = models.build_model(cfg)
-    net.eval()
-    x = torch.randn(1, 3, 224, 224)
-    with torch.no_grad():
-        for _ in range(2):
-            net(x)
-        t = []
+    nets[name] = net.eval()
+out = {name: {} for name in names}
+with torch.no_grad():
+    for b in batches:
+        x = torch.randn(b, 3, 224, 224)
+        for name in names:
+            for _ in range(2):
+                nets[name](x)
+        t = {name: [] for name in names}
         for _ in range(runs):
-            s = time.perf_counter(); net(x); t.append((time.perf_counter() - s) * 1e3)
-    t.sort()
-    out[name] = t[len(t) // 2]
-    print(f"torch {name}: {out[name]:.1f} ms", file=sys.stderr, flush=True)
+            for name in names:
+                s = time.perf_counter(); nets[name](x); t[name].append((time.perf_counter() - s) * 1e3)
+        for name in names:
+            t[name].sort()
+            out[name][b] = t[name][len(t[name]) // 2]
+            print(f"torch {name} batch {b}: {out[name][b]:.1f} ms", file=sys.stderr, flush=True)
 print(json.dumps(out))
 '''
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="2")
     env.pop("OPENBLAS_CORETYPE", None)
     res = subprocess.run([sys.executable, "-c", script, os.path.join(REPO, "tools"), json.dumps(names),
-                          str(runs), official or ""], check=True, env=env, capture_output=True,
-                         text=True, errors="replace")
+                          str(runs), official or "", json.dumps(list(batches))], check=True, env=env,
+                         capture_output=True, text=True, errors="replace")
     sys.stderr.write(res.stderr)
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    return {name: {int(b): ms for b, ms in t.items()} for name, t in out.items()}
 
 
 def blas_name():
@@ -227,33 +288,18 @@ def plot(rows, path):
     return True
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default=os.path.join(REPO, "build"))
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--batches", default="1,8,32")
-    ap.add_argument("--torch-runs", type=int, default=5)
-    ap.add_argument("--official", default=None)
-    ap.add_argument("--skip-torch", action="store_true")
-    ap.add_argument("--ncnn-src", default=None, help="ncnn source tree (scripts/bench-ncnn)")
-    ap.add_argument("--ncnn-git-dir", default=None, help="bare ncnn mirror (scripts/bench-ncnn)")
-    ap.add_argument("--ncnn-build", default=os.path.join(REPO, "build-ncnn"))
-    ap.add_argument("--ncnn-loops", type=int, default=8)
-    ap.add_argument("--doc", default=os.path.join(REPO, "docs", "benchmarks.md"))
-    args = ap.parse_args(argv)
-    out = args.out or os.path.join(args.build, "bench")
-    names = args.models.split(",")
-    paths = write_models(names, os.path.join(out, "models"))
-    cache = os.path.join(out, "cache")
-    shutil.rmtree(cache, ignore_errors=True)
-    cold = run_kwvk(args.build, [paths[n] for n in names], args.runs, cache, os.path.join(out, "cold.json"),
-                    args.batches)
-    start_model = paths.get("kw1x_resnet18", paths[names[0]])
-    starts = pipeline_starts(args.build, start_model, os.path.join(out, "cache-starts"))
-    ncnn = run_ncnn(args, paths) if (args.ncnn_src or args.ncnn_git_dir) else {}
-    torch_ms = {} if args.skip_torch else time_torch(names, args.torch_runs, args.official)
+def command_line(argv):
+    """The command as a reader reruns it: this machine's directories become placeholders."""
+    words = list(argv if argv is not None else sys.argv[1:])
+    placeholders = {"--official": "OFFICIAL_REPO", "--ncnn-src": "NCNN_SRC", "--ncnn-git-dir": "NCNN_GIT_DIR",
+                    "--ncnn-build": "NCNN_BUILD"}
+    for i in range(len(words) - 1):
+        if words[i] in placeholders:
+            words[i + 1] = placeholders[words[i]]
+    return ("tools/bench " + " ".join(words)).strip()
+
+
+def bench_rows(names, cold, torch_ms):
     rows = []
     for name, c in zip(names, cold["models"]):
         b = {x["batch"]: x for x in c["batches"]}
@@ -261,7 +307,19 @@ def main(argv=None):
                          b1_min=b.get(1, {}).get("min_ms"),
                          b8=b.get(8, {}).get("images_per_s"), b32=b.get(32, {}).get("images_per_s"),
                          b8_ms=b.get(8, {}).get("median_ms"),
-                         gpu=c["gpu_ms_b1"], mem=c["peak_bytes"], torch_ms=torch_ms.get(name)))
+                         ms={n: x["median_ms"] for n, x in b.items()},
+                         gpu=c["gpu_ms_b1"], mem=c["peak_bytes"],
+                         torch={int(k): v for k, v in torch_ms.get(name, {}).items()},
+                         torch_ms=torch_ms.get(name, {}).get(1)))
+    return rows
+
+
+def fmt(v):
+    return f"{v:.2f}x" if v is not None else "-"
+
+
+def main_part(args, cmd, cold, rows, starts, start_model, ncnn):
+    """The main part of the page (all but the sections and the notes) and the plot."""
     by = {r["name"]: r for r in rows}
 
     def ratio(a, b, key):
@@ -270,15 +328,8 @@ def main(argv=None):
         return None
 
     lines = []
-    # the command as a reader reruns it: this machine's directories become placeholders
-    words = list(argv if argv is not None else sys.argv[1:])
-    placeholders = {"--official": "OFFICIAL_REPO", "--ncnn-src": "NCNN_SRC", "--ncnn-build": "NCNN_BUILD"}
-    for i in range(len(words) - 1):
-        if words[i] in placeholders:
-            words[i + 1] = placeholders[words[i]]
-    cmd = "tools/bench " + " ".join(words)
     lines.append("# Benchmarks\n")
-    lines.append(f"Generated by `{cmd.strip()}` on {time.strftime('%Y-%m-%d')}.")
+    lines.append(f"Generated by `{cmd}` on {time.strftime('%Y-%m-%d')}.")
     lines.append(f"kwvk device: **{cold['device']}** ({cold['driver']}). PyTorch: "
                  f"{'the official code' if args.official else 'kwvk_py (bit-identical to the official code)'}, "
                  f"CPU, 2 threads, OPENBLAS_NUM_THREADS=1, BLAS {blas_name()}. Batch 1 = median of "
@@ -306,9 +357,6 @@ def main(argv=None):
     lines.append("\n## Ratios (within this run)\n")
     lines.append("| ratio | kwvk | PyTorch | target |")
     lines.append("|---|---|---|---|")
-
-    def fmt(v):
-        return f"{v:.2f}x" if v is not None else "-"
     for a, b, target in [("kw1x_resnet18", "resnet18", "<= 1.3x"), ("kw4x_resnet18", "resnet18", "<= 2x"),
                          ("kw1d4x_resnet18", "resnet18", ""), ("kw1x_mobilenetv2_100", "mobilenetv2_100", "")]:
         lines.append(f"| {a} / {b}, batch 1 | {fmt(ratio(a, b, 'b1'))} | {fmt(ratio(a, b, 'torch_ms'))} | {target} |")
@@ -324,14 +372,111 @@ def main(argv=None):
     png = os.path.splitext(args.doc)[0] + ".png"
     if plot(rows, png):
         lines.append(f"\n![kwvk GPU time per op kind and PyTorch CPU time]({os.path.basename(png)})\n")
-    extra = os.path.splitext(args.doc)[0] + ".notes.md"
-    if os.path.exists(extra):
-        with open(extra) as f:
-            lines.append(f.read())
-    text = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+def section_part(name, spec, args, cmd, cold, rows, batches):
+    """One section's text, markers included."""
+    by = {r["name"]: r for r in rows}
+    lines = [SECTION_BEGIN.format(name), f"## {spec['title']}\n"]
+    lines.append(f"Generated by `{cmd}` on {time.strftime('%Y-%m-%d')}, a run of its own: the "
+                 f"numbers of this section are comparable with each other, not with the tables "
+                 f"above (the machine's load differs between runs).")
+    lines.append(f"kwvk device: **{cold['device']}** ({cold['driver']}). PyTorch: "
+                 f"{'the official code' if args.official else 'kwvk_py (bit-identical to the official code)'}, "
+                 f"CPU, 2 threads, OPENBLAS_NUM_THREADS=1, BLAS {blas_name()}. kwvk: median of {args.runs} runs "
+                 f"after a warm-up per batch size; PyTorch: median of {args.torch_runs} runs after two "
+                 f"warm-ups; on both sides the models' timed runs alternate. Random weights (speed does "
+                 f"not depend on them).\n")
+    head = ["model", "params (M)"] + [f"kwvk b{b} ms" + (" (img/s)" if b > 1 else "") for b in batches]
+    head += ["GPU ms b1: attention / assembly / conv / other", "device MiB (b1)"]
+    head += [f"PyTorch b{b} ms" for b in batches]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for r in rows:
+        g = r["gpu"]
+        cells = [r["name"], f"{r['params'] / 1e6:.2f}"]
+        for b in batches:
+            ms = r["ms"].get(b)
+            cells.append("-" if ms is None else f"{ms:.1f}" + (f" ({b * 1000.0 / ms:.2f})" if b > 1 else ""))
+        cells.append(f"{g['attention']:.1f} / {g['assembly']:.1f} / {g['convolution']:.1f} / {g['other']:.1f}")
+        cells.append(f"{r['mem'] / 1048576:.1f}")
+        cells += [f"{r['torch'][b]:.1f}" if r["torch"].get(b) else "-" for b in batches]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("\n| ratio (within this run) | kwvk | PyTorch |")
+    lines.append("|---|---|---|")
+    for a, b, label in spec["pairs"]:
+        if a not in by or b not in by:
+            continue
+        ra, rb = by[a], by[b]
+        for n in batches:
+            k = ra["ms"][n] / rb["ms"][n] if ra["ms"].get(n) and rb["ms"].get(n) else None
+            t = ra["torch"][n] / rb["torch"][n] if ra["torch"].get(n) and rb["torch"].get(n) else None
+            lines.append(f"| {label} ({a} / {b}), batch {n} | {fmt(k)} | {fmt(t)} |")
+        lines.append(f"| {label}, device memory (b1: {ra['mem'] / 1048576:.1f} / {rb['mem'] / 1048576:.1f} MiB) "
+                     f"| {fmt(ra['mem'] / rb['mem'])} | - |")
+    lines.append(SECTION_END.format(name))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(REPO, "build"))
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--section", default=None, choices=sorted(SECTIONS),
+                    help="measure only this section's models and rewrite only its part of --doc")
+    ap.add_argument("--models", default=None, help="default: the main table's, or the section's")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--batches", default=None, help="default 1,8,32, or the section's (1,8)")
+    ap.add_argument("--torch-runs", type=int, default=5)
+    ap.add_argument("--official", default=None)
+    ap.add_argument("--skip-torch", action="store_true")
+    ap.add_argument("--ncnn-src", default=None, help="ncnn source tree (scripts/bench-ncnn)")
+    ap.add_argument("--ncnn-git-dir", default=None, help="bare ncnn mirror (scripts/bench-ncnn)")
+    ap.add_argument("--ncnn-build", default=os.path.join(REPO, "build-ncnn"))
+    ap.add_argument("--ncnn-loops", type=int, default=8)
+    ap.add_argument("--doc", default=os.path.join(REPO, "docs", "benchmarks.md"))
+    args = ap.parse_args(argv)
+    spec = SECTIONS[args.section] if args.section else None
+    if spec and (args.ncnn_src or args.ncnn_git_dir):
+        ap.error("--section runs no ncnn comparison; drop --ncnn-src / --ncnn-git-dir")
+    names = (args.models or ",".join(spec["models"] if spec else MODELS)).split(",")
+    batches_arg = args.batches or (spec["batches"] if spec else "1,8,32")
+    batches = [int(b) for b in batches_arg.split(",")]
+    out = args.out or os.path.join(args.build, "bench")
+    notes_path = os.path.splitext(args.doc)[0] + ".notes.md"
+    notes = ""
+    if os.path.exists(notes_path):
+        with open(notes_path) as f:
+            notes = f.read()
+    old = ""
+    if os.path.exists(args.doc):
+        with open(args.doc) as f:
+            old = f.read()
+    head, sections = split_page(old, notes)
+    if spec and not head.strip():
+        head = "# Benchmarks\n\nThe main table: `tools/bench` (not run yet).\n"
+
+    paths = write_models(names, os.path.join(out, "models"))
+    cache = os.path.join(out, "cache")
+    shutil.rmtree(cache, ignore_errors=True)
+    cold = run_kwvk(args.build, [paths[n] for n in names], args.runs, cache, os.path.join(out, "cold.json"),
+                    batches_arg)
+    if spec:
+        torch_ms = {} if args.skip_torch else time_torch(names, args.torch_runs, args.official, batches)
+        rows = bench_rows(names, cold, torch_ms)
+        part = section_part(args.section, spec, args, command_line(argv), cold, rows, batches)
+        sections = replace_section(sections, args.section, part)
+    else:
+        start_model = paths.get("kw1x_resnet18", paths[names[0]])
+        starts = pipeline_starts(args.build, start_model, os.path.join(out, "cache-starts"))
+        ncnn = run_ncnn(args, paths) if (args.ncnn_src or args.ncnn_git_dir) else {}
+        torch_ms = {} if args.skip_torch else time_torch(names, args.torch_runs, args.official)
+        rows = bench_rows(names, cold, torch_ms)
+        part = head = main_part(args, command_line(argv), cold, rows, starts, start_model, ncnn)
     with open(args.doc, "w") as f:
-        f.write(text)
-    print(text)
+        f.write(join_page(head, sections, notes))
+    print(part)
     return 0
 
 
