@@ -6,10 +6,13 @@
 
 #extension GL_EXT_control_flow_attributes : require
 
+// Constants shared with the C engine: activation codes, epilogue flags.
+#include "kw_flags.h"
+
 // Activation codes (docs/model-format.md).
-#define ACT_NONE 0u
-#define ACT_RELU 1u
-#define ACT_RELU6 2u
+#define ACT_NONE KW_ACT_NONE
+#define ACT_RELU KW_ACT_RELU
+#define ACT_RELU6 KW_ACT_RELU6
 
 float apply_act(float v, uint act)
 {
@@ -27,11 +30,11 @@ vec4 apply_act4(vec4 v, uint act)
 
 // Epilogue flags of the convolution shaders (a specialisation constant: a run-time branch
 // around each of the unrolled stores costs lavapipe twice the JIT time):
-// bits 0-1 activation, bit 2 scale, bit 3 bias, bit 4 residual.
-#define EPI_ACT(f) ((f) & 3u)
-#define EPI_SCALE(f) (((f) >> 2) & 1u)
-#define EPI_BIAS(f) (((f) >> 3) & 1u)
-#define EPI_RES(f) (((f) >> 4) & 1u)
+// KW_EPI_* in kw_flags.h.
+#define EPI_ACT(f) ((f) & KW_EPI_ACT_MASK)
+#define EPI_SCALE(f) (((f) & KW_EPI_SCALE) != 0u ? 1u : 0u)
+#define EPI_BIAS(f) (((f) & KW_EPI_BIAS) != 0u ? 1u : 0u)
+#define EPI_RES(f) (((f) & KW_EPI_RES) != 0u ? 1u : 0u)
 
 // Convolution geometry packed in one specialisation constant: stride and dilation, 8 bits each.
 #define GEOM_SH(g) ((g) & 255u)

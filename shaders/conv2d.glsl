@@ -23,18 +23,17 @@ layout(constant_id = 2) const uint TP = 8;    // consecutive output columns per 
 layout(constant_id = 3) const uint TPY = 1;   // output rows per invocation
 layout(constant_id = 4) const uint KSIZE = 0x0303u; // kernel h | w << 8
 layout(constant_id = 5) const uint GEOM = 0x01010101u; // stride h, w, dilation h, w
-layout(constant_id = 6) const uint FLAGS = 0; // epilogue (EPI_* in common.glsl), bit 5: KY_LOOP,
-                                              // bit 6: OHWI
+layout(constant_id = 6) const uint FLAGS = 0; // KW_EPI_* and KW_CONV_* (kw_flags.h)
 
 const uint KH = KSIZE & 255u, KW = KSIZE >> 8;
 
 const uint SH = GEOM_SH(GEOM), SW = GEOM_SW(GEOM), DH = GEOM_DH(GEOM), DW = GEOM_DW(GEOM);
 const uint SPAN = (TP - 1u) * SW + (KW - 1u) * DW + 1u; // input columns one tile row reads
 const uint ACT = EPI_ACT(FLAGS);
-const bool KY_LOOP = ((FLAGS >> 5) & 1u) != 0u; // loop over kernel rows (large kernels)
+const bool KY_LOOP = (FLAGS & KW_CONV_KY_LOOP) != 0u; // loop over kernel rows (large kernels)
 // Weights [O, kh, kw, Cg] instead of [O, Cg, kh, kw]: what kw_assemble writes for cells of
 // single taps (see kw_assemble.glsl), so that its stores are contiguous.
-const bool OHWI = ((FLAGS >> 6) & 1u) != 0u;
+const bool OHWI = (FLAGS & KW_CONV_OHWI) != 0u;
 const uint RSPAN = (TPY - 1u) * SH + (KH - 1u) * DH + 1u; // input rows one tile reads
 
 layout(std430, set = 0, binding = 0) readonly buffer Xb { float x[]; };

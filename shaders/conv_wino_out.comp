@@ -9,7 +9,7 @@
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint FLAGS = 0; // epilogue (EPI_* in common.glsl)
+layout(constant_id = 1) const uint FLAGS = 0; // epilogue: KW_EPI_* (kw_flags.h)
 const uint ACT = EPI_ACT(FLAGS);
 
 layout(std430, set = 0, binding = 0) readonly buffer Mb { vec4 m[]; };

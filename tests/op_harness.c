@@ -1,6 +1,6 @@
 /* op_harness.c - see op_harness.h. */
 #include "op_harness.h"
-#include "ops.h"
+#include "op_table.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -127,132 +127,149 @@ static void swap_layout(float *dst, const float *src, uint64_t n, uint64_t O, ui
 void oh_run(oh_env *env, const oh_case *c)
 {
     kw_ctx *ctx = &env->ctx->c;
-    /* a one-op model around the case's tensors */
+    /* a model around the op: its tensors, and values 0..2 (the inputs, fed from outside)
+     * before it, value 3 its output */
+    enum { OUT = KW_MAX_OP_INPUTS };
     kwvk_model m;
     memset(&m, 0, sizeof m);
     kw_tensor tensors[KW_MAX_OP_TENSORS];
     kw_op op = c->op;
     uint32_t nt = 0;
-    const kw_tensor *tp[KW_MAX_OP_TENSORS] = {NULL};
     for (int k = 0; k < KW_MAX_OP_TENSORS; k++) {
         if (op.tensors[k] == KW_NONE) continue;
         tensors[nt] = c->t[k];
-        op.tensors[k] = nt;
-        tp[k] = &c->t[k];
-        nt++;
+        op.tensors[k] = nt++;
     }
     m.tensors = tensors;
     m.n_tensors = nt;
-    /* value ids: the harness feeds every input from outside, so mark them as value 0 */
-    kw_op vop = op;
-    vop.n_inputs = 0;
-    for (int k = 0; k < KW_MAX_OP_INPUTS; k++)
-        if (vop.inputs[k] != KW_NONE) {
-            vop.inputs[k] = 0;
-            vop.n_inputs++;
+    op.n_inputs = 0;
+    for (uint32_t k = 0; k < KW_MAX_OP_INPUTS; k++)
+        if (op.inputs[k] != KW_NONE) {
+            op.inputs[k] = k;
+            op.n_inputs++;
         }
     char msg[256];
-    if (!kw_op_validate(&m, &vop, 0, msg, sizeof msg)) {
+    if (!kw_op_load(&m, &op, OUT, msg, sizeof msg)) {
         printf("FAIL %-48s validate: %s\n", c->label, msg);
         env->failed++;
         return;
     }
-    kw_shape out;
-    if (!kw_op_infer(&vop, c->in, &out, msg, sizeof msg)) {
+    kw_shape shapes[OUT + 1];
+    memcpy(shapes, c->in, sizeof c->in);
+    if (!kw_op_infer(&op, c->in, &shapes[OUT], msg, sizeof msg)) {
         printf("FAIL %-48s infer: %s\n", c->label, msg);
         env->failed++;
         return;
     }
+    const kw_shape out = shapes[OUT];
     uint32_t n = c->n;
     const float *x[KW_MAX_OP_INPUTS] = {NULL, NULL, NULL};
     for (int k = 0; k < KW_MAX_OP_INPUTS; k++)
-        if (vop.inputs[k] != KW_NONE)
+        if (op.inputs[k] != KW_NONE)
             x[k] = c->x[k] ? c->x[k] : oh_random(env, kw_shape_count(c->in[k]) * n, 1.0f);
-    /* fp16 weights: the reference sees them rounded (by the compiler's conversion, independent
-     * of the engine's kw_f32_to_f16), the device gets the engine's fp16 bits */
-    kw_tensor w16t;
-    const bool w16 = c->w16 && ctx->feat.fp16_storage; /* else an fp32 case, as the net makes it */
-    if (w16 && tp[0]) {
-        w16t = *tp[0];
-        float *wr = track(env, malloc(w16t.count * sizeof *wr));
-        for (uint64_t i = 0; i < w16t.count; i++) wr[i] = (float)(_Float16)tp[0]->data[i];
-        w16t.data = wr;
-        tp[0] = &w16t;
+    /* fp16 weights where the net would store them so (the op table's tensor_f16): the
+     * reference sees them rounded (by the compiler's conversion, independent of the engine's
+     * kw_f32_to_f16), the device gets the engine's fp16 bits */
+    const bool want16 = c->w16 && ctx->feat.fp16_storage; /* else an fp32 case, as the net makes it */
+    bool w16[KW_MAX_OP_TENSORS] = {false};
+    kw_tensor rt[KW_MAX_OP_TENSORS]; /* the tensors as the reference sees them */
+    const kw_tensor *tp[KW_MAX_OP_TENSORS] = {NULL};
+    for (int k = 0; k < KW_MAX_OP_TENSORS; k++) {
+        const uint32_t t = op.tensors[k];
+        if (t == KW_NONE) continue;
+        rt[t] = tensors[t];
+        w16[t] = want16 && kw_op_tensor_f16(&op, (uint32_t)k);
+        if (w16[t]) {
+            float *wr = track(env, malloc(rt[t].count * sizeof *wr));
+            for (uint64_t i = 0; i < rt[t].count; i++) wr[i] = (float)(_Float16)tensors[t].data[i];
+            rt[t].data = wr;
+        }
+        tp[k] = &rt[t];
     }
     uint64_t out_count = kw_shape_count(out) * n;
     float *ref = track(env, malloc(out_count * sizeof *ref));
     float *gpu = track(env, malloc((out_count + GUARD) * sizeof *gpu));
-    kw_ref_op(&vop, tp, n, c->in, x, out, ref);
+    kw_ref_op(&op, tp, n, c->in, x, out, ref);
 
-    /* device buffers: inputs, tensors, output (+ guard), scratch */
-    kw_buffer bin[KW_MAX_OP_INPUTS], bt[KW_MAX_OP_TENSORS], bout, bscratch, bderived;
-    memset(bin, 0, sizeof bin);
+    /* device buffers: inputs, tensors, output (+ guard), scratch, derived weights */
+    kw_buffer bv[OUT + 1], bt[KW_MAX_OP_TENSORS], bscratch, bderived;
+    kw_view views[OUT + 1];
+    memset(bv, 0, sizeof bv);
     memset(bt, 0, sizeof bt);
-    memset(&bout, 0, sizeof bout);
+    memset(views, 0, sizeof views);
     memset(&bscratch, 0, sizeof bscratch);
     memset(&bderived, 0, sizeof bderived);
-    kw_op_call call;
-    memset(&call, 0, sizeof call);
-    call.op = &vop;
-    call.n = n;
-    call.out = out;
+    /* a kernel input given as [O, kh, kw, Cg] where the case asks and the op takes it so (the
+     * op table's kernel_in); a producer of kernels writes that layout where it can, as for a
+     * net with such a reader (undone before comparing, below) */
+    uint32_t in_ohwi = 0;
+    kw_kernel_geom kg = {0, 0, 0, 0};
+    const kw_op_def *def = kw_op_def_of(op.type);
+    if (c->w_ohwi && op.type == KW_OP_CONV2D) { /* the kernel of this conv's geometry */
+        kg = (kw_kernel_geom){(uint32_t)op.conv.O, (uint32_t)(op.conv.C / op.conv.G), (uint32_t)op.conv.kh,
+                              (uint32_t)op.conv.kw};
+        if (def->kernel_in && def->kernel_in(&op, 1, &kg)) in_ohwi = 2u;
+    }
+    kw_kernel_geom og;
+    const bool out_ohwi = def->kernel_out && def->kernel_out(&op, &og);
     kwvk_result r = KWVK_OK;
     for (int k = 0; k < KW_MAX_OP_INPUTS && r == KWVK_OK; k++) {
         if (!x[k]) continue;
         uint64_t bytes = kw_shape_count(c->in[k]) * n * 4;
         const float *src = x[k];
-        if (c->w_ohwi && k == 1 && vop.type == KW_OP_CONV2D) { /* per-sample weights as [O, kh, kw, Cg] */
+        if (in_ohwi >> k & 1) { /* per-sample weights as [O, kh, kw, Cg] */
             float *t = track(env, malloc(bytes));
-            swap_layout(t, x[k], n, vop.p[0], vop.p[11] / vop.p[9], (uint64_t)vop.p[1] * vop.p[2], true);
+            swap_layout(t, x[k], n, kg.O, kg.Cg, (uint64_t)kg.kh * kg.kw, true);
             src = t;
-            call.w_ohwi = true;
         }
-        r = kw_buffer_create(ctx, bytes, KW_MEM_DEVICE, &bin[k]);
-        if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bin[k], 0, src, bytes);
-        call.in[k] = c->in[k];
-        call.vin[k] = kw_view_of(&bin[k], 0, bytes);
+        r = kw_buffer_create(ctx, bytes, KW_MEM_DEVICE, &bv[k]);
+        if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bv[k], 0, src, bytes);
+        views[k] = kw_view_of(&bv[k], 0, bytes);
     }
-    for (int k = 0; k < KW_MAX_OP_TENSORS && r == KWVK_OK; k++) {
-        if (!tp[k]) continue;
-        if (w16 && k == 0) {
-            uint64_t bytes = tp[k]->count * 2;
+    for (uint32_t t = 0; t < nt && r == KWVK_OK; t++) {
+        if (w16[t]) {
+            uint64_t bytes = tensors[t].count * 2;
             uint16_t *h = track(env, malloc(bytes + 2));
-            kw_f32_to_f16(h, c->t[0].data, tp[k]->count);
-            r = kw_buffer_create(ctx, bytes, KW_MEM_DEVICE, &bt[k]);
-            if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bt[k], 0, h, bytes);
-            call.t[k] = tp[k];
-            call.vt[k] = kw_view_of(&bt[k], 0, bytes);
-            call.vt[k].f16 = true;
+            kw_f32_to_f16(h, tensors[t].data, tensors[t].count);
+            r = kw_buffer_create(ctx, bytes, KW_MEM_DEVICE, &bt[t]);
+            if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bt[t], 0, h, bytes);
             continue;
         }
-        uint64_t bytes = tp[k]->count * 4;
-        r = kw_buffer_create(ctx, bytes, KW_MEM_DEVICE, &bt[k]);
-        if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bt[k], 0, tp[k]->data, bytes);
-        call.t[k] = tp[k];
-        call.vt[k] = kw_view_of(&bt[k], 0, bytes);
+        uint64_t bytes = tensors[t].count * 4;
+        r = kw_buffer_create(ctx, bytes, KW_MEM_DEVICE, &bt[t]);
+        if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bt[t], 0, tensors[t].data, bytes);
     }
-    /* as for a net: the KW kernel in the layout for a conv reader (the harness has no reader,
-     * so the layout is undone before comparing, below) */
-    if (vop.type == KW_OP_KW_ASSEMBLE) call.w_ohwi = kw_assemble_ohwi(&vop);
-    /* transformed weights, as kwvk_net_create makes them (Winograd convs) */
-    if (r == KWVK_OK && kw_wino_static_weights(ctx, &vop, w16)) {
-        uint64_t bytes = kw_wino_weights_count(&vop) * 4;
-        float *u = track(env, malloc(bytes));
-        kw_wino_transform_weights(&vop, tp[0]->data, u);
-        r = kw_buffer_create(ctx, bytes, KW_MEM_DEVICE, &bderived);
-        if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bderived, 0, u, bytes);
-        call.derived = kw_view_of(&bderived, 0, bytes);
+    /* derived weights, as kwvk_net_create makes them (e.g. Winograd convs) */
+    const uint64_t derived = r == KWVK_OK ? kw_op_derived_count(ctx, &op, want16) : 0;
+    if (derived) {
+        float *u = track(env, malloc(derived * 4));
+        kw_op_derive(&op, tp, u);
+        r = kw_buffer_create(ctx, derived * 4, KW_MEM_DEVICE, &bderived);
+        if (r == KWVK_OK) r = kw_buffer_upload(ctx, &bderived, 0, u, derived * 4);
     }
-    uint64_t scratch = kw_op_scratch(&vop, n, c->in, out);
+    if (r == KWVK_OK) r = kw_buffer_create(ctx, (out_count + GUARD) * 4, KW_MEM_DEVICE, &bv[OUT]);
+    if (r == KWVK_OK) {
+        for (uint64_t i = 0; i < out_count + GUARD; i++) gpu[i] = GUARD_VALUE;
+        r = kw_buffer_upload(ctx, &bv[OUT], 0, gpu, (out_count + GUARD) * 4);
+        views[OUT] = kw_view_of(&bv[OUT], 0, out_count * 4);
+    }
+    /* the call, built as the net builds it */
+    kw_op_call call;
+    kw_op_call_make(&call, &op,
+                    &(kw_op_operands){.n = n,
+                                      .values = shapes,
+                                      .vvalues = views,
+                                      .out = OUT,
+                                      .tensors = tensors,
+                                      .weights = bt,
+                                      .w16 = w16,
+                                      .derived = &bderived,
+                                      .out_ohwi = out_ohwi,
+                                      .in_ohwi = in_ohwi});
+    const uint64_t scratch = kw_op_scratch(ctx, &call);
     if (r == KWVK_OK && scratch) {
         r = kw_buffer_create(ctx, scratch, KW_MEM_DEVICE, &bscratch);
         call.scratch = kw_view_of(&bscratch, 0, scratch);
-    }
-    if (r == KWVK_OK) r = kw_buffer_create(ctx, (out_count + GUARD) * 4, KW_MEM_DEVICE, &bout);
-    if (r == KWVK_OK) {
-        for (uint64_t i = 0; i < out_count + GUARD; i++) gpu[i] = GUARD_VALUE;
-        r = kw_buffer_upload(ctx, &bout, 0, gpu, (out_count + GUARD) * 4);
-        call.vout = kw_view_of(&bout, 0, out_count * 4);
     }
     kw_rec rec;
     memset(&rec, 0, sizeof rec);
@@ -260,23 +277,22 @@ void oh_run(oh_env *env, const oh_case *c)
     if (r == KWVK_OK) r = kw_op_record(&rec, &call);
     if (r == KWVK_OK) r = kw_rec_end(&rec);
     if (r == KWVK_OK) r = kw_submit_wait(ctx, rec.cmd);
-    if (r == KWVK_OK) r = kw_buffer_download(ctx, &bout, 0, gpu, (out_count + GUARD) * 4);
+    if (r == KWVK_OK) r = kw_buffer_download(ctx, &bv[OUT], 0, gpu, (out_count + GUARD) * 4);
     kw_rec_release(&rec);
-    for (int k = 0; k < KW_MAX_OP_INPUTS; k++) kw_buffer_destroy(ctx, &bin[k]);
+    for (int k = 0; k <= OUT; k++) kw_buffer_destroy(ctx, &bv[k]);
     for (int k = 0; k < KW_MAX_OP_TENSORS; k++) kw_buffer_destroy(ctx, &bt[k]);
-    kw_buffer_destroy(ctx, &bout);
     kw_buffer_destroy(ctx, &bscratch);
     kw_buffer_destroy(ctx, &bderived);
     if (r != KWVK_OK) {
         fail(env, c, "gpu", r);
         return;
     }
-    /* a kw_assemble that writes [O, kh, kw, Cg]: back to the reference's [O, Cg, kh, kw] */
-    if (vop.type == KW_OP_KW_ASSEMBLE && call.w_ohwi) {
-        const uint64_t count = (uint64_t)n * vop.p[0] * vop.p[1] * vop.p[2] * vop.p[3];
+    /* an output written as [O, kh, kw, Cg]: back to the reference's [O, Cg, kh, kw] */
+    if (out_ohwi) {
+        const uint64_t count = (uint64_t)n * og.O * og.Cg * og.kh * og.kw;
         float *tmp = track(env, malloc(count * sizeof *tmp));
         memcpy(tmp, gpu, count * sizeof *tmp);
-        swap_layout(gpu, tmp, n, vop.p[0], vop.p[1], (uint64_t)vop.p[2] * vop.p[3], false);
+        swap_layout(gpu, tmp, n, og.O, og.Cg, (uint64_t)og.kh * og.kw, false);
     }
 
     double max_abs = 0, max_ref = 0, max_rel = 0;

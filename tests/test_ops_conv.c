@@ -7,6 +7,7 @@
  * (inside a group and in whole groups) and per-sample weights, and the clear refusal of a
  * sample that cannot fit. KWVK_TEST_FILTER=substring runs only matching cases. */
 #include "op_harness.h"
+#include "op_table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,8 @@ static int refuse_oversized(oh_env *env)
     op.tensors[0] = 0;
     int32_t *p = op.p;
     p[0] = O, p[1] = p[2] = 1, p[3] = p[4] = 1, p[7] = p[8] = 1, p[9] = 1, p[11] = C;
+    char msg[128];
+    kw_op_decode(&op, msg, sizeof msg); /* the named parameters, as a loaded model has them */
     kw_op_call call;
     memset(&call, 0, sizeof call);
     call.op = &op;

@@ -45,6 +45,8 @@ static void make_op(const wino_desc *d, kw_op *op)
     if (d->scale) op->tensors[1] = 1;
     if (d->bias) op->tensors[2] = 2;
     if (d->res) op->inputs[2] = 2;
+    char msg[128];
+    kw_op_decode(op, msg, sizeof msg); /* the named parameters, as a loaded model has them */
 }
 
 static kw_shape out_shape(const wino_desc *d)
@@ -96,9 +98,10 @@ static int dispatches(oh_env *env, const wino_desc *d)
     if (d->res) call.in[2] = call.out;
     const uint64_t xb = kw_shape_count(call.in[0]) * d->n * 4, yb = kw_shape_count(call.out) * d->n * 4;
     const uint64_t wb = (uint64_t)d->O * d->C * 9 * 4 * (d->dyn ? d->n : 1), ub = kw_wino_weights_count(&op) * 4;
-    const uint64_t sb = kw_op_scratch(&op, d->n, call.in, call.out);
     kw_buffer b[8];
     memset(b, 0, sizeof b);
+    if (kw_wino_static_weights(ctx, &op, false)) call.derived = kw_view_of(&b[6], 0, ub);
+    const uint64_t sb = kw_op_scratch(ctx, &call);
     const uint64_t sizes[8] = {xb, yb, wb, 4ull * d->O, 4ull * d->O, yb, ub, sb ? sb : 4};
     kwvk_result r = KWVK_OK;
     for (int i = 0; i < 8 && r == KWVK_OK; i++)
@@ -114,7 +117,6 @@ static int dispatches(oh_env *env, const wino_desc *d)
     if (d->scale) call.vt[1] = kw_view_of(&b[3], 0, 4ull * d->O);
     if (d->bias) call.vt[2] = kw_view_of(&b[4], 0, 4ull * d->O);
     if (d->res) call.vin[2] = kw_view_of(&b[5], 0, yb);
-    if (kw_wino_static_weights(ctx, &op, false)) call.derived = kw_view_of(&b[6], 0, ub);
     if (sb) call.scratch = kw_view_of(&b[7], 0, sb);
     kw_rec rec;
     memset(&rec, 0, sizeof rec);
@@ -136,6 +138,10 @@ static int check_path(oh_env *env, const char *what, const wino_desc *d, int wan
 }
 
 #define WINO(...) run_wino(env, &(wino_desc){__VA_ARGS__})
+
+/* KWVK_WINOGRAD as the context reads it at creation (0, 1, or unset: -1), switched here on the
+ * harness's context */
+static void set_winograd(oh_env *env, int v) { oh_ctx(env)->winograd = v; }
 
 int main(void)
 {
@@ -173,9 +179,9 @@ int main(void)
     /* the path each setting takes */
     const wino_desc big = {.n = 3, .C = 32, .H = 14, .W = 14, .O = 32, .pad = 1, .bias = true, .res = true};
     bad |= check_path(env, "KWVK_WINOGRAD=1", &big, 3);
-    setenv("KWVK_WINOGRAD", "0", 1);
+    set_winograd(env, 0);
     bad |= check_path(env, "KWVK_WINOGRAD=0", &big, 1);
-    unsetenv("KWVK_WINOGRAD");
+    set_winograd(env, -1);
     bad |= check_path(env, "default rule, C = O = 32", &big, 3);
     const wino_desc small = {.n = 1, .C = 16, .H = 14, .W = 14, .O = 32, .pad = 1};
     bad |= check_path(env, "default rule, C = 16, O = 32", &small, 1);
@@ -183,15 +189,15 @@ int main(void)
     bad |= check_path(env, "default rule, per-sample weights", &kw, 12); /* 4 per sample */
     const wino_desc kw7 = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true};
     bad |= check_path(env, "default rule, per-sample weights, 7x7", &kw7, 1);
-    setenv("KWVK_WINOGRAD", "1", 1);
+    set_winograd(env, 1);
     /* V of the whole batch (16 x 32 x 160 floats = 320 KiB) above a 64 KiB storage range: the
      * direct path, which splits */
     kw_ctx *ctx = oh_ctx(env);
     const uint64_t range = ctx->max_storage_range;
     ctx->max_storage_range = 65536;
-    setenv("KWVK_WINOGRAD", "0", 1);
+    set_winograd(env, 0);
     const int direct = dispatches(env, &big); /* split along samples */
-    setenv("KWVK_WINOGRAD", "1", 1);
+    set_winograd(env, 1);
     bad |= check_path(env, "64 KiB storage range: direct", &big, direct);
     if (!filter || strstr("wino_n3_c32_14x14_o32_p1_a0_bias_res", filter)) run_wino(env, &big);
     /* a batch whose V (3 x 49 tiles) exceeds 64 KiB while 2 samples' fit: two chunks of

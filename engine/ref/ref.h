@@ -6,9 +6,10 @@
 #define KWVK_REF_H
 
 #include "../src/internal.h"
+#include "../src/op_table.h"
 
 /* Every reference has this signature:
- *   op   the op (params as in docs/model-format.md)
+ *   op   the op, decoded (kw_op_decode: its named parameters)
  *   t    its tensors (t[i] NULL where op->tensors[i] is KW_NONE)
  *   n    batch size
  *   in   per-sample shapes of the value inputs (in[i] valid where op->inputs[i] != KW_NONE)
@@ -30,7 +31,8 @@ kw_ref_fn kw_ref_kw_assemble;    /* ref_kw.c */
 /* The activation codes of docs/model-format.md (ref_conv.c). */
 double kw_ref_act(double v, int32_t act);
 
-/* Dispatch on op->type (ref.c). Returns false for an unknown type. */
+/* The reference of op->type from ref.c's table (one entry per op type). Returns false for an
+ * unknown type. */
 bool kw_ref_op(const kw_op *op, const kw_tensor *const *t, uint32_t n, const kw_shape *in,
                const float *const *x, kw_shape out, float *y);
 

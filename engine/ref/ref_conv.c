@@ -4,8 +4,8 @@
 /* Activation in double (shared with ref_misc.c; the prototype belongs in ref.h). */
 double kw_ref_act(double v, int32_t act)
 {
-    if (act == KW_ACT_RELU) return v > 0.0 ? v : 0.0;
-    if (act == KW_ACT_RELU6) return v < 0.0 ? 0.0 : (v > 6.0 ? 6.0 : v);
+    if (act == (int32_t)KW_ACT_RELU) return v > 0.0 ? v : 0.0;
+    if (act == (int32_t)KW_ACT_RELU6) return v < 0.0 ? 0.0 : (v > 6.0 ? 6.0 : v);
     return v;
 }
 
@@ -14,10 +14,10 @@ double kw_ref_act(double v, int32_t act)
 void kw_ref_conv2d(const kw_op *op, const kw_tensor *const *t, uint32_t n, const kw_shape *in,
                    const float *const *x, kw_shape out, float *y)
 {
-    const int32_t *p = op->p;
-    const int64_t O = p[0], kh = p[1], kw = p[2], sh = p[3], sw = p[4], ph = p[5], pw = p[6];
-    const int64_t dh = p[7], dw = p[8], G = p[9], C = p[11];
-    const int32_t act = p[10];
+    const kw_conv2d_params *cp = &op->conv;
+    const int64_t O = cp->O, kh = cp->kh, kw = cp->kw, sh = cp->sh, sw = cp->sw, ph = cp->ph, pw = cp->pw;
+    const int64_t dh = cp->dh, dw = cp->dw, G = cp->G, C = cp->C;
+    const int32_t act = cp->act;
     const int64_t Cg = C / G, Og = O / G;
     const int64_t H = in[0].h, W = in[0].w, OH = out.h, OW = out.w;
     const uint64_t wcount = (uint64_t)O * Cg * kh * kw;

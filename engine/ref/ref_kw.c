@@ -9,15 +9,16 @@
 /* kw_attention                                                                             */
 /* ---------------------------------------------------------------------------------------- */
 
-/* params: 0 C, 1 hidden, 2 nlm, 3 M, 4 nlc, 5 nb (0 = standard path), 6 start_cell_idx
+/* params: kw_attention_params (nb 0: the standard path)
  * tensors: 0 fc1_w [hid, C], 1 fc1_b [hid], 2 fc2_w [rows, hid], 3 fc2_b [rows] (standard),
  *          4 fc3_w [M - nlc, nb] (basis, absent when M == nlc), 5 basis_bias [nlm*(M+1)] */
 void kw_ref_kw_attention(const kw_op *op, const kw_tensor *const *t, uint32_t n,
                          const kw_shape *in, const float *const *x, kw_shape out, float *y)
 {
-    const uint32_t C = (uint32_t)op->p[0], hid = (uint32_t)op->p[1], nlm = (uint32_t)op->p[2];
-    const uint32_t M = (uint32_t)op->p[3], nlc = (uint32_t)op->p[4], nb = (uint32_t)op->p[5];
-    const uint32_t start = (uint32_t)op->p[6];
+    const kw_attention_params *a = &op->att;
+    const uint32_t C = (uint32_t)a->C, hid = (uint32_t)a->hid, nlm = (uint32_t)a->nlm;
+    const uint32_t M = (uint32_t)a->M, nlc = (uint32_t)a->nlc, nb = (uint32_t)a->nb;
+    const uint32_t start = (uint32_t)a->start;
     const uint64_t hw = (uint64_t)in[0].h * in[0].w;
     const uint64_t out_count = kw_shape_count(out); /* nlm * M */
     const uint32_t rows_per_mix = nb ? nlc + nb + 1 : M + 1;
@@ -91,15 +92,16 @@ done:
 /* kw_assemble                                                                              */
 /* ---------------------------------------------------------------------------------------- */
 
-/* params: 0 O, 1 Cg, 2 kh, 3 kw, 4 co, 5 ci, 6 ckh, 7 ckw, 8 M; tensor 0 warehouse
+/* params: kw_assemble_params; tensor 0 warehouse
  * [M, co, ci, ckh*ckw]. Output per sample: the kernel [O, Cg, kh, kw]. */
 void kw_ref_kw_assemble(const kw_op *op, const kw_tensor *const *t, uint32_t n,
                         const kw_shape *in, const float *const *x, kw_shape out, float *y)
 {
-    const uint32_t O = (uint32_t)op->p[0], Cg = (uint32_t)op->p[1];
-    const uint32_t kh = (uint32_t)op->p[2], kw = (uint32_t)op->p[3];
-    const uint32_t co = (uint32_t)op->p[4], ci = (uint32_t)op->p[5];
-    const uint32_t ckh = (uint32_t)op->p[6], ckw = (uint32_t)op->p[7], M = (uint32_t)op->p[8];
+    const kw_assemble_params *a = &op->assemble;
+    const uint32_t O = (uint32_t)a->O, Cg = (uint32_t)a->Cg;
+    const uint32_t kh = (uint32_t)a->kh, kw = (uint32_t)a->kw;
+    const uint32_t co = (uint32_t)a->co, ci = (uint32_t)a->ci;
+    const uint32_t ckh = (uint32_t)a->ckh, ckw = (uint32_t)a->ckw, M = (uint32_t)a->M;
     const uint32_t GO = O / co, GI = Cg / ci, SW = kw / ckw;
     const uint64_t L = (uint64_t)co * ci * ckh * ckw; /* elements per cell */
     const uint64_t in_count = kw_shape_count(in[0]);  /* nlm * M */

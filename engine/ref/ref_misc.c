@@ -10,9 +10,9 @@
 static void ref_pool2d(const kw_op *op, uint32_t n, kw_shape in, kw_shape out, const float *x,
                        float *y, bool is_max)
 {
-    const int32_t *p = op->p;
-    const int64_t kh = p[0], kw = p[1], sh = p[2], sw = p[3], ph = p[4], pw = p[5];
-    const bool include_pad = p[7] != 0;
+    const kw_pool2d_params *pp = &op->pool;
+    const int64_t kh = pp->kh, kw = pp->kw, sh = pp->sh, sw = pp->sw, ph = pp->ph, pw = pp->pw;
+    const bool include_pad = pp->include_pad != 0;
     const int64_t H = in.h, W = in.w;
     for (uint64_t plane = 0; plane < (uint64_t)n * in.c; plane++) {
         const float *xp = x + plane * H * W;
@@ -74,7 +74,7 @@ void kw_ref_add(const kw_op *op, const kw_tensor *const *t, uint32_t n, const kw
     (void)t, (void)in;
     const uint64_t count = (uint64_t)n * kw_shape_count(out);
     for (uint64_t i = 0; i < count; i++)
-        y[i] = (float)kw_ref_act((double)x[0][i] + (double)x[1][i], op->p[0]);
+        y[i] = (float)kw_ref_act((double)x[0][i] + (double)x[1][i], op->add.act);
 }
 
 void kw_ref_softmax(const kw_op *op, const kw_tensor *const *t, uint32_t n, const kw_shape *in,

@@ -512,6 +512,14 @@ kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **ou
     const char *tmo = getenv("KWVK_TIMEOUT_MS");
     long tmo_ms = tmo ? strtol(tmo, NULL, 10) : 0;
     ctx->timeout_ms = d.timeout_ms ? d.timeout_ms : tmo_ms > 0 && tmo_ms <= 86400000 ? (uint32_t)tmo_ms : 60000;
+    /* KWVK_WINOGRAD=0: no Winograd convs; =1: every eligible conv (ops_wino.c); else the rule */
+    const char *wino = getenv("KWVK_WINOGRAD");
+    ctx->winograd = wino && strcmp(wino, "0") == 0 ? 0 : wino && strcmp(wino, "1") == 0 ? 1 : -1;
+    const char *fault = getenv("KWVK_FAULT");
+    ctx->fault = !fault                              ? KW_FAULT_NONE
+                 : strcmp(fault, "device_lost") == 0 ? KW_FAULT_DEVICE_LOST
+                 : strcmp(fault, "timeout") == 0     ? KW_FAULT_TIMEOUT
+                                                     : KW_FAULT_NONE;
     ctx->lock = malloc(sizeof(pthread_mutex_t));
     if (!ctx->lock) {
         free(c);
@@ -600,14 +608,12 @@ kwvk_result kwvk_enumerate_devices(kwvk_device_info *infos, uint32_t *count)
 /* Submission                                                                               */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Fault injection for tests: KWVK_FAULT=device_lost makes every submission fail as if the
- * device were lost; KWVK_FAULT=timeout makes every fence wait time out. */
-static VkResult injected_fault(void)
+/* Fault injection for tests (ctx->fault, KWVK_FAULT at context creation): device_lost makes
+ * every submission fail as if the device were lost; timeout makes every fence wait time out. */
+static VkResult injected_fault(const kw_ctx *ctx)
 {
-    const char *f = getenv("KWVK_FAULT");
-    if (!f) return VK_SUCCESS;
-    if (strcmp(f, "device_lost") == 0) return VK_ERROR_DEVICE_LOST;
-    if (strcmp(f, "timeout") == 0) return VK_TIMEOUT;
+    if (ctx->fault == KW_FAULT_DEVICE_LOST) return VK_ERROR_DEVICE_LOST;
+    if (ctx->fault == KW_FAULT_TIMEOUT) return VK_TIMEOUT;
     return VK_SUCCESS;
 }
 
@@ -616,7 +622,7 @@ kwvk_result kw_submit_wait(kw_ctx *ctx, VkCommandBuffer cmd)
     if (ctx->lost) return kw_fail(KWVK_ERROR_DEVICE_LOST, "the Vulkan device was lost earlier; recreate the context");
     kw_ctx_lock(ctx);
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
-    VkResult vr = injected_fault();
+    VkResult vr = injected_fault(ctx);
     if (vr == VK_ERROR_DEVICE_LOST) {
         ctx->lost = true;
         kw_ctx_unlock(ctx);

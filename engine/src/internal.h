@@ -11,6 +11,8 @@
 
 #include <volk.h>
 
+#include "kw_flags.h" /* shaders/: constants shared with the shaders */
+
 /* ======================================================================================== */
 /* Errors                                                                                   */
 /* ======================================================================================== */
@@ -56,6 +58,10 @@ typedef struct kw_features {
 
 #define KW_FUSED_ATTENTION_BUFFERS 8u
 
+/* Fault injection for tests (kw_ctx.fault, from KWVK_FAULT): every submission fails as if the
+ * device were lost (device_lost) or every fence wait times out (timeout). */
+enum { KW_FAULT_NONE = 0, KW_FAULT_DEVICE_LOST = 1, KW_FAULT_TIMEOUT = 2 };
+
 typedef struct kw_block kw_block;
 typedef struct kw_pipeline kw_pipeline;
 
@@ -79,6 +85,9 @@ typedef struct kw_ctx {
     uint64_t max_storage_range; /* min(maxStorageBufferRange, KWVK_MAX_STORAGE_RANGE env) */
     uint64_t max_texel_elements; /* min(maxTexelBufferElements, KWVK_MAX_TEXEL_ELEMENTS env) */
     uint32_t timeout_ms;
+    /* run-time switches, read from the environment once, at context creation */
+    int winograd; /* KWVK_WINOGRAD: 0 never, 1 every eligible conv, -1 (unset) the default rule */
+    int fault;    /* KWVK_FAULT (tests): KW_FAULT_* injected into every submission */
 
     kwvk_log_fn log;
     void *log_user;
@@ -257,6 +266,8 @@ static inline uint32_t kw_div_up(uint32_t a, uint32_t b) { return (a + b - 1) / 
 #define KW_MAX_OP_TENSORS 11
 #define KW_MAX_OP_PARAMS 24
 
+/* Op types as stored in the model file (docs/model-format.md); each has an entry in the op
+ * table (op_table.c). */
 enum {
     KW_OP_CONV2D = 1,
     KW_OP_KW_ATTENTION = 2,
@@ -269,8 +280,6 @@ enum {
     KW_OP_COUNT
 };
 
-enum { KW_ACT_NONE = 0, KW_ACT_RELU = 1, KW_ACT_RELU6 = 2 };
-
 typedef struct kw_tensor {
     uint32_t ndim;
     uint32_t dims[4];
@@ -278,12 +287,46 @@ typedef struct kw_tensor {
     const float *data;
 } kw_tensor;
 
+/* Named parameters of each op, decoded from the file's i32[24] by the op's entry in the op
+ * table (op_table.c) when the model is loaded. Signed, as stored: the op's validation checks
+ * their ranges before anything else reads them. */
+typedef struct kw_conv2d_params {
+    int32_t O, kh, kw, sh, sw, ph, pw, dh, dw; /* out channels, kernel, stride, padding, dilation */
+    int32_t G, act, C;                         /* groups, activation (KW_ACT_*), in channels */
+} kw_conv2d_params;
+
+typedef struct kw_attention_params {
+    int32_t C, hid, nlm, M; /* in channels, hidden, mixture rows, cells */
+    int32_t nlc, nb, start; /* local cells, basis count (0: standard path), start_cell_idx */
+} kw_attention_params;
+
+typedef struct kw_assemble_params {
+    int32_t O, Cg, kh, kw;     /* the kernel [O, Cg, kh, kw] */
+    int32_t co, ci, ckh, ckw;  /* one cell [co, ci, ckh, ckw] */
+    int32_t M;                 /* cells */
+} kw_assemble_params;
+
+typedef struct kw_pool2d_params {
+    int32_t kh, kw, sh, sw, ph, pw, ceil_mode, include_pad;
+} kw_pool2d_params;
+
+typedef struct kw_add_params {
+    int32_t act;
+} kw_add_params;
+
 typedef struct kw_op {
     uint32_t type;
     uint32_t n_inputs;
     uint32_t inputs[KW_MAX_OP_INPUTS];
     uint32_t tensors[KW_MAX_OP_TENSORS];
-    int32_t p[KW_MAX_OP_PARAMS];
+    int32_t p[KW_MAX_OP_PARAMS]; /* as stored in the file: read only by the op's decoder */
+    union {                      /* decoded (kw_op_decode): the member of op->type */
+        kw_conv2d_params conv;
+        kw_attention_params att;
+        kw_assemble_params assemble;
+        kw_pool2d_params pool;
+        kw_add_params add;
+    };
 } kw_op;
 
 struct kwvk_model {
@@ -328,22 +371,10 @@ typedef struct kw_op_call {
     kw_view vt[KW_MAX_OP_TENSORS]; /* buf NULL where the tensor is absent */
     const kw_tensor *t[KW_MAX_OP_TENSORS];
     kw_view scratch;               /* per-op temporary device memory (size from kw_op_scratch) */
-    bool w_ohwi; /* conv2d: weights (input 1) in [O, kh, kw, Cg]; kw_assemble: write that layout
-                    (set by the net where kw_assemble_ohwi holds and every reader is such a conv) */
-    kw_view derived;               /* weights transformed at net creation (Winograd U), or buf NULL */
+    kw_view derived;               /* weights derived at net creation (kw_op_def.derive), or buf NULL */
+    /* Kernel layout [O, kh, kw, Cg] instead of [O, Cg, kh, kw] (kw_op_value_ohwi): */
+    bool out_ohwi;    /* write the output so (set where every reader takes it, kw_op_def.kernel_in) */
+    uint32_t in_ohwi; /* bit k: input k comes so (from a producer with out_ohwi) */
 } kw_op_call;
-
-/* Validate an op's parameters and tensors against the model (at load). `msg` receives a
- * description of what is wrong. */
-bool kw_op_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len);
-/* Infer the output shape from the input shapes; false + msg if they do not fit. */
-bool kw_op_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len);
-/* Scratch bytes the op needs for batch n (0 for most ops). */
-uint64_t kw_op_scratch(const kw_op *op, uint32_t n, const kw_shape *in, kw_shape out);
-/* Record the op's dispatches. */
-kwvk_result kw_op_record(kw_rec *rec, const kw_op_call *call);
-/* Multiply-accumulate count of the op (for profiling). */
-double kw_op_macs(const kw_op *op, uint32_t n, const kw_shape *in, kw_shape out);
-kwvk_op_kind kw_op_kind(uint32_t type);
 
 #endif /* KWVK_INTERNAL_H */

@@ -1,6 +1,7 @@
 /* model.c - the kwvk model file (docs/model-format.md): load by mmap or from memory, and
  * validate every offset, size, shape and op parameter before anything uses it. */
 #include "internal.h"
+#include "op_table.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -175,9 +176,8 @@ static kwvk_result parse_ops(kwvk_model *m, uint64_t table)
             return BAD("op %u (%s): n_inputs %u does not match the %u inputs given", i, kwvk_op_name(op->type),
                        op->n_inputs, present);
         char msg[256];
-        if (!kw_op_validate(m, op, i, msg, sizeof msg))
-            return BAD("op %u (%s): %s", i, kwvk_op_name(op->type), msg);
-        if (op->type == KW_OP_KW_ATTENTION) m->info.num_kw_layers++;
+        if (!kw_op_load(m, op, i, msg, sizeof msg)) return BAD("op %u (%s): %s", i, kwvk_op_name(op->type), msg);
+        if (kw_op_kind(op->type) == KWVK_KIND_ATTENTION) m->info.num_kw_layers++;
     }
     return KWVK_OK;
 }
@@ -223,16 +223,12 @@ kwvk_result kw_model_parse(kwvk_model *m)
     kw_shape *shapes = calloc(m->n_ops + 1, sizeof *shapes);
     if (!shapes) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     shapes[0] = (kw_shape){m->info.input_channels, m->info.input_height, m->info.input_width};
-    for (uint32_t i = 0; i < m->n_ops; i++) {
-        kw_shape in[KW_MAX_OP_INPUTS] = {{0, 0, 0}};
-        for (int k = 0; k < KW_MAX_OP_INPUTS; k++)
-            if (m->ops[i].inputs[k] != KW_NONE) in[k] = shapes[m->ops[i].inputs[k]];
-        char msg[256];
-        if (!kw_op_infer(&m->ops[i], in, &shapes[i + 1], msg, sizeof msg)) {
-            free(shapes);
-            return BAD("op %u (%s) at the default input %ux%ux%u: %s", i, kwvk_op_name(m->ops[i].type),
-                       m->info.input_channels, m->info.input_height, m->info.input_width, msg);
-        }
+    char msg[256];
+    uint32_t i = 0;
+    if (!kw_model_shapes(m, shapes, &i, msg, sizeof msg)) {
+        free(shapes);
+        return BAD("op %u (%s) at the default input %ux%ux%u: %s", i, kwvk_op_name(m->ops[i].type),
+                   m->info.input_channels, m->info.input_height, m->info.input_width, msg);
     }
     kw_shape out = shapes[m->n_ops];
     free(shapes);

@@ -1,7 +1,8 @@
 /* net.c - the network runtime: upload each weight tensor once, plan activation memory by
  * liveness for an input shape, record one command buffer per shape and replay it. */
+#include "bind.h"
 #include "internal.h"
-#include "ops.h"
+#include "op_table.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -62,7 +63,7 @@ struct kwvk_net {
 static kwvk_result upload_weights(kwvk_net *net)
 {
     const kwvk_model *m = net->model;
-    enum { USED = 1, CONV_W = 2, OTHER = 4 }; /* how each tensor is used */
+    enum { USED = 1, F16_OK = 2, OTHER = 4 }; /* how each tensor is used */
     uint8_t *use = calloc(m->n_tensors ? m->n_tensors : 1, 1);
     net->weights = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *net->weights);
     net->w16 = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *net->w16);
@@ -74,16 +75,15 @@ static kwvk_result upload_weights(kwvk_net *net)
         for (int k = 0; k < KW_MAX_OP_TENSORS; k++) {
             const kw_op *op = &m->ops[i];
             if (op->tensors[k] == KW_NONE) continue;
-            const bool conv_w = op->type == KW_OP_CONV2D && k == 0 && op->inputs[1] == KW_NONE;
-            use[op->tensors[k]] |= USED | (conv_w ? CONV_W : OTHER);
+            use[op->tensors[k]] |= USED | (kw_op_tensor_f16(op, (uint32_t)k) ? F16_OK : OTHER);
         }
-    /* fp16 storage for tensors used only as static conv2d weights (conv2d_h reads them) */
+    /* fp16 storage for tensors whose every use allows it (the op table's tensor_f16) */
     const bool want16 = net->desc.fp16_weights && net->ctx->feat.fp16_storage;
     kwvk_result r = KWVK_OK;
     for (uint32_t t = 0; t < m->n_tensors && r == KWVK_OK; t++) {
         if (!use[t]) continue;
         const uint64_t count = m->tensors[t].count;
-        const bool h = want16 && use[t] == (USED | CONV_W);
+        const bool h = want16 && use[t] == (USED | F16_OK);
         const uint64_t bytes = count * (h ? 2 : 4);
         const void *src = m->tensors[t].data;
         uint16_t *half = NULL;
@@ -106,16 +106,20 @@ static kwvk_result upload_weights(kwvk_net *net)
     }
     free(use);
     if (r != KWVK_OK) return r;
-    /* convs that take the Winograd path get their weights transformed once, here */
+    /* weights derived from the op's tensors (e.g. Winograd transforms), once, here */
     net->derived = calloc(m->n_ops ? m->n_ops : 1, sizeof *net->derived);
     if (!net->derived) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (uint32_t i = 0; i < m->n_ops && r == KWVK_OK; i++) {
         const kw_op *op = &m->ops[i];
-        if (!kw_wino_static_weights(net->ctx, op, want16)) continue;
-        uint64_t bytes = kw_wino_weights_count(op) * 4;
+        const uint64_t count = kw_op_derived_count(net->ctx, op, want16);
+        if (!count) continue;
+        const uint64_t bytes = count * 4;
         float *u = malloc(bytes);
         if (!u) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-        kw_wino_transform_weights(op, m->tensors[op->tensors[0]].data, u);
+        const kw_tensor *t[KW_MAX_OP_TENSORS] = {NULL};
+        for (int k = 0; k < KW_MAX_OP_TENSORS; k++)
+            if (op->tensors[k] != KW_NONE) t[k] = &m->tensors[op->tensors[k]];
+        kw_op_derive(op, t, u);
         r = kw_buffer_create(net->ctx, bytes, KW_MEM_DEVICE, &net->derived[i]);
         if (r == KWVK_OK) r = kw_buffer_upload(net->ctx, &net->derived[i], 0, u, bytes);
         if (r == KWVK_OK) net->weight_bytes += bytes;
@@ -198,30 +202,32 @@ static kwvk_result plan_shapes(kwvk_net *net, kw_plan *p)
         goto done;
     }
     p->shapes[0] = (kw_shape){p->c, p->h, p->w};
-    for (uint32_t i = 0; i < m->n_ops; i++) {
-        const kw_op *op = &m->ops[i];
-        kw_shape in[KW_MAX_OP_INPUTS] = {{0, 0, 0}};
-        for (int k = 0; k < KW_MAX_OP_INPUTS; k++)
-            if (op->inputs[k] != KW_NONE) {
-                in[k] = p->shapes[op->inputs[k]];
-                last_use[op->inputs[k]] = i;
-            }
-        char msg[256];
-        if (!kw_op_infer(op, in, &p->shapes[i + 1], msg, sizeof msg)) {
-            r = kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "input %ux%ux%ux%u does not fit the network: op %u (%s): %s",
-                        p->n, p->c, p->h, p->w, i, kwvk_op_name(op->type), msg);
-            goto done;
-        }
+    char msg[256];
+    uint32_t bad = m->n_ops;
+    const bool fits = kw_model_shapes(m, p->shapes, &bad, msg, sizeof msg);
+    for (uint32_t i = 0; i < bad; i++) { /* outputs before the op that does not fit */
         uint64_t elems;
         if (!kw_mul_u64(kw_shape_count(p->shapes[i + 1]), p->n, &elems) || elems > (1ull << 31)) {
             r = kw_fail(KWVK_ERROR_UNSUPPORTED, "op %u (%s): output of %ux%ux%ux%u is too large", i,
-                        kwvk_op_name(op->type), p->n, p->shapes[i + 1].c, p->shapes[i + 1].h, p->shapes[i + 1].w);
+                        kwvk_op_name(m->ops[i].type), p->n, p->shapes[i + 1].c, p->shapes[i + 1].h,
+                        p->shapes[i + 1].w);
             goto done;
         }
-        scratch_bytes[i] = kw_op_scratch(op, p->n, in, p->shapes[i + 1]);
-        /* a static conv without transformed weights (fp16 weights) never takes Winograd */
-        if (op->type == KW_OP_CONV2D && op->tensors[0] != KW_NONE && !net->derived[i].buffer) scratch_bytes[i] = 0;
-        p->macs[i] = kw_op_macs(op, p->n, in, p->shapes[i + 1]);
+    }
+    if (!fits) {
+        r = kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "input %ux%ux%ux%u does not fit the network: op %u (%s): %s", p->n,
+                    p->c, p->h, p->w, bad, kwvk_op_name(m->ops[bad].type), msg);
+        goto done;
+    }
+    for (uint32_t i = 0; i < m->n_ops; i++) {
+        const kw_op *op = &m->ops[i];
+        for (int k = 0; k < KW_MAX_OP_INPUTS; k++)
+            if (op->inputs[k] != KW_NONE) last_use[op->inputs[k]] = i;
+        kw_op_call call;
+        kw_op_call_make(&call, op, &(kw_op_operands){.n = p->n, .values = p->shapes, .out = i + 1,
+                                                     .tensors = m->tensors, .derived = &net->derived[i]});
+        scratch_bytes[i] = kw_op_scratch(net->ctx, &call);
+        p->macs[i] = kw_op_macs(op, p->n, call.in, call.out);
     }
     last_use[m->n_ops] = m->n_ops; /* the output lives to the end */
     /* value v (v >= 1) is produced at step v-1 and dies after its last reader */
@@ -235,7 +241,7 @@ static kwvk_result plan_shapes(kwvk_net *net, kw_plan *p)
         p->scratch[i] = UINT64_MAX;
         if (scratch_bytes[i]) iv[k++] = (interval){i, i, scratch_bytes[i], &p->scratch[i]};
     }
-    uint64_t align = net->ctx->props.limits.minStorageBufferOffsetAlignment;
+    uint64_t align = kw_bind_align(net->ctx);
     if (align < ARENA_ALIGN) align = ARENA_ALIGN;
     r = place(iv, k, align, &p->arena_bytes);
 done:
@@ -243,27 +249,6 @@ done:
     free(scratch_bytes);
     free(iv);
     return r;
-}
-
-/* Does kw_assemble op j write [O, kh, kw, Cg] (kw_assemble_ohwi)? Only where every reader of
- * its kernel is a conv2d taking it as its weights with the same O, Cg, kh, kw, and the kernel
- * is not the network's output; any other reader gets [O, Cg, kh, kw]. */
-static bool assemble_ohwi(const kwvk_model *m, uint32_t j)
-{
-    const kw_op *a = &m->ops[j];
-    if (a->type != KW_OP_KW_ASSEMBLE || !kw_assemble_ohwi(a) || j + 1 == m->n_ops) return false;
-    const uint32_t v = j + 1;
-    for (uint32_t k = j + 1; k < m->n_ops; k++) {
-        const kw_op *op = &m->ops[k];
-        for (int q = 0; q < KW_MAX_OP_INPUTS; q++) {
-            if (op->inputs[q] != v) continue;
-            const int32_t *p = op->p;
-            if (op->type != KW_OP_CONV2D || q != 1 || p[0] != a->p[0] || p[9] <= 0 || p[11] / p[9] != a->p[1] ||
-                p[1] != a->p[2] || p[2] != a->p[3])
-                return false;
-        }
-    }
-    return true;
 }
 
 static kwvk_result plan_record(kwvk_net *net, kw_plan *p)
@@ -283,53 +268,44 @@ static kwvk_result plan_record(kwvk_net *net, kw_plan *p)
     kw_rec *rec = &p->rec;
     KW_TRY(kw_rec_copy(rec, kw_view_of(&p->staging_in, 0, p->in_bytes), kw_view_of(&p->arena, p->offsets[0], p->in_bytes),
                        p->in_bytes));
-    for (uint32_t i = 0; i < m->n_ops; i++) {
+    kw_view *views = calloc(m->n_ops + 1, sizeof *views); /* every value's place in the arena */
+    if (!views) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (uint32_t v = 0; v <= m->n_ops; v++)
+        views[v] = kw_view_of(&p->arena, p->offsets[v], kw_shape_count(p->shapes[v]) * p->n * 4);
+    kwvk_result r = KWVK_OK;
+    for (uint32_t i = 0; i < m->n_ops && r == KWVK_OK; i++) {
         const kw_op *op = &m->ops[i];
+        kw_op_operands o = {.n = p->n,
+                            .values = p->shapes,
+                            .vvalues = views,
+                            .out = i + 1,
+                            .tensors = m->tensors,
+                            .weights = net->weights,
+                            .w16 = net->w16,
+                            .derived = &net->derived[i],
+                            .out_ohwi = kw_model_value_ohwi(m, i + 1)};
+        for (uint32_t k = 0; k < KW_MAX_OP_INPUTS; k++)
+            if (op->inputs[k] != KW_NONE && kw_model_value_ohwi(m, op->inputs[k])) o.in_ohwi |= 1u << k;
         kw_op_call call;
-        memset(&call, 0, sizeof call);
-        call.op = op;
-        call.n = p->n;
-        for (int k = 0; k < KW_MAX_OP_INPUTS; k++) {
-            uint32_t v = op->inputs[k];
-            if (v == KW_NONE) continue;
-            call.in[k] = p->shapes[v];
-            call.vin[k] = kw_view_of(&p->arena, p->offsets[v], kw_shape_count(p->shapes[v]) * p->n * 4);
-        }
-        call.out = p->shapes[i + 1];
-        /* per-sample conv weights from kw_assemble come in the layout it chose (value v is
-         * the output of op v - 1) */
-        if (op->type == KW_OP_KW_ASSEMBLE) call.w_ohwi = assemble_ohwi(m, i);
-        if (op->type == KW_OP_CONV2D && op->inputs[1] != KW_NONE && op->inputs[1] > 0)
-            call.w_ohwi = assemble_ohwi(m, op->inputs[1] - 1);
-        call.vout = kw_view_of(&p->arena, p->offsets[i + 1], kw_shape_count(call.out) * p->n * 4);
-        for (int k = 0; k < KW_MAX_OP_TENSORS; k++) {
-            uint32_t t = op->tensors[k];
-            if (t == KW_NONE) continue;
-            call.t[k] = &m->tensors[t];
-            call.vt[k] = kw_view_of(&net->weights[t], 0, m->tensors[t].count * (net->w16[t] ? 2 : 4));
-            call.vt[k].f16 = net->w16[t];
-        }
-        if (net->derived && net->derived[i].buffer)
-            call.derived = kw_view_of(&net->derived[i], 0, net->derived[i].size);
-        if (p->scratch[i] != UINT64_MAX) {
-            uint64_t bytes = kw_op_scratch(op, p->n, call.in, call.out);
-            call.scratch = kw_view_of(&p->arena, p->scratch[i], bytes);
-        }
+        kw_op_call_make(&call, op, &o);
+        if (p->scratch[i] != UINT64_MAX) call.scratch = kw_view_of(&p->arena, p->scratch[i], kw_op_scratch(ctx, &call));
         if (prof) {
             kw_rec_barrier(rec);
             kw_rec_timestamp(rec, &p->ts_begin[i]);
         }
-        kwvk_result r = kw_op_record(rec, &call);
+        r = kw_op_record(rec, &call);
         if (r != KWVK_OK) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", kwvk_last_error());
-            return kw_fail(r, "op %u (%s): %s", i, kwvk_op_name(op->type), msg);
+            r = kw_fail(r, "op %u (%s): %s", i, kwvk_op_name(op->type), msg);
         }
-        if (prof) {
+        if (prof && r == KWVK_OK) {
             kw_rec_barrier(rec);
             kw_rec_timestamp(rec, &p->ts_end[i]);
         }
     }
+    free(views);
+    if (r != KWVK_OK) return r;
     KW_TRY(kw_rec_copy(rec, kw_view_of(&p->arena, p->offsets[m->n_ops], p->out_bytes),
                        kw_view_of(&p->staging_out, 0, p->out_bytes), p->out_bytes));
     return kw_rec_end(rec);
@@ -507,16 +483,12 @@ kwvk_result kwvk_net_output_shape(kwvk_net *net, uint32_t c_in, uint32_t h_in, u
     kw_shape *shapes = calloc(m->n_ops + 1, sizeof *shapes);
     if (!shapes) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     shapes[0] = s;
-    for (uint32_t i = 0; i < m->n_ops; i++) {
-        kw_shape in[KW_MAX_OP_INPUTS] = {{0, 0, 0}};
-        for (int k = 0; k < KW_MAX_OP_INPUTS; k++)
-            if (m->ops[i].inputs[k] != KW_NONE) in[k] = shapes[m->ops[i].inputs[k]];
-        char msg[256];
-        if (!kw_op_infer(&m->ops[i], in, &shapes[i + 1], msg, sizeof msg)) {
-            free(shapes);
-            return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "input %ux%ux%u does not fit the network: op %u (%s): %s",
-                           c_in, h_in, w_in, i, kwvk_op_name(m->ops[i].type), msg);
-        }
+    char msg[256];
+    uint32_t i = 0;
+    if (!kw_model_shapes(m, shapes, &i, msg, sizeof msg)) {
+        free(shapes);
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "input %ux%ux%u does not fit the network: op %u (%s): %s", c_in,
+                       h_in, w_in, i, kwvk_op_name(m->ops[i].type), msg);
     }
     s = shapes[m->n_ops];
     free(shapes);

@@ -1,41 +1,31 @@
-/* ops.h - the recorders of each op family. Each records the dispatches of one op into a
- * kw_rec, choosing the shader variant (specialisation constants) from the op's shape and the
- * device, and splitting work where a binding would exceed ctx->max_storage_range. */
+/* ops.h - shared by the op families' files (ops_*.c): the op table, the binding helpers and
+ * the Winograd convolution path (ops_wino.c), which the conv2d entry (ops_conv.c) uses. Each
+ * family file defines its op table entries (kw_op_def), whose recorders record the
+ * dispatches of one op into a kw_rec, choosing the shader variant (specialisation constants)
+ * from the op's shape and the device, and splitting work where a binding would exceed
+ * ctx->max_storage_range. */
 #ifndef KWVK_OPS_H
 #define KWVK_OPS_H
 
+#include "bind.h"
 #include "internal.h"
-
-kwvk_result kw_conv2d_record(kw_rec *rec, const kw_op_call *call);         /* ops_conv.c */
-kwvk_result kw_pool2d_record(kw_rec *rec, const kw_op_call *call);         /* ops_misc.c */
-kwvk_result kw_global_avgpool_record(kw_rec *rec, const kw_op_call *call); /* ops_misc.c */
-kwvk_result kw_add_record(kw_rec *rec, const kw_op_call *call);            /* ops_misc.c */
-kwvk_result kw_softmax_record(kw_rec *rec, const kw_op_call *call);        /* ops_misc.c */
-kwvk_result kw_attention_record(kw_rec *rec, const kw_op_call *call);      /* ops_kw.c */
-kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call);       /* ops_kw.c */
-uint64_t kw_attention_scratch(const kw_op *op, uint32_t n, const kw_shape *in); /* ops_kw.c */
-/* Can this kw_assemble write [O, kh, kw, Cg] (conv2d's OHWI weights) instead of [O, Cg, kh, kw]?
- * (cells of single taps; the net also checks its readers and sets kw_op_call.w_ohwi) (ops_kw.c) */
-bool kw_assemble_ohwi(const kw_op *op);
+#include "op_table.h"
 
 /* Winograd F(2x2,3x3) convs (ops_wino.c): whether a conv takes it (eligibility and the
- * KWVK_WINOGRAD rule), its transformed weights (computed once per net, passed to the
- * recorder as kw_op_call.derived), its scratch, and the recorder, which sets *done = false
- * (recording nothing) when the call must take the direct path instead. */
-bool kw_wino_selected(const kw_op *op);
-/* Does a net transform this op's static weights (kwvk_net_create; the op harness does the same)?
- * fp16: the net stores static conv weights as fp16, which keeps them direct. */
+ * KWVK_WINOGRAD rule, ctx->winograd), its transformed weights (derived once per net, passed
+ * to the recorder as kw_op_call.derived), its scratch, and the recorder, which sets
+ * *done = false (recording nothing) when the call must take the direct path instead. */
+bool kw_wino_selected(const kw_ctx *ctx, const kw_op *op);
+/* Does a net transform this op's static weights? fp16: the net stores static conv weights as
+ * fp16, which keeps them direct. */
 bool kw_wino_static_weights(const kw_ctx *ctx, const kw_op *op, bool fp16);
 uint64_t kw_wino_weights_count(const kw_op *op);
 void kw_wino_transform_weights(const kw_op *op, const float *w, float *u);
-uint64_t kw_wino_scratch(const kw_op *op, uint32_t n, kw_shape out);
+uint64_t kw_wino_scratch(const kw_ctx *ctx, const kw_op *op, uint32_t n, kw_shape out);
 kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done);
 
-/* Binding helpers (ops_conv.c): the largest range one binding may cover, and a sub-view of
- * `whole` at byte offset `off` whose start is rounded down to the offset alignment; *elem
- * receives the float index of `off` within the returned view. */
-uint64_t kw_bind_limit(const kw_ctx *ctx);
-kwvk_result kw_view_sub(const kw_ctx *ctx, kw_view whole, uint64_t off, uint64_t bytes, kw_view *out,
-                        uint32_t *elem);
+/* The epilogue bits of a conv's shader flags (KW_EPI_*: activation, scale, bias, residual)
+ * (ops_conv.c). */
+uint32_t kw_conv_epilogue(const kw_op *op);
 
 #endif

@@ -12,39 +12,16 @@
  *     do not fit one binding (chunks are whole groups, or parts of one group);
  *   - batch: as many samples per dispatch as the bindings allow;
  *   - grid: tiles and channel blocks beyond the device's group-count limits. */
-#include "internal.h"
 #include "ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------------------------------- */
-/* Bindings                                                                                 */
-/* ---------------------------------------------------------------------------------------- */
-
-/* The byte range [off, off + bytes) of `whole` as a binding whose offset satisfies
- * minStorageBufferOffsetAlignment: the offset is aligned down and *elem receives the float
- * index at which the range starts inside the binding. (Shared with ops_misc.c.) */
-kwvk_result kw_view_sub(const kw_ctx *ctx, kw_view whole, uint64_t off, uint64_t bytes, kw_view *out,
-                        uint32_t *elem)
+/* The epilogue bits of a conv's flags (kw_flags.h): activation, scale, bias, residual. */
+uint32_t kw_conv_epilogue(const kw_op *op)
 {
-    uint64_t align = ctx->props.limits.minStorageBufferOffsetAlignment;
-    if (align < 4) align = 4;
-    uint64_t abs = whole.offset + off;
-    uint64_t start = abs - abs % align;
-    if (abs % 4) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "a tensor view is not float-aligned");
-    *out = kw_view_of(whole.buf, start, bytes + (abs - start));
-    *elem = (uint32_t)((abs - start) / 4);
-    if (out->size > ctx->max_storage_range)
-        return kw_fail(KWVK_ERROR_UNSUPPORTED, "a binding of %llu bytes exceeds the storage range limit %llu",
-                       (unsigned long long)out->size, (unsigned long long)ctx->max_storage_range);
-    return KWVK_OK;
-}
-
-/* The largest binding the planners may ask for: room is left for aligning the offset down. */
-uint64_t kw_bind_limit(const kw_ctx *ctx)
-{
-    uint64_t align = ctx->props.limits.minStorageBufferOffsetAlignment;
-    return ctx->max_storage_range > align ? ctx->max_storage_range - align : 0;
+    return (uint32_t)op->conv.act | (op->tensors[1] != KW_NONE ? KW_EPI_SCALE : 0u) |
+           (op->tensors[2] != KW_NONE ? KW_EPI_BIAS : 0u) | (op->inputs[2] != KW_NONE ? KW_EPI_RES : 0u);
 }
 
 /* How many samples of `stride` bytes fit one binding when each needs `part` bytes starting
@@ -120,9 +97,9 @@ static const conv_budget gpu_budget = {32, 32, 1024, 8, 8};
 static void plan_conv(const kw_ctx *ctx, const kw_op_call *call, conv_plan *pl)
 {
     const conv_budget *bu = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? &cpu_budget : &gpu_budget;
-    const int32_t *p = call->op->p;
-    const uint32_t O = p[0], kh = p[1], kw = p[2], sh = p[3], sw = p[4], ph = p[5], pw = p[6];
-    const uint32_t dh = p[7], dw = p[8], G = p[9];
+    const kw_conv2d_params *cp = &call->op->conv;
+    const uint32_t O = cp->O, kh = cp->kh, kw = cp->kw, sh = cp->sh, sw = cp->sw, ph = cp->ph, pw = cp->pw;
+    const uint32_t dh = cp->dh, dw = cp->dw, G = cp->G;
     const uint32_t Og = O / G;
     memset(pl, 0, sizeof *pl);
     pl->H = call->in[0].h;
@@ -154,10 +131,8 @@ static void plan_conv(const kw_ctx *ctx, const kw_op_call *call, conv_plan *pl)
     pl->spec[SPEC_TPY] = tpy;
     pl->spec[SPEC_KSIZE] = kh | kw << 8;
     pl->spec[SPEC_GEOM] = sh | sw << 8 | dh << 16 | dw << 24;
-    pl->spec[SPEC_FLAGS] = (uint32_t)p[10] | (call->op->tensors[1] != KW_NONE ? 4u : 0u) |
-                           (call->op->tensors[2] != KW_NONE ? 8u : 0u) |
-                           (call->op->inputs[2] != KW_NONE ? 16u : 0u) | (kyloop ? 32u : 0u) |
-                           (call->w_ohwi && kh * kw > 1 ? 64u : 0u);
+    pl->spec[SPEC_FLAGS] = kw_conv_epilogue(call->op) | (kyloop ? KW_CONV_KY_LOOP : 0u) |
+                           ((call->in_ohwi & 2u) && kh * kw > 1 ? KW_CONV_OHWI : 0u);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -168,9 +143,9 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, const conv_
                                 uint32_t o0, uint32_t m, uint32_t seg_len, uint32_t s0, uint32_t nb)
 {
     kw_ctx *ctx = rec->ctx;
-    const int32_t *p = call->op->p;
-    const uint32_t O = p[0], G = p[9], C = p[11], Cg = C / G, Og = O / G;
-    const uint64_t K = (uint64_t)Cg * p[1] * p[2];
+    const kw_conv2d_params *cp = &call->op->conv;
+    const uint32_t O = cp->O, G = cp->G, C = cp->C, Cg = C / G, Og = O / G;
+    const uint64_t K = (uint64_t)Cg * cp->kh * cp->kw;
     const uint64_t xs = kw_shape_count(call->in[0]) * 4, ys = kw_shape_count(call->out) * 4;
     const uint64_t plane = (uint64_t)call->out.h * call->out.w * 4;
     const bool dyn = call->op->inputs[1] != KW_NONE;
@@ -202,8 +177,8 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, const conv_
     pc.OW = pl->OW;
     pc.Cg = Cg;
     pc.Og = Og;
-    pc.ph = p[5];
-    pc.pw = p[6];
+    pc.ph = cp->ph;
+    pc.pw = cp->pw;
     pc.o0 = o0;
     pc.seg_len = seg_len;
     pc.bps = kw_div_up(seg_len, pl->to);
@@ -235,12 +210,12 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, const conv_
     return KWVK_OK;
 }
 
-kwvk_result kw_conv2d_record(kw_rec *rec, const kw_op_call *call)
+static kwvk_result record_direct(kw_rec *rec, const kw_op_call *call)
 {
     kw_ctx *ctx = rec->ctx;
-    const int32_t *p = call->op->p;
-    const uint32_t O = p[0], G = p[9], C = p[11], Cg = C / G, Og = O / G;
-    const uint64_t K = (uint64_t)Cg * p[1] * p[2];
+    const kw_conv2d_params *cp = &call->op->conv;
+    const uint32_t O = cp->O, G = cp->G, C = cp->C, Cg = C / G, Og = O / G;
+    const uint64_t K = (uint64_t)Cg * cp->kh * cp->kw;
     const uint64_t xs = kw_shape_count(call->in[0]) * 4, ys = kw_shape_count(call->out) * 4;
     const uint64_t plane = (uint64_t)call->out.h * call->out.w * 4;
     const bool dyn = call->op->inputs[1] != KW_NONE;
@@ -306,3 +281,127 @@ kwvk_result kw_conv2d_record(kw_rec *rec, const kw_op_call *call)
     }
     return KWVK_OK;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* The op table entry                                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+#define BAD KW_BAD
+
+/* params: 0 O, 1 kh, 2 kw, 3 sh, 4 sw, 5 ph, 6 pw, 7 dh, 8 dw, 9 groups, 10 act, 11 C */
+static void conv_decode(kw_op *op)
+{
+    const int32_t *p = op->p;
+    op->conv = (kw_conv2d_params){.O = p[0], .kh = p[1], .kw = p[2], .sh = p[3], .sw = p[4], .ph = p[5],
+                                  .pw = p[6], .dh = p[7], .dw = p[8], .G = p[9], .act = p[10], .C = p[11]};
+}
+
+static bool conv_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len)
+{
+    const kw_conv2d_params *c = &op->conv;
+    const int32_t O = c->O, kh = c->kh, kw = c->kw, C = c->C, G = c->G;
+    if (!kw_in_range(O, 1, 65536)) return BAD("out_channels %d out of range 1..65536", O);
+    if (!kw_in_range(C, 1, 65536)) return BAD("in_channels %d out of range 1..65536", C);
+    if (!kw_in_range(kh, 1, 15) || !kw_in_range(kw, 1, 15)) return BAD("kernel %dx%d out of range 1..15", kh, kw);
+    if (!kw_in_range(c->sh, 1, 8) || !kw_in_range(c->sw, 1, 8))
+        return BAD("stride %dx%d out of range 1..8", c->sh, c->sw);
+    if (!kw_in_range(c->dh, 1, 8) || !kw_in_range(c->dw, 1, 8))
+        return BAD("dilation %dx%d out of range 1..8", c->dh, c->dw);
+    if (!kw_in_range(c->ph, 0, kh * c->dh) || !kw_in_range(c->pw, 0, kw * c->dw))
+        return BAD("padding %dx%d out of range", c->ph, c->pw);
+    if (!kw_in_range(G, 1, 65536) || C % G || O % G)
+        return BAD("groups %d do not divide in_channels %d and out_channels %d", G, C, O);
+    if (!kw_in_range(c->act, 0, 2)) return BAD("activation %d unknown", c->act);
+    if (!kw_check_inputs(op, index, 1u, 6u, msg, msg_len)) return false;
+    bool dyn = op->inputs[1] != KW_NONE;
+    if (dyn == (op->tensors[0] != KW_NONE)) return BAD("needs exactly one of a static weight tensor and a weight input");
+    uint32_t wd[4] = {(uint32_t)O, (uint32_t)(C / G), (uint32_t)kh, (uint32_t)kw};
+    uint32_t od[1] = {(uint32_t)O};
+    if (!dyn && !kw_check_tensor(m, op, 0, true, 4, wd, "weight", msg, msg_len)) return false;
+    if (!kw_check_tensor(m, op, 1, false, 1, od, "scale", msg, msg_len)) return false;
+    if (!kw_check_tensor(m, op, 2, false, 1, od, "bias", msg, msg_len)) return false;
+    return kw_no_extra_tensors(op, 3, msg, msg_len);
+}
+
+static bool conv_out(uint32_t in, int k, int s, int pad, int dil, uint32_t *out)
+{
+    int64_t span = (int64_t)dil * (k - 1) + 1;
+    int64_t num = (int64_t)in + 2 * pad - span;
+    if (num < 0) return false;
+    *out = (uint32_t)(num / s + 1);
+    return true;
+}
+
+static bool conv_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len)
+{
+    const kw_conv2d_params *c = &op->conv;
+    if (in[0].c != (uint32_t)c->C) return BAD("conv2d expects %d input channels, got %u", c->C, in[0].c);
+    const uint64_t wcount = (uint64_t)c->O * (c->C / c->G) * c->kh * c->kw;
+    if (op->inputs[1] != KW_NONE && kw_shape_count(in[1]) != wcount)
+        return BAD("conv2d weight input has %llu elements per sample, expected %llu",
+                   (unsigned long long)kw_shape_count(in[1]), (unsigned long long)wcount);
+    out->c = (uint32_t)c->O;
+    if (!conv_out(in[0].h, c->kh, c->sh, c->ph, c->dh, &out->h) || !conv_out(in[0].w, c->kw, c->sw, c->pw, c->dw, &out->w))
+        return BAD("conv2d input %ux%u is smaller than its kernel", in[0].h, in[0].w);
+    if (op->inputs[2] != KW_NONE && (in[2].c != out->c || in[2].h != out->h || in[2].w != out->w))
+        return BAD("conv2d residual %ux%ux%u does not match output %ux%ux%u", in[2].c, in[2].h, in[2].w, out->c,
+                   out->h, out->w);
+    return true;
+}
+
+static double conv_macs(const kw_op *op, uint32_t n, const kw_shape *in, kw_shape out)
+{
+    (void)in;
+    const kw_conv2d_params *c = &op->conv;
+    return (double)n * kw_shape_count(out) * (c->C / c->G) * c->kh * c->kw;
+}
+
+static uint64_t conv_scratch(const kw_ctx *ctx, const kw_op_call *call)
+{
+    /* a static conv without transformed weights (fp16 weights) never takes Winograd */
+    if (call->op->tensors[0] != KW_NONE && !call->derived.buf) return 0;
+    return kw_wino_scratch(ctx, call->op, call->n, call->out);
+}
+
+static kwvk_result conv_record(kw_rec *rec, const kw_op_call *call)
+{
+    bool done = false;
+    KW_TRY(kw_wino_record(rec, call, &done)); /* records nothing where Winograd does not apply */
+    return done ? KWVK_OK : record_direct(rec, call);
+}
+
+/* static weights only: conv2d_h reads them as fp16 */
+static bool conv_tensor_f16(const kw_op *op, uint32_t slot) { return slot == 0 && op->inputs[1] == KW_NONE; }
+
+static uint64_t conv_derived_count(const kw_ctx *ctx, const kw_op *op, bool fp16)
+{
+    return kw_wino_static_weights(ctx, op, fp16) ? kw_wino_weights_count(op) : 0;
+}
+
+static void conv_derive(const kw_op *op, const kw_tensor *const *t, float *out)
+{
+    kw_wino_transform_weights(op, t[0]->data, out);
+}
+
+/* per-sample weights (input 1) in [O, kh, kw, Cg] of the conv's own geometry */
+static bool conv_kernel_in(const kw_op *op, uint32_t slot, const kw_kernel_geom *g)
+{
+    const kw_conv2d_params *c = &op->conv;
+    return slot == 1 && (uint32_t)c->O == g->O && c->G > 0 && (uint32_t)(c->C / c->G) == g->Cg &&
+           (uint32_t)c->kh == g->kh && (uint32_t)c->kw == g->kw;
+}
+
+const kw_op_def kw_op_conv2d_def = {
+    .name = "conv2d",
+    .kind = KWVK_KIND_CONVOLUTION,
+    .decode = conv_decode,
+    .validate = conv_validate,
+    .infer = conv_infer,
+    .macs = conv_macs,
+    .scratch = conv_scratch,
+    .record = conv_record,
+    .tensor_f16 = conv_tensor_f16,
+    .derived_count = conv_derived_count,
+    .derive = conv_derive,
+    .kernel_in = conv_kernel_in,
+};

@@ -19,8 +19,9 @@
  * dispatches wherever a binding would exceed ctx->max_storage_range (along the batch, along
  * weight rows, along the spatial extent for the pool and along the cells for the
  * warehouse) or a group count would exceed the device limits. */
-#include "internal.h"
 #include "ops.h"
+
+#include <stdio.h>
 
 #include <string.h>
 
@@ -29,36 +30,6 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Views and splitting                                                                      */
 /* ---------------------------------------------------------------------------------------- */
-
-/* Alignment of every bound view's offset: the device's storage alignment, at least 16 (so
- * vec4 bindings start on a vec4 boundary). */
-static uint64_t bind_align(const kw_ctx *ctx)
-{
-    uint64_t a = ctx->props.limits.minStorageBufferOffsetAlignment;
-    uint64_t t = ctx->props.limits.minTexelBufferOffsetAlignment; /* texel views too */
-    if (a < t) a = t;
-    return a < 16 ? 16 : a;
-}
-
-/* Can a binding of `count` floats, starting anywhere, be bound within max_storage_range? The
- * aligned start may add up to align - 4 bytes in front. */
-static bool span_fits(const kw_ctx *ctx, uint64_t count)
-{
-    uint64_t bytes;
-    if (!kw_mul_u64(count, 4, &bytes)) return false;
-    return bytes + bind_align(ctx) - 4 <= ctx->max_storage_range;
-}
-
-/* The view of floats [e0, e0 + count) of `base`, starting at an aligned offset; *elem gets
- * the element offset of e0 within the returned view. */
-static kw_view sub_view(const kw_ctx *ctx, kw_view base, uint64_t e0, uint64_t count,
-                        uint32_t *elem)
-{
-    uint64_t start = base.offset + e0 * 4;
-    uint64_t aligned = start & ~(bind_align(ctx) - 1);
-    *elem = (uint32_t)((start - aligned) / 4);
-    return kw_view_of(base.buf, aligned, start - aligned + count * 4);
-}
 
 /* Chunk sizes of up to 3 nested loops (level 0 innermost): fit() says whether chunks of the
  * given sizes can be dispatched. Each level in turn takes the largest size that fits with the
@@ -113,13 +84,14 @@ static att_geom att_geometry(const kw_op *op, uint32_t n, const kw_shape *in)
 {
     att_geom g;
     memset(&g, 0, sizeof g);
-    g.C = (uint32_t)op->p[0];
-    g.hid = (uint32_t)op->p[1];
-    g.nlm = (uint32_t)op->p[2];
-    g.M = (uint32_t)op->p[3];
-    g.nlc = (uint32_t)op->p[4];
-    g.nb = (uint32_t)op->p[5];
-    g.start = (uint32_t)op->p[6];
+    const kw_attention_params *a = &op->att;
+    g.C = (uint32_t)a->C;
+    g.hid = (uint32_t)a->hid;
+    g.nlm = (uint32_t)a->nlm;
+    g.M = (uint32_t)a->M;
+    g.nlc = (uint32_t)a->nlc;
+    g.nb = (uint32_t)a->nb;
+    g.start = (uint32_t)a->start;
     g.rpm = g.nb ? g.nlc + g.nb + 1 : g.M + 1;
     g.hw = (uint64_t)in[0].h * in[0].w;
     g.g_off = 0;
@@ -131,9 +103,10 @@ static att_geom att_geometry(const kw_op *op, uint32_t n, const kw_shape *in)
     return g;
 }
 
-uint64_t kw_attention_scratch(const kw_op *op, uint32_t n, const kw_shape *in)
+static uint64_t attention_scratch(const kw_ctx *ctx, const kw_op_call *call)
 {
-    return att_geometry(op, n, in).bytes;
+    (void)ctx;
+    return att_geometry(call->op, call->n, call->in).bytes;
 }
 
 /* --- kw_pool: g = mean over H*W ---------------------------------------------------------- */
@@ -151,8 +124,8 @@ static bool pool_fit(const void *u, const uint64_t ch[3])
     uint64_t gx = j->wg_mode ? ch[1] : div_up64(ch[1], KW_LS);
     if (gx > lim->maxComputeWorkGroupCount[0] || ch[2] > lim->maxComputeWorkGroupCount[1])
         return false;
-    return span_fits(j->ctx, (ch[2] - 1) * j->C * j->hw + (ch[1] - 1) * j->hw + ch[0]) &&
-           span_fits(j->ctx, (ch[2] - 1) * j->C + ch[1]);
+    return kw_bind_fits(j->ctx, (ch[2] - 1) * j->C * j->hw + (ch[1] - 1) * j->hw + ch[0]) &&
+           kw_bind_fits(j->ctx, (ch[2] - 1) * j->C + ch[1]);
 }
 
 static kwvk_result record_pool(kw_rec *rec, const kw_op_call *call, const att_geom *g,
@@ -180,9 +153,9 @@ static kwvk_result record_pool(kw_rec *rec, const kw_op_call *call, const att_ge
                 uint64_t ns = min_u64(ch[2], call->n - s0), nc = min_u64(ch[1], g->C - c0);
                 uint64_t np = min_u64(ch[0], g->hw - p0);
                 kw_view v[2];
-                v[0] = sub_view(ctx, call->vin[0], (s0 * g->C + c0) * g->hw + p0,
+                v[0] = kw_view_floats(ctx, call->vin[0], (s0 * g->C + c0) * g->hw + p0,
                                 (ns - 1) * g->C * g->hw + (nc - 1) * g->hw + np, &pc.xoff);
-                v[1] = sub_view(ctx, gview, s0 * g->C + c0, (ns - 1) * g->C + nc, &pc.goff);
+                v[1] = kw_view_floats(ctx, gview, s0 * g->C + c0, (ns - 1) * g->C + nc, &pc.goff);
                 pc.xs = (uint32_t)(g->C * g->hw);
                 pc.xc = (uint32_t)g->hw;
                 pc.gs = g->C;
@@ -217,9 +190,9 @@ static bool fc_fit(const void *u, const uint64_t ch[3])
     if (gx > lim->maxComputeWorkGroupCount[0] ||
         div_up64(ch[1], j->sb) > lim->maxComputeWorkGroupCount[1])
         return false;
-    return span_fits(j->ctx, ch[0] * j->K) && span_fits(j->ctx, ch[0]) &&
-           span_fits(j->ctx, (ch[1] - 1) * j->vs + j->K) &&
-           span_fits(j->ctx, (ch[1] - 1) * j->ys + ch[0]);
+    return kw_bind_fits(j->ctx, ch[0] * j->K) && kw_bind_fits(j->ctx, ch[0]) &&
+           kw_bind_fits(j->ctx, (ch[1] - 1) * j->vs + j->K) &&
+           kw_bind_fits(j->ctx, (ch[1] - 1) * j->ys + ch[0]);
 }
 
 static kwvk_result record_fc(kw_rec *rec, fc_job *job, uint32_t n, const char *what)
@@ -246,12 +219,12 @@ static kwvk_result record_fc(kw_rec *rec, fc_job *job, uint32_t n, const char *w
         for (uint64_t r0 = 0; r0 < job->rows; r0 += ch[0]) {
             uint64_t ns = min_u64(ch[1], n - s0), nr = min_u64(ch[0], job->rows - r0);
             kw_view v[4];
-            v[0] = sub_view(ctx, job->v, s0 * job->vs, (ns - 1) * job->vs + job->K, &pc.voff);
-            v[1] = sub_view(ctx, job->w, r0 * job->K, nr * job->K, &pc.woff);
+            v[0] = kw_view_floats(ctx, job->v, s0 * job->vs, (ns - 1) * job->vs + job->K, &pc.voff);
+            v[1] = kw_view_floats(ctx, job->w, r0 * job->K, nr * job->K, &pc.woff);
             /* without a bias the shader never reads binding 2: bind the weights again */
-            v[2] = bias ? sub_view(ctx, job->b, r0, nr, &pc.boff) : v[1];
+            v[2] = bias ? kw_view_floats(ctx, job->b, r0, nr, &pc.boff) : v[1];
             if (!bias) pc.boff = 0;
-            v[3] = sub_view(ctx, job->y, s0 * job->ys + r0, (ns - 1) * job->ys + nr, &pc.yoff);
+            v[3] = kw_view_floats(ctx, job->y, s0 * job->ys + r0, (ns - 1) * job->ys + nr, &pc.yoff);
             pc.K = (uint32_t)job->K;
             pc.vs = (uint32_t)job->vs;
             pc.ys = (uint32_t)job->ys;
@@ -282,12 +255,12 @@ static bool mix_fit(const void *u, const uint64_t ch[3])
         div_up64(ch[1], j->sb) > lim->maxComputeWorkGroupCount[1])
         return false;
     uint64_t out_span = (ch[1] - 1) * g->nlm * g->M + ch[0] * g->M;
-    if (!span_fits(j->ctx, out_span) || !span_fits(j->ctx, ch[0] * (g->M + 1))) return false;
+    if (!kw_bind_fits(j->ctx, out_span) || !kw_bind_fits(j->ctx, ch[0] * (g->M + 1))) return false;
     if (g->nb == 0)
-        return span_fits(j->ctx, ch[0] * (g->M + 1) * g->hid) &&
-               span_fits(j->ctx, (ch[1] - 1) * j->vs + g->hid);
-    return span_fits(j->ctx, (uint64_t)(g->M - g->nlc) * g->nb) &&
-           span_fits(j->ctx, (ch[1] - 1) * j->vs + ch[0] * g->rpm);
+        return kw_bind_fits(j->ctx, ch[0] * (g->M + 1) * g->hid) &&
+               kw_bind_fits(j->ctx, (ch[1] - 1) * j->vs + g->hid);
+    return kw_bind_fits(j->ctx, (uint64_t)(g->M - g->nlc) * g->nb) &&
+           kw_bind_fits(j->ctx, (ch[1] - 1) * j->vs + ch[0] * g->rpm);
 }
 
 static kwvk_result record_mix(kw_rec *rec, const kw_op_call *call, const att_geom *g, kw_view v)
@@ -315,20 +288,20 @@ static kwvk_result record_mix(kw_rec *rec, const kw_op_call *call, const att_geo
             uint64_t ns = min_u64(ch[1], call->n - s0), nm = min_u64(ch[0], g->nlm - m0);
             kw_view b[4];
             if (basis) {
-                b[0] = sub_view(ctx, v, s0 * job.vs + m0 * g->rpm, (ns - 1) * job.vs + nm * g->rpm,
+                b[0] = kw_view_floats(ctx, v, s0 * job.vs + m0 * g->rpm, (ns - 1) * job.vs + nm * g->rpm,
                                 &pc.voff);
-                if (has_w) b[1] = sub_view(ctx, wv, 0, (uint64_t)(g->M - g->nlc) * g->nb, &pc.woff);
+                if (has_w) b[1] = kw_view_floats(ctx, wv, 0, (uint64_t)(g->M - g->nlc) * g->nb, &pc.woff);
             } else {
-                b[0] = sub_view(ctx, v, s0 * job.vs, (ns - 1) * job.vs + g->hid, &pc.voff);
-                b[1] = sub_view(ctx, wv, m0 * (g->M + 1) * g->hid, nm * (g->M + 1) * g->hid,
+                b[0] = kw_view_floats(ctx, v, s0 * job.vs, (ns - 1) * job.vs + g->hid, &pc.voff);
+                b[1] = kw_view_floats(ctx, wv, m0 * (g->M + 1) * g->hid, nm * (g->M + 1) * g->hid,
                                 &pc.woff);
             }
-            b[2] = sub_view(ctx, bv, m0 * (g->M + 1), nm * (g->M + 1), &pc.boff);
+            b[2] = kw_view_floats(ctx, bv, m0 * (g->M + 1), nm * (g->M + 1), &pc.boff);
             if (!has_w) { /* M == nlc: no nonlocal cells, binding 1 is never read */
                 b[1] = b[2];
                 pc.woff = 0;
             }
-            b[3] = sub_view(ctx, call->vout, s0 * g->nlm * g->M + m0 * g->M,
+            b[3] = kw_view_floats(ctx, call->vout, s0 * g->nlm * g->M + m0 * g->M,
                             (ns - 1) * g->nlm * g->M + nm * g->M, &pc.aoff);
             pc.K = basis ? g->nb : g->hid;
             pc.M = g->M;
@@ -352,10 +325,10 @@ static bool fused_fits(const kw_ctx *ctx, const kw_op_call *call, const att_geom
 {
     const uint64_t n = call->n;
     return ctx->feat.fused_attention && n <= ctx->props.limits.maxComputeWorkGroupCount[0] &&
-           span_fits(ctx, n * g->C * g->hw) && span_fits(ctx, (uint64_t)g->hid * g->C) &&
-           span_fits(ctx, (uint64_t)g->nlm * (g->nb ? g->rpm : g->M + 1) * g->hid) &&
-           span_fits(ctx, (uint64_t)g->nlm * (g->M + 1)) && span_fits(ctx, (uint64_t)(g->M - g->nlc) * g->nb) &&
-           span_fits(ctx, g->bytes / 4) && span_fits(ctx, n * g->nlm * g->M);
+           kw_bind_fits(ctx, n * g->C * g->hw) && kw_bind_fits(ctx, (uint64_t)g->hid * g->C) &&
+           kw_bind_fits(ctx, (uint64_t)g->nlm * (g->nb ? g->rpm : g->M + 1) * g->hid) &&
+           kw_bind_fits(ctx, (uint64_t)g->nlm * (g->M + 1)) && kw_bind_fits(ctx, (uint64_t)(g->M - g->nlc) * g->nb) &&
+           kw_bind_fits(ctx, g->bytes / 4) && kw_bind_fits(ctx, n * g->nlm * g->M);
 }
 
 static kwvk_result record_fused(kw_rec *rec, const kw_op_call *call, const att_geom *g)
@@ -369,19 +342,19 @@ static kwvk_result record_fused(kw_rec *rec, const kw_op_call *call, const att_g
         float scale;
     } pc;
     kw_view v[8];
-    v[0] = sub_view(ctx, call->vin[0], 0, (uint64_t)call->n * g->C * g->hw, &pc.xoff);
-    v[1] = sub_view(ctx, call->vt[0], 0, (uint64_t)g->hid * g->C, &pc.w1off);
-    v[2] = sub_view(ctx, call->vt[1], 0, g->hid, &pc.b1off);
-    v[3] = sub_view(ctx, call->vt[2], 0, (uint64_t)g->nlm * (basis ? g->rpm : g->M + 1) * g->hid, &pc.w2off);
-    v[4] = sub_view(ctx, basis ? call->vt[5] : call->vt[3], 0, (uint64_t)g->nlm * (g->M + 1), &pc.b2off);
+    v[0] = kw_view_floats(ctx, call->vin[0], 0, (uint64_t)call->n * g->C * g->hw, &pc.xoff);
+    v[1] = kw_view_floats(ctx, call->vt[0], 0, (uint64_t)g->hid * g->C, &pc.w1off);
+    v[2] = kw_view_floats(ctx, call->vt[1], 0, g->hid, &pc.b1off);
+    v[3] = kw_view_floats(ctx, call->vt[2], 0, (uint64_t)g->nlm * (basis ? g->rpm : g->M + 1) * g->hid, &pc.w2off);
+    v[4] = kw_view_floats(ctx, basis ? call->vt[5] : call->vt[3], 0, (uint64_t)g->nlm * (g->M + 1), &pc.b2off);
     if (basis && g->M > g->nlc) {
-        v[5] = sub_view(ctx, call->vt[4], 0, (uint64_t)(g->M - g->nlc) * g->nb, &pc.w3off);
+        v[5] = kw_view_floats(ctx, call->vt[4], 0, (uint64_t)(g->M - g->nlc) * g->nb, &pc.w3off);
     } else { /* fc3 is never read: bind fc2 again */
         v[5] = v[3];
         pc.w3off = 0;
     }
-    v[6] = sub_view(ctx, call->scratch, 0, g->bytes / 4, &pc.soff);
-    v[7] = sub_view(ctx, call->vout, 0, (uint64_t)call->n * g->nlm * g->M, &pc.aoff);
+    v[6] = kw_view_floats(ctx, call->scratch, 0, g->bytes / 4, &pc.soff);
+    v[7] = kw_view_floats(ctx, call->vout, 0, (uint64_t)call->n * g->nlm * g->M, &pc.aoff);
     pc.C = g->C;
     pc.hid = g->hid;
     pc.nlm = g->nlm;
@@ -405,7 +378,7 @@ static kwvk_result record_fused(kw_rec *rec, const kw_op_call *call, const att_g
     return kw_rec_dispatch(rec, pipe, v, 8, (1u << 6) | (1u << 7), &pc, sizeof pc, call->n, 1, 1);
 }
 
-kwvk_result kw_attention_record(kw_rec *rec, const kw_op_call *call)
+static kwvk_result attention_record(kw_rec *rec, const kw_op_call *call)
 {
     kwvk_result r = KWVK_OK;
     att_geom g = att_geometry(call->op, call->n, call->in);
@@ -474,7 +447,7 @@ typedef struct asm_job {
 /* Can `count` floats starting anywhere be a texel view of `texel` bytes per texel? */
 static bool texels_fit(const kw_ctx *ctx, uint64_t count, uint32_t texel)
 {
-    return (count * 4 + bind_align(ctx)) / texel <= ctx->max_texel_elements;
+    return (count * 4 + kw_bind_align(ctx)) / texel <= ctx->max_texel_elements;
 }
 
 static bool asm_fit(const void *u, const uint64_t ch[3])
@@ -483,24 +456,28 @@ static bool asm_fit(const void *u, const uint64_t ch[3])
     if (div_up64(ch[1], j->sb) > j->ctx->props.limits.maxComputeWorkGroupCount[2]) return false;
     uint64_t alpha_span = (ch[1] - 1) * j->nlm * j->M + (j->nlm - 1) * j->M + ch[0];
     if (j->texel && !(texels_fit(j->ctx, ch[0] * j->L, 16) && texels_fit(j->ctx, alpha_span, 4))) return false;
-    return span_fits(j->ctx, ch[0] * j->L) && span_fits(j->ctx, alpha_span) && span_fits(j->ctx, ch[1] * j->out);
+    return kw_bind_fits(j->ctx, ch[0] * j->L) && kw_bind_fits(j->ctx, alpha_span) && kw_bind_fits(j->ctx, ch[1] * j->out);
 }
 
-bool kw_assemble_ohwi(const kw_op *op)
+/* Can this kw_assemble write [O, kh, kw, Cg] (conv2d's OHWI weights) instead of [O, Cg, kh, kw]?
+ * Cells of single taps (spatial partition on, or 1x1 kernels): their columns are input
+ * channels, consecutive in [O, kh, kw, Cg] but kh*kw apart in [O, Cg, kh, kw]. The net also
+ * checks the readers (kw_model_value_ohwi) and sets kw_op_call.out_ohwi. */
+static bool assemble_kernel_out(const kw_op *op, kw_kernel_geom *g)
 {
-    /* cells of single taps (spatial partition on, or 1x1 kernels): their columns are input
-     * channels, consecutive in [O, kh, kw, Cg] but kh*kw apart in [O, Cg, kh, kw] */
-    return op->type == KW_OP_KW_ASSEMBLE && op->p[6] == 1 && op->p[7] == 1;
+    const kw_assemble_params *a = &op->assemble;
+    *g = (kw_kernel_geom){(uint32_t)a->O, (uint32_t)a->Cg, (uint32_t)a->kh, (uint32_t)a->kw};
+    return a->ckh == 1 && a->ckw == 1;
 }
 
-kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
+static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
 {
     kw_ctx *ctx = rec->ctx;
     kwvk_result r = KWVK_OK;
-    const int32_t *p = call->op->p;
-    const uint32_t O = (uint32_t)p[0], Cg = (uint32_t)p[1], kh = (uint32_t)p[2];
-    const uint32_t kw = (uint32_t)p[3], co = (uint32_t)p[4], ci = (uint32_t)p[5];
-    const uint32_t ckh = (uint32_t)p[6], ckw = (uint32_t)p[7], M = (uint32_t)p[8];
+    const kw_assemble_params *ap = &call->op->assemble;
+    const uint32_t O = (uint32_t)ap->O, Cg = (uint32_t)ap->Cg, kh = (uint32_t)ap->kh;
+    const uint32_t kw = (uint32_t)ap->kw, co = (uint32_t)ap->co, ci = (uint32_t)ap->ci;
+    const uint32_t ckh = (uint32_t)ap->ckh, ckw = (uint32_t)ap->ckw, M = (uint32_t)ap->M;
     if (!call->vin[0].buf || !call->vout.buf)
         return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kw_assemble: missing input or output view");
     if (!need_tensor(call, 0, "warehouse", &r)) return r;
@@ -535,9 +512,10 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
         uint32_t groups = (uint32_t)div_up64(job.nlm, tr);
         tr = (uint32_t)div_up64(job.nlm, groups);
     }
-    /* output layout (kw_assemble_ohwi) and vec4 stores: runs of ci channels, vec4-aligned where
+    /* output layout (assemble_kernel_out) and vec4 stores: runs of ci channels, vec4-aligned where
      * ci, Cg and the output's start are multiples of 4 */
-    const bool ohwi = call->w_ohwi && kw_assemble_ohwi(call->op); /* the net checked the readers */
+    kw_kernel_geom kg;
+    const bool ohwi = call->out_ohwi && assemble_kernel_out(call->op, &kg); /* the net checked the readers */
     const bool vec4_out = ohwi && ci % 4 == 0 && Cg % 4 == 0 && call->vout.offset % 16 == 0;
     uint32_t spec[5] = {KW_LS, job.sb, tr, cv, vec4_out};
     kw_pipeline *pipe;
@@ -576,15 +554,15 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
         for (uint64_t m0 = 0; m0 < M; m0 += ch[0]) {
             uint64_t ns = min_u64(ch[1], call->n - s0), mc = min_u64(ch[0], M - m0);
             kw_view v[3];
-            v[0] = sub_view(ctx, call->vin[0], s0 * job.nlm * M + m0,
+            v[0] = kw_view_floats(ctx, call->vin[0], s0 * job.nlm * M + m0,
                             (ns - 1) * job.nlm * M + (job.nlm - 1) * M + mc, &pc.aoff);
-            v[1] = sub_view(ctx, call->vt[0], m0 * job.L, mc * job.L, &pc.eoff);
+            v[1] = kw_view_floats(ctx, call->vt[0], m0 * job.L, mc * job.L, &pc.eoff);
             if (vec4) pc.eoff /= 4; /* a multiple of 4: aligned start, L % 4 == 0 */
             if (job.texel) {
                 v[0].texel = 4;
                 v[1].texel = 16;
             }
-            v[2] = sub_view(ctx, call->vout, s0 * job.out, ns * job.out, &pc.ooff);
+            v[2] = kw_view_floats(ctx, call->vout, s0 * job.out, ns * job.out, &pc.ooff);
             pc.mc = (uint32_t)mc;
             pc.ns = (uint32_t)ns;
             pc.accumulate = m0 > 0;
@@ -600,3 +578,143 @@ kwvk_result kw_assemble_record(kw_rec *rec, const kw_op_call *call)
         }
     return KWVK_OK;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* The op table entries                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+#define BAD KW_BAD
+
+/* params: 0 C, 1 hidden, 2 nlm, 3 M, 4 nlc, 5 nb (0 = standard path), 6 start_cell_idx
+ * tensors: 0 fc1_w [hid, C], 1 fc1_b [hid], 2 fc2_w [rows, hid], 3 fc2_b [rows] (standard),
+ *          4 fc3_w [M - nlc, nb] (basis, absent when M == nlc), 5 basis_bias [nlm*(M+1)] */
+static void attention_decode(kw_op *op)
+{
+    const int32_t *p = op->p;
+    op->att = (kw_attention_params){.C = p[0], .hid = p[1], .nlm = p[2], .M = p[3], .nlc = p[4], .nb = p[5],
+                                    .start = p[6]};
+}
+
+static bool attention_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len)
+{
+    const kw_attention_params *a = &op->att;
+    const int32_t C = a->C, hid = a->hid, nlm = a->nlm, M = a->M, nlc = a->nlc, nb = a->nb, start = a->start;
+    if (!kw_in_range(C, 1, 65536)) return BAD("in_channels %d out of range", C);
+    if (!kw_in_range(hid, 1, 65536)) return BAD("hidden %d out of range", hid);
+    if (!kw_in_range(nlm, 1, 1 << 20)) return BAD("nlm %d out of range", nlm);
+    if (!kw_in_range(M, 1, 1 << 20)) return BAD("cells %d out of range", M);
+    if ((int64_t)nlm * (M + 1) > (1 << 26)) return BAD("nlm x (cells+1) too large");
+    if (!kw_check_inputs(op, index, 1u, 0u, msg, msg_len)) return false;
+    uint32_t d1[2] = {(uint32_t)hid, (uint32_t)C}, h1[1] = {(uint32_t)hid};
+    if (!kw_check_tensor(m, op, 0, true, 2, d1, "fc1_w", msg, msg_len)) return false;
+    if (!kw_check_tensor(m, op, 1, true, 1, h1, "fc1_b", msg, msg_len)) return false;
+    if (nb == 0) {
+        uint32_t rows = (uint32_t)nlm * (uint32_t)(M + 1);
+        uint32_t d2[2] = {rows, (uint32_t)hid}, b2[1] = {rows};
+        if (nlc != 0 || start != 0) return BAD("nlc/start_cell_idx set on the standard path");
+        if (!kw_check_tensor(m, op, 2, true, 2, d2, "fc2_w", msg, msg_len)) return false;
+        if (!kw_check_tensor(m, op, 3, true, 1, b2, "fc2_b", msg, msg_len)) return false;
+        return kw_no_extra_tensors(op, 4, msg, msg_len);
+    }
+    if (!kw_in_range(nb, 1, 1 << 20)) return BAD("basis count %d out of range", nb);
+    if (!kw_in_range(nlc, 0, M) || !kw_in_range(start, 0, M - nlc))
+        return BAD("local cells %d / start_cell_idx %d do not fit %d cells", nlc, start, M);
+    uint32_t rows = (uint32_t)nlm * (uint32_t)(nlc + nb + 1);
+    uint32_t d2[2] = {rows, (uint32_t)hid};
+    uint32_t d3[2] = {(uint32_t)(M - nlc), (uint32_t)nb};
+    uint32_t bb[1] = {(uint32_t)nlm * (uint32_t)(M + 1)};
+    if (!kw_check_tensor(m, op, 2, true, 2, d2, "fc2_w", msg, msg_len)) return false;
+    if (op->tensors[3] != KW_NONE) return BAD("fc2_b given on the basis path");
+    if (!kw_check_tensor(m, op, 4, M - nlc > 0, 2, d3, "fc3_w", msg, msg_len)) return false;
+    if (!kw_check_tensor(m, op, 5, true, 1, bb, "basis_bias", msg, msg_len)) return false;
+    return kw_no_extra_tensors(op, 6, msg, msg_len);
+}
+
+static bool attention_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len)
+{
+    const kw_attention_params *a = &op->att;
+    if (in[0].c != (uint32_t)a->C) return BAD("kw_attention expects %d input channels, got %u", a->C, in[0].c);
+    out->c = (uint32_t)a->nlm * (uint32_t)a->M;
+    out->h = out->w = 1;
+    return true;
+}
+
+static double attention_macs(const kw_op *op, uint32_t n, const kw_shape *in, kw_shape out)
+{
+    (void)out;
+    const kw_attention_params *a = &op->att;
+    double rows = a->nb ? (double)a->nlm * (a->nlc + a->nb + 1) : (double)a->nlm * (a->M + 1);
+    double basis = a->nb ? (double)a->nlm * (a->M - a->nlc) * a->nb : 0.0;
+    return (double)n * ((double)kw_shape_count(in[0]) + (double)a->C * a->hid + rows * a->hid + basis);
+}
+
+const kw_op_def kw_op_kw_attention_def = {
+    .name = "kw_attention",
+    .kind = KWVK_KIND_ATTENTION,
+    .decode = attention_decode,
+    .validate = attention_validate,
+    .infer = attention_infer,
+    .macs = attention_macs,
+    .scratch = attention_scratch,
+    .record = attention_record,
+};
+
+/* params: 0 O, 1 Cg, 2 kh, 3 kw, 4 co, 5 ci, 6 ckh, 7 ckw, 8 M; tensor 0 the warehouse
+ * [M, co, ci, ckh*ckw] */
+static void assemble_decode(kw_op *op)
+{
+    const int32_t *p = op->p;
+    op->assemble = (kw_assemble_params){.O = p[0], .Cg = p[1], .kh = p[2], .kw = p[3], .co = p[4], .ci = p[5],
+                                        .ckh = p[6], .ckw = p[7], .M = p[8]};
+}
+
+static bool assemble_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len)
+{
+    const kw_assemble_params *a = &op->assemble;
+    const int32_t O = a->O, Cg = a->Cg, kh = a->kh, kw = a->kw, co = a->co, ci = a->ci, ckh = a->ckh, ckw = a->ckw,
+                  M = a->M;
+    if (!kw_in_range(O, 1, 65536) || !kw_in_range(Cg, 1, 65536)) return BAD("channels %d/%d out of range", O, Cg);
+    if (!kw_in_range(kh, 1, 15) || !kw_in_range(kw, 1, 15)) return BAD("kernel out of range");
+    if (!kw_in_range(co, 1, O) || O % co) return BAD("cell out-channels %d do not divide %d", co, O);
+    if (!kw_in_range(ci, 1, Cg) || Cg % ci) return BAD("cell in-channels %d do not divide %d", ci, Cg);
+    if (!kw_in_range(ckh, 1, kh) || kh % ckh || !kw_in_range(ckw, 1, kw) || kw % ckw)
+        return BAD("cell kernel %dx%d does not divide kernel %dx%d", ckh, ckw, kh, kw);
+    if (!kw_in_range(M, 1, 1 << 20)) return BAD("cells %d out of range", M);
+    if ((uint64_t)O * Cg * kh * kw > (1u << 29))
+        return BAD("assembled kernel of %llu elements per sample is too large", (unsigned long long)O * Cg * kh * kw);
+    if (!kw_check_inputs(op, index, 1u, 0u, msg, msg_len)) return false;
+    uint32_t wd[4] = {(uint32_t)M, (uint32_t)co, (uint32_t)ci, (uint32_t)(ckh * ckw)};
+    if (!kw_check_tensor(m, op, 0, true, 4, wd, "warehouse", msg, msg_len)) return false;
+    return kw_no_extra_tensors(op, 1, msg, msg_len);
+}
+
+static bool assemble_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len)
+{
+    const kw_assemble_params *a = &op->assemble;
+    const uint32_t O = a->O, Cg = a->Cg, kh = a->kh, kw = a->kw, co = a->co, ci = a->ci, ckh = a->ckh,
+                   ckw = a->ckw, M = a->M;
+    uint64_t nlm = (uint64_t)(O / co) * (Cg / ci) * (kh / ckh) * (kw / ckw);
+    if (kw_shape_count(in[0]) != nlm * M)
+        return BAD("kw_assemble expects %llu attention values per sample, got %llu", (unsigned long long)(nlm * M),
+                   (unsigned long long)kw_shape_count(in[0]));
+    out->c = O * Cg * kh * kw;
+    out->h = out->w = 1;
+    return true;
+}
+
+static double assemble_macs(const kw_op *op, uint32_t n, const kw_shape *in, kw_shape out)
+{
+    (void)in;
+    return (double)n * kw_shape_count(out) * op->assemble.M;
+}
+
+const kw_op_def kw_op_kw_assemble_def = {
+    .name = "kw_assemble",
+    .kind = KWVK_KIND_ASSEMBLY,
+    .decode = assemble_decode,
+    .validate = assemble_validate,
+    .infer = assemble_infer,
+    .macs = assemble_macs,
+    .record = assemble_record,
+    .kernel_out = assemble_kernel_out,
+};

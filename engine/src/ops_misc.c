@@ -2,8 +2,9 @@
  * add and softmax. Each splits its work so that every binding stays within
  * ctx->max_storage_range (along planes or elements) and every grid within
  * maxComputeWorkGroupCount. */
-#include "internal.h"
 #include "ops.h"
+
+#include <stdio.h>
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
@@ -30,12 +31,11 @@ typedef struct pool_push {
     uint32_t H, W, OH, OW, sh, sw, ph, pw, x_base, y_base, plane0, groups_x;
 } pool_push;
 
-kwvk_result kw_pool2d_record(kw_rec *rec, const kw_op_call *call)
+static kwvk_result pool2d_record(kw_rec *rec, const kw_op_call *call, bool is_max)
 {
     kw_ctx *ctx = rec->ctx;
-    const int32_t *p = call->op->p;
-    const bool is_max = call->op->type == KW_OP_MAXPOOL2D;
-    const uint32_t spec[3] = {(uint32_t)p[0], (uint32_t)p[1], is_max ? 0u : (p[7] ? 2u : 1u)};
+    const kw_pool2d_params *pp = &call->op->pool;
+    const uint32_t spec[3] = {(uint32_t)pp->kh, (uint32_t)pp->kw, is_max ? 0u : (pp->include_pad ? 2u : 1u)};
     kw_pipeline *pipe;
     KW_TRY(kw_pipeline_get(ctx, "pool2d", spec, 3, &pipe));
 
@@ -49,7 +49,8 @@ kwvk_result kw_pool2d_record(kw_rec *rec, const kw_op_call *call)
     const uint32_t gx = min_u32(groups, lim[0]), gy = kw_div_up(groups, gx);
     if (gy > lim[1]) return kw_fail(KWVK_ERROR_UNSUPPORTED, "pool2d: output plane of %u pixels too large", out.h * out.w);
 
-    pool_push pc = {in.h, in.w, out.h, out.w, (uint32_t)p[2], (uint32_t)p[3], (uint32_t)p[4], (uint32_t)p[5], 0, 0, 0, gx};
+    pool_push pc = {in.h, in.w, out.h, out.w, (uint32_t)pp->sh, (uint32_t)pp->sw, (uint32_t)pp->ph, (uint32_t)pp->pw,
+                    0, 0, 0, gx};
     for (uint32_t q0 = 0; q0 < planes; q0 += per) {
         const uint32_t nq = min_u32(per, planes - q0);
         kw_view v[2];
@@ -74,7 +75,7 @@ typedef struct gap_push {
 /* Planes up to this size are summed by one invocation each; larger ones by a workgroup. */
 #define GAP_LANE_MAX 256u
 
-kwvk_result kw_global_avgpool_record(kw_rec *rec, const kw_op_call *call)
+static kwvk_result global_avgpool_record(kw_rec *rec, const kw_op_call *call)
 {
     kw_ctx *ctx = rec->ctx;
     const uint32_t hw = call->in[0].h * call->in[0].w;
@@ -111,10 +112,10 @@ typedef struct add_push {
     uint32_t count, a_base, b_base, y_base, groups_x;
 } add_push;
 
-kwvk_result kw_add_record(kw_rec *rec, const kw_op_call *call)
+static kwvk_result add_record(kw_rec *rec, const kw_op_call *call)
 {
     kw_ctx *ctx = rec->ctx;
-    const uint32_t spec[1] = {(uint32_t)call->op->p[0]};
+    const uint32_t spec[1] = {(uint32_t)call->op->add.act};
     kw_pipeline *pipe;
     KW_TRY(kw_pipeline_get(ctx, "add", spec, 1, &pipe));
 
@@ -147,7 +148,7 @@ typedef struct softmax_push {
     uint32_t C, x_base, y_base, sample0;
 } softmax_push;
 
-kwvk_result kw_softmax_record(kw_rec *rec, const kw_op_call *call)
+static kwvk_result softmax_record(kw_rec *rec, const kw_op_call *call)
 {
     kw_ctx *ctx = rec->ctx;
     const uint32_t spec[1] = {ctx->feat.subgroup_arithmetic ? 1u : 0u};
@@ -171,3 +172,142 @@ kwvk_result kw_softmax_record(kw_rec *rec, const kw_op_call *call)
     }
     return KWVK_OK;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* The op table entries                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+#define BAD KW_BAD
+
+/* params: 0 kh, 1 kw, 2 sh, 3 sw, 4 ph, 5 pw, 6 ceil_mode, 7 count_include_pad (average) */
+static void pool2d_decode(kw_op *op)
+{
+    const int32_t *p = op->p;
+    op->pool = (kw_pool2d_params){.kh = p[0], .kw = p[1], .sh = p[2], .sw = p[3], .ph = p[4], .pw = p[5],
+                                  .ceil_mode = p[6], .include_pad = p[7]};
+}
+
+static bool pool2d_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len)
+{
+    (void)m;
+    const kw_pool2d_params *pp = &op->pool;
+    if (!kw_in_range(pp->kh, 1, 15) || !kw_in_range(pp->kw, 1, 15)) return BAD("pool kernel out of range");
+    if (!kw_in_range(pp->sh, 1, 15) || !kw_in_range(pp->sw, 1, 15)) return BAD("pool stride out of range");
+    if (!kw_in_range(pp->ph, 0, pp->kh / 2) || !kw_in_range(pp->pw, 0, pp->kw / 2))
+        return BAD("pool padding %dx%d exceeds half the kernel", pp->ph, pp->pw);
+    if (!kw_in_range(pp->ceil_mode, 0, 1) || !kw_in_range(pp->include_pad, 0, 1)) return BAD("pool flags out of range");
+    if (!kw_check_inputs(op, index, 1u, 0u, msg, msg_len)) return false;
+    return kw_no_extra_tensors(op, 0, msg, msg_len);
+}
+
+static bool pool_out(uint32_t in, int k, int s, int pad, int ceil_mode, uint32_t *out)
+{
+    int64_t num = (int64_t)in + 2 * pad - k;
+    if (num < 0) return false;
+    int64_t o = (ceil_mode ? (num + s - 1) / s : num / s) + 1;
+    /* PyTorch: the last window must start inside the input or the left padding */
+    if (ceil_mode && (o - 1) * s >= (int64_t)in + pad) o--;
+    *out = (uint32_t)o;
+    return true;
+}
+
+static bool pool2d_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len)
+{
+    const kw_pool2d_params *pp = &op->pool;
+    out->c = in[0].c;
+    if (!pool_out(in[0].h, pp->kh, pp->sh, pp->ph, pp->ceil_mode, &out->h) ||
+        !pool_out(in[0].w, pp->kw, pp->sw, pp->pw, pp->ceil_mode, &out->w))
+        return BAD("pool input %ux%u is smaller than its kernel", in[0].h, in[0].w);
+    return true;
+}
+
+static kwvk_result maxpool2d_record(kw_rec *rec, const kw_op_call *call) { return pool2d_record(rec, call, true); }
+static kwvk_result avgpool2d_record(kw_rec *rec, const kw_op_call *call) { return pool2d_record(rec, call, false); }
+
+const kw_op_def kw_op_maxpool2d_def = {
+    .name = "maxpool2d",
+    .kind = KWVK_KIND_OTHER,
+    .decode = pool2d_decode,
+    .validate = pool2d_validate,
+    .infer = pool2d_infer,
+    .record = maxpool2d_record,
+};
+
+const kw_op_def kw_op_avgpool2d_def = {
+    .name = "avgpool2d",
+    .kind = KWVK_KIND_OTHER,
+    .decode = pool2d_decode,
+    .validate = pool2d_validate,
+    .infer = pool2d_infer,
+    .record = avgpool2d_record,
+};
+
+/* one input, no parameters, no tensors */
+static bool unary_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len)
+{
+    (void)m;
+    if (!kw_check_inputs(op, index, 1u, 0u, msg, msg_len)) return false;
+    return kw_no_extra_tensors(op, 0, msg, msg_len);
+}
+
+static bool global_avgpool_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len)
+{
+    (void)op, (void)msg, (void)msg_len;
+    out->c = in[0].c;
+    out->h = out->w = 1;
+    return true;
+}
+
+const kw_op_def kw_op_global_avgpool_def = {
+    .name = "global_avgpool",
+    .kind = KWVK_KIND_OTHER,
+    .validate = unary_validate,
+    .infer = global_avgpool_infer,
+    .record = global_avgpool_record,
+};
+
+/* params: 0 activation */
+static void add_decode(kw_op *op) { op->add = (kw_add_params){.act = op->p[0]}; }
+
+static bool add_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len)
+{
+    (void)m;
+    if (!kw_in_range(op->add.act, 0, 2)) return BAD("activation %d unknown", op->add.act);
+    if (!kw_check_inputs(op, index, 3u, 0u, msg, msg_len)) return false;
+    return kw_no_extra_tensors(op, 0, msg, msg_len);
+}
+
+static bool add_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len)
+{
+    (void)op;
+    if (in[0].c != in[1].c || in[0].h != in[1].h || in[0].w != in[1].w)
+        return BAD("add of shapes %ux%ux%u and %ux%ux%u", in[0].c, in[0].h, in[0].w, in[1].c, in[1].h, in[1].w);
+    *out = in[0];
+    return true;
+}
+
+const kw_op_def kw_op_add_def = {
+    .name = "add",
+    .kind = KWVK_KIND_OTHER,
+    .decode = add_decode,
+    .validate = add_validate,
+    .infer = add_infer,
+    .record = add_record,
+};
+
+static bool softmax_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len)
+{
+    (void)op;
+    if (in[0].h != 1 || in[0].w != 1)
+        return BAD("softmax needs a [C,1,1] input, got %ux%ux%u", in[0].c, in[0].h, in[0].w);
+    *out = in[0];
+    return true;
+}
+
+const kw_op_def kw_op_softmax_def = {
+    .name = "softmax",
+    .kind = KWVK_KIND_OTHER,
+    .validate = unary_validate,
+    .infer = softmax_infer,
+    .record = softmax_record,
+};

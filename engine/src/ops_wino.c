@@ -24,7 +24,6 @@
  * bounds the scratch) and one binding (kw_bind_limit); the chunks reuse the scratch. The
  * recorder leaves a selected conv to the direct path (which splits further) only when one
  * sample's V, M, input or output, or U, exceeds one binding. */
-#include "internal.h"
 #include "ops.h"
 
 #include <stdlib.h>
@@ -52,19 +51,17 @@ static uint32_t round_up(uint32_t a, uint32_t b)
 
 static bool wino_eligible(const kw_op *op)
 {
-    const int32_t *p = op->p;
+    const kw_conv2d_params *c = &op->conv;
     const bool weights = op->inputs[1] != KW_NONE || op->tensors[0] != KW_NONE;
-    return op->type == KW_OP_CONV2D && weights && p[1] == 3 && p[2] == 3 && p[3] == 1 && p[4] == 1 && p[7] == 1 &&
-           p[8] == 1 && p[9] == 1;
+    return op->type == KW_OP_CONV2D && weights && c->kh == 3 && c->kw == 3 && c->sh == 1 && c->sw == 1 &&
+           c->dh == 1 && c->dw == 1 && c->G == 1;
 }
 
-bool kw_wino_selected(const kw_op *op)
+bool kw_wino_selected(const kw_ctx *ctx, const kw_op *op)
 {
     if (!wino_eligible(op)) return false;
-    const char *e = getenv("KWVK_WINOGRAD");
-    if (e && e[0] == '0' && e[1] == 0) return false;
-    if (e && e[0] == '1' && e[1] == 0) return true;
-    return (uint32_t)op->p[11] >= WINO_MIN_C && (uint32_t)op->p[0] >= WINO_MIN_O;
+    if (ctx->winograd >= 0) return ctx->winograd == 1; /* KWVK_WINOGRAD=0 / 1 */
+    return (uint32_t)op->conv.C >= WINO_MIN_C && (uint32_t)op->conv.O >= WINO_MIN_O;
 }
 
 bool kw_wino_static_weights(const kw_ctx *ctx, const kw_op *op, bool fp16)
@@ -72,13 +69,13 @@ bool kw_wino_static_weights(const kw_ctx *ctx, const kw_op *op, bool fp16)
     /* with fp16 weights static convs stay direct (conv2d_h): fp32 transformed weights would
      * cost 3.6x the memory that fp16 saves; transformed weights beyond one binding could never
      * be bound */
-    return op->type == KW_OP_CONV2D && op->tensors[0] != KW_NONE && !fp16 && kw_wino_selected(op) &&
+    return op->type == KW_OP_CONV2D && op->tensors[0] != KW_NONE && !fp16 && kw_wino_selected(ctx, op) &&
            kw_wino_weights_count(op) * 4 <= kw_bind_limit(ctx);
 }
 
 uint64_t kw_wino_weights_count(const kw_op *op)
 {
-    return 16ull * (uint64_t)op->p[11] * round_up((uint32_t)op->p[0], WINO_TO);
+    return 16ull * (uint64_t)op->conv.C * round_up((uint32_t)op->conv.O, WINO_TO);
 }
 
 /* U[xi][c][o] = (G g G^T)[xi / 4][xi % 4] for g = w[o][c] (3x3), zero for o >= O, with
@@ -86,7 +83,7 @@ uint64_t kw_wino_weights_count(const kw_op *op)
  * `u` holds kw_wino_weights_count(op) floats. */
 void kw_wino_transform_weights(const kw_op *op, const float *w, float *u)
 {
-    const uint32_t O = (uint32_t)op->p[0], C = (uint32_t)op->p[11], Op = round_up(O, WINO_TO);
+    const uint32_t O = (uint32_t)op->conv.O, C = (uint32_t)op->conv.C, Op = round_up(O, WINO_TO);
     memset(u, 0, kw_wino_weights_count(op) * sizeof *u);
     for (uint32_t o = 0; o < O; o++)
         for (uint32_t c = 0; c < C; c++) {
@@ -117,8 +114,8 @@ typedef struct wino_geom {
 static void geom(const kw_op *op, uint32_t n, kw_shape out, wino_geom *g)
 {
     memset(g, 0, sizeof *g);
-    g->C = (uint32_t)op->p[11];
-    g->O = (uint32_t)op->p[0];
+    g->C = (uint32_t)op->conv.C;
+    g->O = (uint32_t)op->conv.O;
     g->Op = round_up(g->O, WINO_TO);
     g->tw = kw_div_up(out.w, 2);
     g->tps = g->tw * kw_div_up(out.h, 2);
@@ -156,16 +153,15 @@ static uint32_t chunk_samples(const kw_op *op, uint32_t n, kw_shape out, uint64_
  * 14x14 28.5-30.5 vs 16.5-19.0, 7x7 29.1-32.5 vs 39.1-48.2. */
 #define WINO_DYN_MIN_PIXELS 100u
 
-static bool wino_dyn_plane(const kw_op *op, kw_shape out)
+static bool wino_dyn_plane(const kw_ctx *ctx, const kw_op *op, kw_shape out)
 {
-    const char *e = getenv("KWVK_WINOGRAD"); /* =1: every eligible conv, whatever its plane */
-    if (e && e[0] == '1' && e[1] == 0) return true;
+    if (ctx->winograd == 1) return true; /* KWVK_WINOGRAD=1: every eligible conv, whatever its plane */
     return op->inputs[1] == KW_NONE || (uint64_t)out.h * out.w >= WINO_DYN_MIN_PIXELS;
 }
 
-uint64_t kw_wino_scratch(const kw_op *op, uint32_t n, kw_shape out)
+uint64_t kw_wino_scratch(const kw_ctx *ctx, const kw_op *op, uint32_t n, kw_shape out)
 {
-    if (!kw_wino_selected(op) || !wino_dyn_plane(op, out)) return 0;
+    if (!kw_wino_selected(ctx, op) || !wino_dyn_plane(ctx, op, out)) return 0;
     uint32_t k = chunk_samples(op, n, out, WINO_CHUNK_BYTES);
     if (k == 0) return 0;
     if (op->inputs[1] != KW_NONE) k = 1; /* per-sample weights: one sample at a time */
@@ -222,8 +218,8 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, uint32_t s0
         v[1] = vv;
         pc.H = call->in[0].h;
         pc.W = call->in[0].w;
-        pc.ph = (uint32_t)op->p[5];
-        pc.pw = (uint32_t)op->p[6];
+        pc.ph = (uint32_t)op->conv.ph;
+        pc.pw = (uint32_t)op->conv.pw;
         pc.C = g.C;
         pc.tw = g.tw;
         pc.tps = g.tps;
@@ -270,9 +266,7 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, uint32_t s0
         pc.T4 = T4;
         pc.n_inv = g.O * T4;
         pc.groups_x = gx[2];
-        const uint32_t flags = (uint32_t)op->p[10] | (op->tensors[1] != KW_NONE ? 4u : 0u) |
-                               (op->tensors[2] != KW_NONE ? 8u : 0u) | (op->inputs[2] != KW_NONE ? 16u : 0u);
-        const uint32_t spec[2] = {WINO_LANES, flags};
+        const uint32_t spec[2] = {WINO_LANES, kw_conv_epilogue(op)};
         kw_pipeline *pipe;
         KW_TRY(kw_pipeline_get(ctx, "conv_wino_out", spec, 2, &pipe));
         KW_TRY(kw_rec_dispatch(rec, pipe, v, 5, 1u << 4, &pc, sizeof pc, gx[2], gy[2], 1));
@@ -286,8 +280,8 @@ kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done)
     const kw_op *op = call->op;
     const bool dyn = op->inputs[1] != KW_NONE;
     *done = false;
-    if (!(dyn ? call->vin[1].buf != NULL : call->derived.buf != NULL) || !call->scratch.buf || !kw_wino_selected(op) ||
-        !wino_dyn_plane(op, call->out))
+    if (!(dyn ? call->vin[1].buf != NULL : call->derived.buf != NULL) || !call->scratch.buf ||
+        !kw_wino_selected(ctx, op) || !wino_dyn_plane(ctx, op, call->out))
         return KWVK_OK;
     if (call->n == 0 || kw_shape_count(call->out) == 0) return KWVK_OK; /* the direct path: nothing */
     /* Samples per chunk: within the scratch (sized for WINO_CHUNK_BYTES) and, for V, M and
@@ -296,7 +290,7 @@ kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done)
     const uint64_t lim = kw_bind_limit(ctx);
     const uint64_t xs = kw_shape_count(call->in[0]) * 4, ys = kw_shape_count(call->out) * 4;
     const uint64_t ubytes = kw_wino_weights_count(op) * 4;
-    const uint64_t ws = 9ull * op->p[0] * op->p[11] * 4; /* per-sample weights */
+    const uint64_t ws = 9ull * op->conv.O * op->conv.C * 4; /* per-sample weights */
     uint64_t k = chunk_samples(op, call->n, call->out, lim < WINO_CHUNK_BYTES ? lim : WINO_CHUNK_BYTES);
     if (dyn && k > 1) k = 1;
     if (dyn && ws > lim) return KWVK_OK;
@@ -320,7 +314,7 @@ kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done)
         if (dyn) { /* this sample's U = G g G^T, into the scratch */
             struct {
                 uint32_t w_base, O, C, Op4, ohwi, n_inv, groups_x;
-            } pc = {0, g.O, g.C, g.Op / 4, call->w_ohwi, g.C * (g.Op / 4), wgx};
+            } pc = {0, g.O, g.C, g.Op / 4, (call->in_ohwi & 2u) ? 1u : 0u, g.C * (g.Op / 4), wgx};
             kw_view v[2];
             KW_TRY(kw_view_sub(ctx, call->vin[1], s0 * ws, ws, &v[0], &pc.w_base));
             v[1] = uv;

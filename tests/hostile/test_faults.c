@@ -205,6 +205,9 @@ static int budget_main(void)
 /* Device lost and time-outs                                                                */
 /* ---------------------------------------------------------------------------------------- */
 
+/* KWVK_FAULT as a context reads it at creation, switched on a live context */
+static void inject(kwvk_context *ctx, int fault) { ctx->c.fault = fault; }
+
 static void run_ok(kwvk_net *net, const float *x, float *y, const float *y0, const char *what)
 {
     kwvk_result r = kwvk_net_run(net, x, 1, 1, 8, 8, y, 10);
@@ -225,12 +228,12 @@ static int device_lost_main(void)
     kwvk_net *net = NULL, *net2 = NULL;
     TH_CHECK(kwvk_net_create(ctx, model, NULL, &net) == KWVK_OK, "create: %s", kwvk_last_error());
     run_ok(net, x, y0, NULL, "run before the fault");
-    setenv("KWVK_FAULT", "device_lost", 1);
+    inject(ctx, KW_FAULT_DEVICE_LOST);
     kwvk_result r = kwvk_net_run(net, x, 1, 1, 8, 8, y, 10);
     TH_CHECK(r == KWVK_ERROR_DEVICE_LOST && kwvk_last_error()[0], "run with KWVK_FAULT=device_lost: %s",
              kwvk_result_name(r));
     printf("ok   run on a lost device: %s: %s\n", kwvk_result_name(r), kwvk_last_error());
-    unsetenv("KWVK_FAULT");
+    inject(ctx, KW_FAULT_NONE);
     /* the context stays lost: every later call says so, nothing hangs */
     r = kwvk_net_run(net, x, 1, 1, 8, 8, y, 10);
     TH_CHECK(r == KWVK_ERROR_DEVICE_LOST, "run after the loss: %s", kwvk_result_name(r));
@@ -247,10 +250,10 @@ static int device_lost_main(void)
     /* lost during net creation (uploads through staging, which submit) */
     setenv("KWVK_FORCE_FALLBACKS", "host_visible", 1);
     ctx = th_context(0);
-    setenv("KWVK_FAULT", "device_lost", 1);
+    inject(ctx, KW_FAULT_DEVICE_LOST);
     net = NULL;
     r = kwvk_net_create(ctx, model, NULL, &net);
-    unsetenv("KWVK_FAULT");
+    inject(ctx, KW_FAULT_NONE);
     uint64_t cur = 0;
     kwvk_context_memory_usage(ctx, &cur, NULL);
     TH_CHECK(r == KWVK_ERROR_DEVICE_LOST && net == NULL, "create with KWVK_FAULT=device_lost: %s",
@@ -285,14 +288,14 @@ static int timeout_main(void)
     kwvk_net *net = NULL;
     TH_CHECK(kwvk_net_create(ctx, model, NULL, &net) == KWVK_OK, "create: %s", kwvk_last_error());
     run_ok(net, x, y0, NULL, "run before the fault");
-    setenv("KWVK_FAULT", "timeout", 1);
+    inject(ctx, KW_FAULT_TIMEOUT);
     for (int i = 0; i < 3; i++) {
         kwvk_result r = kwvk_net_run(net, x, 1, 1, 8, 8, y, 10);
         TH_CHECK(r == KWVK_ERROR_TIMEOUT && kwvk_last_error()[0], "run with KWVK_FAULT=timeout: %s",
                  kwvk_result_name(r));
         if (i == 0) printf("ok   injected time-out: %s: %s\n", kwvk_result_name(r), kwvk_last_error());
     }
-    unsetenv("KWVK_FAULT");
+    inject(ctx, KW_FAULT_NONE);
     run_ok(net, x, y, y0, "run after injected time-outs");
     printf("ok   the context is usable after injected time-outs (same output)\n");
     kwvk_net_destroy(net);
@@ -301,10 +304,10 @@ static int timeout_main(void)
     /* injected during creation, with staging uploads */
     setenv("KWVK_FORCE_FALLBACKS", "host_visible", 1);
     ctx = th_context(0);
-    setenv("KWVK_FAULT", "timeout", 1);
+    inject(ctx, KW_FAULT_TIMEOUT);
     net = NULL;
     kwvk_result r = kwvk_net_create(ctx, model, NULL, &net);
-    unsetenv("KWVK_FAULT");
+    inject(ctx, KW_FAULT_NONE);
     uint64_t cur = 0;
     kwvk_context_memory_usage(ctx, &cur, NULL);
     TH_CHECK(r == KWVK_ERROR_TIMEOUT && net == NULL && cur == 0, "create with KWVK_FAULT=timeout: %s, %" PRIu64
