@@ -1,5 +1,5 @@
 #version 450
-/* kw_attention.comp - the whole KW attention of one layer (kw-spec section 2) in one dispatch:
+/* kw_attention.comp - the whole KW attention of one layer (docs/kw-math.md section 2) in one dispatch:
  * one workgroup per sample runs the five phases below, separated by workgroup barriers. The
  * intermediate vectors live in the op's scratch (global memory, `coherent`, so that what one
  * invocation writes is visible to the others after memoryBarrierBuffer + barrier):

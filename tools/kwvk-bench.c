@@ -57,11 +57,13 @@ static void parse_batches(const char *s, result *r)
     while (*s && r->n_batches < 8) {
         char *end;
         long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > 4096) tu_die(TOOL, "bad --batches list");
+        if (end == s || v < 1 || v > 4096 || (*end && *end != ','))
+            tu_usage_error(TOOL, "--batches expects comma-separated integers from 1 to 4096, got '%s'", s);
         r->batch[r->n_batches++] = (uint32_t)v;
         s = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') tu_die(TOOL, "bad --batches list");
     }
+    if (*s) tu_usage_error(TOOL, "--batches takes at most 8 sizes");
+    if (!r->n_batches) tu_usage_error(TOOL, "--batches expects comma-separated integers from 1 to 4096");
 }
 
 int main(int argc, char **argv)
@@ -72,26 +74,37 @@ int main(int argc, char **argv)
     int n_models = 0;
     if (!models) tu_die(TOOL, "out of memory");
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: kwvk-bench [--device D] [--size S] [--batches 1,8,32] [--runs R] [--json OUT] MODEL...\n");
+            printf("usage: kwvk-bench [--device D] [--size S] [--batches 1,8,32] [--runs R] [--json OUT] MODEL...\n"
+                   "       kwvk-bench --version | --help\n"
+                   "  --device D     device index or name substring (default: $KWVK_DEVICE, else the first\n"
+                   "                 discrete GPU, then integrated GPU, then device 0)\n"
+                   "  --size S       square input size (default: the model's own input size)\n"
+                   "  --batches L    comma-separated batch sizes, up to 8, each 1..4096 (default 1,8,32)\n"
+                   "  --runs R       timed runs per batch size, 1..10000 (default 10); the median is reported\n"
+                   "  --json OUT     also write the results as JSON to OUT (default: none)\n");
+            free(models);
             return 0;
         }
-        if (a[0] == '-' && a[1] == '-') {
-            if (!next) tu_die(TOOL, "%s needs a value", a);
-            if (!strcmp(a, "--device")) device = next;
-            else if (!strcmp(a, "--json")) json = next;
-            else if (!strcmp(a, "--batches")) batches = next;
-            else if (!strcmp(a, "--size")) size = atoi(next);
-            else if (!strcmp(a, "--runs")) runs = atoi(next);
-            else tu_die(TOOL, "unknown option %s", a);
-            i++;
-            continue;
+        if (!strcmp(a, "--version")) {
+            tu_print_version(TOOL);
+            free(models);
+            return 0;
         }
-        models[n_models++] = a;
+        if (!strcmp(a, "--device")) device = tu_arg_value(TOOL, argc, argv, &i);
+        else if (!strcmp(a, "--json")) json = tu_arg_value(TOOL, argc, argv, &i);
+        else if (!strcmp(a, "--batches")) batches = tu_arg_value(TOOL, argc, argv, &i);
+        else if (!strcmp(a, "--size")) size = (int)tu_arg_long(TOOL, a, tu_arg_value(TOOL, argc, argv, &i), 1, 8192);
+        else if (!strcmp(a, "--runs")) runs = (int)tu_arg_long(TOOL, a, tu_arg_value(TOOL, argc, argv, &i), 1, 10000);
+        else if (a[0] == '-') tu_usage_error(TOOL, "unknown option %s", a);
+        else models[n_models++] = a;
     }
-    if (n_models == 0) tu_die(TOOL, "no models given (see --help)");
-    if (runs < 1 || runs > 10000) tu_die(TOOL, "--runs must be 1..10000");
+    {
+        result probe;
+        parse_batches(batches, &probe); /* a malformed list fails before any device work */
+    }
+    if (n_models == 0) tu_usage_error(TOOL, "no MODEL given");
 
     kwvk_context_desc cd = {.device = device};
     kwvk_context *ctx;

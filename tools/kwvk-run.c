@@ -4,6 +4,7 @@
  *            [--device NAME|INDEX] [--repeat K] [--profile] [--validation]
  *   (K runs; the first is reported alone, best and mean are over the other K - 1)
  *   kwvk-run --list-devices
+ *   kwvk-run --info --model MODEL   (architecture, input, preprocessing, classes, op counts)
  */
 #include "kwvk.h"
 #include "tool_util.h"
@@ -18,9 +19,20 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: kwvk-run --model MODEL --input IN.f32 --shape N,C,H,W --output OUT.f32\n"
                "                [--device NAME|INDEX] [--repeat K] [--profile] [--validation] [--fp16]\n"
-               "       kwvk-run --list-devices\n"
+               "       kwvk-run --info --model MODEL\n"
+               "       kwvk-run --list-devices | --version | --help\n"
                "Input: raw little-endian float32 NCHW. Output: raw float32 [N, outputs].\n"
-               "--fp16 stores the static convolution weights as fp16 (fp32 arithmetic).\n");
+               "  --shape N,C,H,W  exactly four positive integers\n"
+               "  --device D       device index or name substring (default: $KWVK_DEVICE, else the\n"
+               "                   first discrete GPU, then integrated GPU, then device 0)\n"
+               "  --repeat K       runs (default 1); the first is reported alone, best and mean over\n"
+               "                   the other K - 1 (the first run on a device compiles GPU programs)\n"
+               "  --profile        per-op GPU times (default off)\n"
+               "  --validation     Vulkan validation layer; any message fails the run (default off)\n"
+               "  --fp16           static convolution weights stored as fp16, fp32 arithmetic\n"
+               "                   (default off)\n"
+               "  --info           print the model's metadata and exit\n"
+               "Timing and memory go to stderr.\n");
 }
 
 static const char *type_name(int t)
@@ -194,36 +206,48 @@ static int list_devices(void)
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *in_path = NULL, *out_path = NULL, *shape_s = NULL, *device = NULL;
-    int repeat = 1, profile = 0, validation = 0, fp16 = 0;
+    int repeat = 1, profile = 0, validation = 0, fp16 = 0, info = 0, list = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--list-devices")) return list_devices();
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
         }
-        if (!strcmp(a, "--profile")) { profile = 1; continue; }
-        if (!strcmp(a, "--validation")) { validation = 1; continue; }
-        if (!strcmp(a, "--fp16")) { fp16 = 1; continue; }
-        if (!next) tu_die(TOOL, "%s needs a value (see --help)", a);
-        if (!strcmp(a, "--model")) model_path = next;
-        else if (!strcmp(a, "--input")) in_path = next;
-        else if (!strcmp(a, "--output")) out_path = next;
-        else if (!strcmp(a, "--shape")) shape_s = next;
-        else if (!strcmp(a, "--device")) device = next;
-        else if (!strcmp(a, "--repeat")) {
-            repeat = atoi(next);
-            if (repeat < 1 || repeat > 1000000) tu_die(TOOL, "--repeat must be 1..1000000");
-        } else tu_die(TOOL, "unknown option %s (see --help)", a);
-        i++;
+        if (!strcmp(a, "--version")) {
+            tu_print_version(TOOL);
+            return 0;
+        }
+        if (!strcmp(a, "--list-devices")) list = 1;
+        else if (!strcmp(a, "--info")) info = 1;
+        else if (!strcmp(a, "--profile")) profile = 1;
+        else if (!strcmp(a, "--validation")) validation = 1;
+        else if (!strcmp(a, "--fp16")) fp16 = 1;
+        else if (!strcmp(a, "--model")) model_path = tu_arg_value(TOOL, argc, argv, &i);
+        else if (!strcmp(a, "--input")) in_path = tu_arg_value(TOOL, argc, argv, &i);
+        else if (!strcmp(a, "--output")) out_path = tu_arg_value(TOOL, argc, argv, &i);
+        else if (!strcmp(a, "--shape")) shape_s = tu_arg_value(TOOL, argc, argv, &i);
+        else if (!strcmp(a, "--device")) device = tu_arg_value(TOOL, argc, argv, &i);
+        else if (!strcmp(a, "--repeat"))
+            repeat = (int)tu_arg_long(TOOL, a, tu_arg_value(TOOL, argc, argv, &i), 1, 1000000);
+        else if (a[0] == '-') tu_usage_error(TOOL, "unknown option %s", a);
+        else tu_usage_error(TOOL, "unexpected argument '%s' (the model, input and output are given with options)", a);
     }
-    if (!model_path || !in_path || !shape_s || !out_path) {
-        usage(stderr);
-        return 2;
+    if (list) return list_devices();
+    if (info) {
+        if (!model_path) tu_usage_error(TOOL, "--info needs --model MODEL");
+        kwvk_model *m;
+        tu_check(TOOL, kwvk_model_load_file(model_path, &m), model_path);
+        tu_print_model_info(stdout, model_path, m);
+        kwvk_model_destroy(m);
+        return 0;
     }
+    if (!model_path || !in_path || !shape_s || !out_path)
+        tu_usage_error(TOOL, "missing %s", !model_path ? "--model MODEL" : !in_path ? "--input IN.f32"
+                                                     : !shape_s  ? "--shape N,C,H,W"
+                                                                 : "--output OUT.f32");
     uint32_t shape[4];
-    if (tu_parse_shape(shape_s, shape) != 0) tu_die(TOOL, "--shape must be N,C,H,W with positive integers, got %s", shape_s);
+    const char *serr = NULL;
+    if (tu_parse_shape(shape_s, shape, &serr) != 0) tu_usage_error(TOOL, "--shape %s: %s", shape_s, serr);
     uint64_t in_count = (uint64_t)shape[0] * shape[1] * shape[2] * shape[3];
     size_t in_bytes = 0;
     float *input = tu_read_file(in_path, &in_bytes);
@@ -248,6 +272,7 @@ int main(int argc, char **argv)
     if (!output) tu_die(TOOL, "out of memory");
     tu_check(TOOL, kwvk_net_prepare(net, shape[0], shape[1], shape[2], shape[3]), "preparing the network");
     double t_ready = tu_now_ms();
+    int compiling = tu_first_run_notice(TOOL, net, ctx);
     double first = 0, best = 1e30, total = 0;
     for (int k = 0; k < repeat; k++) {
         double s = tu_now_ms();
@@ -270,9 +295,14 @@ int main(int argc, char **argv)
     kwvk_net_get_stats(net, &st);
     fprintf(stderr, "kwvk-run: %s on %s: output [%u, %u, %u, %u]\n", kwvk_model_label(model, 0) ? model_path : "",
             di.name, shape[0], oshape[0], oshape[1], oshape[2]);
+    /* (tools/kwvk_py/bench.py reads this line) */
     fprintf(stderr, "kwvk-run: start %.1f ms (pipelines %.1f ms, recording %.1f ms); run first %.2f ms, best %.2f ms, "
-                    "mean %.2f ms over %d\n",
-            t_ready - t0, st.pipeline_ms, st.record_ms, first, best, total / timed, timed);
+                    "mean %.2f ms over %d%s\n",
+            t_ready - t0, st.pipeline_ms, st.record_ms, first, best, total / timed, timed,
+            repeat > 1 ? " later runs" : "");
+    if (compiling)
+        fprintf(stderr, "kwvk-run: the first run includes compiling the GPU programs (first use on this device)%s\n",
+                repeat > 1 ? "; best and mean leave it out" : "; --repeat 2 or more times the runs after it");
     fprintf(stderr, "kwvk-run: device memory: weights %.2f MiB, activations %.2f MiB, peak %.2f MiB\n",
             st.weight_bytes / 1048576.0, st.activation_bytes / 1048576.0, st.peak_device_bytes / 1048576.0);
     if (fp16)

@@ -240,6 +240,12 @@ typedef struct kwvk_net_stats {
     double record_ms;           /* host time spent planning and recording */
     uint32_t plans;             /* recorded (shape) plans */
     uint32_t fp16_tensors;      /* weight tensors stored as fp16 (kwvk_net_desc.fp16_weights) */
+    /* GPU programs (compute pipelines) this net's prepares created that the context did not
+     * have yet; and whether the context started from an on-disk pipeline cache made for this
+     * device and driver (0: the first run here, so the driver compiles every program; some
+     * drivers, such as lavapipe, finish compiling at the first run rather than in prepare). */
+    uint32_t pipelines_created;
+    int pipeline_cache_loaded;
 } kwvk_net_stats;
 
 /* Per-op GPU times of the last run (needs enable_profiling and timestamp support).

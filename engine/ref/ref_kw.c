@@ -1,5 +1,5 @@
-/* ref_kw.c - plain-C references of the KernelWarehouse ops: the attention (kw-spec section 2)
- * and the kernel assembly (kw-spec section 3). Straight loops with double accumulation. */
+/* ref_kw.c - plain-C references of the KernelWarehouse ops: the attention (docs/kw-math.md section 2)
+ * and the kernel assembly (docs/kw-math.md section 3). Straight loops with double accumulation. */
 #include "ref.h"
 
 #include <math.h>

@@ -22,8 +22,7 @@ bool kw_bind_fits(const kw_ctx *ctx, uint64_t count)
     return bytes + kw_bind_align(ctx) - 4 <= ctx->max_storage_range;
 }
 
-kwvk_result kw_view_sub(const kw_ctx *ctx, kw_view whole, uint64_t off, uint64_t bytes, kw_view *out,
-                        uint32_t *elem)
+kwvk_result kw_view_sub(const kw_ctx *ctx, kw_view whole, uint64_t off, uint64_t bytes, kw_view *out, uint32_t *elem)
 {
     const uint64_t align = kw_bind_align(ctx);
     const uint64_t abs = whole.offset + off;

@@ -17,8 +17,7 @@ bool kw_bind_fits(const kw_ctx *ctx, uint64_t count);
 /* The byte range [off, off + bytes) of `whole` as a binding at an aligned offset; *elem gets
  * the float index at which the range starts inside the binding. Fails (kw_fail) on a range
  * that is not float-aligned or exceeds the storage range limit. */
-kwvk_result kw_view_sub(const kw_ctx *ctx, kw_view whole, uint64_t off, uint64_t bytes, kw_view *out,
-                        uint32_t *elem);
+kwvk_result kw_view_sub(const kw_ctx *ctx, kw_view whole, uint64_t off, uint64_t bytes, kw_view *out, uint32_t *elem);
 /* The floats [e0, e0 + count) of `base` as a binding at an aligned offset; *elem as above.
  * For planners that have checked the size with kw_bind_fits. */
 kw_view kw_view_floats(const kw_ctx *ctx, kw_view base, uint64_t e0, uint64_t count, uint32_t *elem);

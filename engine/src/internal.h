@@ -100,6 +100,8 @@ typedef struct kw_ctx {
     /* pipelines: a linked list keyed by (shader, spec constants) */
     kw_pipeline *pipelines;
     double pipeline_ms; /* host time spent creating pipelines */
+    uint32_t pipelines_created; /* pipelines created (not found in the context's set) */
+    bool disk_cache_loaded;     /* the on-disk pipeline cache held data for this device */
 
     void *lock; /* mtx_t*, guards queue submission, memory and the pipeline list */
     bool lost;  /* device lost: every later call fails */

@@ -50,6 +50,7 @@ struct kwvk_net {
     kw_plan *plans;
     uint32_t n_plans;
     double pipeline_ms, record_ms;
+    uint32_t pipelines_created;
     pthread_mutex_t lock;     /* the plan list (plans move when it grows) and `jobs` */
     pthread_mutex_t run_lock; /* slot 0: kwvk_net_run and kwvk_net_run_images */
     bool locks_made;
@@ -347,11 +348,13 @@ static kwvk_result get_plan_slot(kwvk_net *net, uint32_t slot, uint32_t n, uint3
      * creating pipelines on the same context, their time is counted here too */
     kw_ctx_lock(net->ctx);
     double t0 = now_ms(), pipe0 = net->ctx->pipeline_ms;
+    uint32_t created0 = net->ctx->pipelines_created;
     kw_ctx_unlock(net->ctx);
     kwvk_result r = plan_shapes(net, p);
     if (r == KWVK_OK) r = plan_record(net, p);
     kw_ctx_lock(net->ctx);
     double pipe = net->ctx->pipeline_ms - pipe0;
+    net->pipelines_created += net->ctx->pipelines_created - created0;
     kw_ctx_unlock(net->ctx);
     net->pipeline_ms += pipe;
     net->record_ms += now_ms() - t0 - pipe;
@@ -582,7 +585,9 @@ kwvk_result kwvk_net_get_stats(const kwvk_net *net, kwvk_net_stats *out)
         if (net->plans[i].arena_bytes > out->activation_bytes) out->activation_bytes = net->plans[i].arena_bytes;
     kw_ctx_lock(net->ctx);
     out->peak_device_bytes = net->ctx->peak;
+    out->pipeline_cache_loaded = net->ctx->disk_cache_loaded;
     kw_ctx_unlock(net->ctx);
+    out->pipelines_created = net->pipelines_created;
     out->pipeline_ms = net->pipeline_ms;
     out->record_ms = net->record_ms;
     out->plans = net->n_plans;

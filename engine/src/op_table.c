@@ -17,7 +17,10 @@ static const kw_op_def *const table[KW_OP_COUNT] = {
     [KW_OP_SOFTMAX] = &kw_op_softmax_def,
 };
 
-const kw_op_def *kw_op_def_of(uint32_t type) { return type < KW_OP_COUNT ? table[type] : NULL; }
+const kw_op_def *kw_op_def_of(uint32_t type)
+{
+    return type < KW_OP_COUNT ? table[type] : NULL;
+}
 
 const char *kwvk_op_name(uint32_t type)
 {
@@ -162,8 +165,8 @@ bool kw_model_value_ohwi(const kwvk_model *m, uint32_t v)
 /* Validation helpers                                                                       */
 /* ---------------------------------------------------------------------------------------- */
 
-bool kw_check_tensor(const kwvk_model *m, const kw_op *op, int slot, bool required, uint32_t ndim,
-                     const uint32_t *dims, const char *what, char *msg, size_t msg_len)
+bool kw_check_tensor(const kwvk_model *m, const kw_op *op, int slot, bool required, uint32_t ndim, const uint32_t *dims,
+                     const char *what, char *msg, size_t msg_len)
 {
     uint32_t id = op->tensors[slot];
     if (id == KW_NONE) {
@@ -173,7 +176,8 @@ bool kw_check_tensor(const kwvk_model *m, const kw_op *op, int slot, bool requir
     if (id >= m->n_tensors) return KW_BAD("tensor %d (%s) refers to tensor id %u of %u", slot, what, id, m->n_tensors);
     const kw_tensor *t = &m->tensors[id];
     uint64_t want = 1;
-    for (uint32_t d = 0; d < ndim; d++) want *= dims[d];
+    for (uint32_t d = 0; d < ndim; d++)
+        want *= dims[d];
     if (t->count != want)
         return KW_BAD("tensor %d (%s) has %llu elements, expected %llu", slot, what, (unsigned long long)t->count,
                       (unsigned long long)want);
@@ -187,8 +191,7 @@ bool kw_no_extra_tensors(const kw_op *op, int first, char *msg, size_t msg_len)
     return true;
 }
 
-bool kw_check_inputs(const kw_op *op, uint32_t index, uint32_t required, uint32_t optional, char *msg,
-                     size_t msg_len)
+bool kw_check_inputs(const kw_op *op, uint32_t index, uint32_t required, uint32_t optional, char *msg, size_t msg_len)
 {
     for (uint32_t i = 0; i < KW_MAX_OP_INPUTS; i++) {
         uint32_t v = op->inputs[i];

@@ -21,8 +21,8 @@ typedef struct kw_kernel_geom {
  * parameters; the other entries left NULL take the default named in their comment. `msg`
  * arguments receive a description of what is wrong (snprintf into msg_len bytes). */
 typedef struct kw_op_def {
-    const char *name;   /* as in docs/model-format.md and kwvk_op_name */
-    kwvk_op_kind kind;  /* profiling category (kwvk_layer_time.kind) */
+    const char *name;  /* as in docs/model-format.md and kwvk_op_name */
+    kwvk_op_kind kind; /* profiling category (kwvk_layer_time.kind) */
     /* op->p (the file's i32[24]) -> the op's named parameter struct in kw_op. Copies only:
      * validate checks the values. */
     void (*decode)(kw_op *op);
@@ -86,17 +86,17 @@ void kw_op_derive(const kw_op *op, const kw_tensor *const *t, float *out);
 
 /* Where an op's operands live (the net's arena and weights, or the harness's buffers). */
 typedef struct kw_op_operands {
-    uint32_t n;                        /* batch */
-    const kw_shape *values;            /* per-sample shape of every value, by value id */
-    const kw_view *vvalues;            /* device view of every value (whole batch), by value id;
-                                          NULL: no views yet (planning) */
-    uint32_t out;                      /* value id of the output */
-    const kw_tensor *tensors;          /* the model's tensors, by tensor id */
-    const kw_buffer *weights;          /* their device copies, by tensor id (NULL: no views yet) */
-    const bool *w16;                   /* per tensor id: stored as fp16 (NULL: none) */
-    const kw_buffer *derived;          /* the op's derived weights (NULL or buffer NULL: none) */
-    bool out_ohwi;                     /* kw_op_call.out_ohwi */
-    uint32_t in_ohwi;                  /* kw_op_call.in_ohwi */
+    uint32_t n;               /* batch */
+    const kw_shape *values;   /* per-sample shape of every value, by value id */
+    const kw_view *vvalues;   /* device view of every value (whole batch), by value id;
+                                 NULL: no views yet (planning) */
+    uint32_t out;             /* value id of the output */
+    const kw_tensor *tensors; /* the model's tensors, by tensor id */
+    const kw_buffer *weights; /* their device copies, by tensor id (NULL: no views yet) */
+    const bool *w16;          /* per tensor id: stored as fp16 (NULL: none) */
+    const kw_buffer *derived; /* the op's derived weights (NULL or buffer NULL: none) */
+    bool out_ohwi;            /* kw_op_call.out_ohwi */
+    uint32_t in_ohwi;         /* kw_op_call.in_ohwi */
 } kw_op_operands;
 
 /* Build the call of `op` from its operands: shapes, views of its inputs, output, tensors and
@@ -122,14 +122,16 @@ bool kw_model_value_ohwi(const kwvk_model *m, uint32_t v);
 
 #define KW_BAD(...) (snprintf(msg, msg_len, __VA_ARGS__), false)
 
-static inline bool kw_in_range(int32_t v, int32_t lo, int32_t hi) { return v >= lo && v <= hi; }
+static inline bool kw_in_range(int32_t v, int32_t lo, int32_t hi)
+{
+    return v >= lo && v <= hi;
+}
 /* Tensor `slot`: present iff `required`; when present, of the element count of dims. */
-bool kw_check_tensor(const kwvk_model *m, const kw_op *op, int slot, bool required, uint32_t ndim,
-                     const uint32_t *dims, const char *what, char *msg, size_t msg_len);
+bool kw_check_tensor(const kwvk_model *m, const kw_op *op, int slot, bool required, uint32_t ndim, const uint32_t *dims,
+                     const char *what, char *msg, size_t msg_len);
 /* No tensor in slots first.. */
 bool kw_no_extra_tensors(const kw_op *op, int first, char *msg, size_t msg_len);
 /* Inputs: `required` / `optional` bitmasks of slots; each refers to a value before `index`. */
-bool kw_check_inputs(const kw_op *op, uint32_t index, uint32_t required, uint32_t optional, char *msg,
-                     size_t msg_len);
+bool kw_check_inputs(const kw_op *op, uint32_t index, uint32_t required, uint32_t optional, char *msg, size_t msg_len);
 
 #endif

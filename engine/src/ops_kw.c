@@ -1,6 +1,6 @@
 /* ops_kw.c - recorders of the KernelWarehouse ops.
  *
- * kw_attention (kw-spec section 2): kw_attention.comp, one dispatch of one workgroup per sample
+ * kw_attention (docs/kw-math.md section 2): kw_attention.comp, one dispatch of one workgroup per sample
  * that runs pool, fc1, (fc2,) logits and normalisation in turn (see the shader). Where a
  * binding would exceed the storage range or the device has fewer than 8 storage buffers per
  * stage, 3 dispatches (4 on the basis path):
@@ -9,7 +9,7 @@
  *   kw_fc    (basis path) fc2_w h[s] = [local, basis, zero] rows  -> scratch
  *   kw_mix   one workgroup per mixture row: the M + 1 logits, / (sum |z| + 1e-3), drop the
  *            zero column -> alpha [s, nlm, M]
- * kw_assemble (kw-spec section 3): kw_assemble (vec4 warehouse) / kw_assemble1 (scalar), a
+ * kw_assemble (docs/kw-math.md section 3): kw_assemble (vec4 warehouse) / kw_assemble1 (scalar), a
  *   GEMM alpha[s] x warehouse batched over the samples: each invocation keeps a register tile
  *   of up to 8 samples x 8 mixture rows (8 pairs in all) x 8 cell elements, so the warehouse
  *   is read once per block of samples, and writes straight in conv2d's weight layout.

@@ -93,6 +93,7 @@ kwvk_result kw_pipeline_cache_open(kw_ctx *ctx, const char *dir)
         kw_log(ctx, KWVK_LOG_INFO, "ignoring a pipeline cache made for another device or driver");
         size = 0;
     }
+    ctx->disk_cache_loaded = size > 0;
     VkPipelineCacheCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
                                     .initialDataSize = size,
                                     .pInitialData = size ? data : NULL};
@@ -229,6 +230,7 @@ kwvk_result kw_pipeline_get(kw_ctx *ctx, const char *name, const uint32_t *spec,
     kwvk_result r = pipeline_create(ctx, sh, spec, n_spec, &p);
     ctx->pipeline_ms += now_ms() - t0;
     if (r == KWVK_OK) {
+        ctx->pipelines_created++;
         p->next = ctx->pipelines;
         ctx->pipelines = p;
         *out = p;

@@ -19,7 +19,6 @@
 #define STBI_NO_HDR
 #define STBI_NO_PIC
 #define TU_MAX_RESIZED_PIXELS (1u << 24) /* 16.7 million: 4096 x 4096 after the resize */
-#define TU_MAX_IMAGE_PIXELS (1u << 25)   /* 33.5 million: a 24-megapixel photo fits */
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -32,6 +31,15 @@
 #pragma GCC diagnostic pop
 #endif
 
+#ifdef KWVK_HAVE_LIBJPEG
+#include <jpeglib.h>
+#include <jerror.h>
+#include <setjmp.h>
+#endif
+
+/* messages with numbers in them (the tools decode on one thread; thread-local anyway) */
+static _Thread_local char tu_msg[320];
+
 void tu_die(const char *tool, const char *fmt, ...)
 {
     va_list ap;
@@ -41,6 +49,54 @@ void tu_die(const char *tool, const char *fmt, ...)
     fprintf(stderr, "\n");
     va_end(ap);
     exit(1);
+}
+
+void tu_usage_error(const char *tool, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", tool);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see %s --help)\n", tool);
+    va_end(ap);
+    exit(2);
+}
+
+const char *tu_arg_value(const char *tool, int argc, char **argv, int *i)
+{
+    const char *opt = argv[*i];
+    if (*i + 1 >= argc) tu_usage_error(tool, "%s needs a value", opt);
+    const char *v = argv[*i + 1];
+    if (v[0] == '-' && v[1] == '-') tu_usage_error(tool, "%s needs a value, got the option %s", opt, v);
+    ++*i;
+    return v;
+}
+
+long tu_arg_long(const char *tool, const char *opt, const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi)
+        tu_usage_error(tool, "%s expects an integer from %ld to %ld, got '%s'", opt, lo, hi, s);
+    return v;
+}
+
+void tu_print_version(const char *tool)
+{
+    printf("%s (kwvk %d.%d.%d; JPEG decoder: %s)\n", tool, KWVK_VERSION_MAJOR, KWVK_VERSION_MINOR, KWVK_VERSION_PATCH,
+           tu_have_libjpeg() ? "libjpeg" : "stb_image");
+}
+
+int tu_stderr_is_tty(void) { return isatty(2); }
+
+int tu_have_libjpeg(void)
+{
+#ifdef KWVK_HAVE_LIBJPEG
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 void tu_check(const char *tool, kwvk_result r, const char *what)
@@ -149,28 +205,28 @@ fail:
     return NULL;
 }
 
-int tu_parse_shape(const char *s, uint32_t shape[4])
+int tu_parse_shape(const char *s, uint32_t shape[4], const char **err)
 {
-    unsigned long v[4];
-    int k = 0;
     const char *p = s;
-    while (k < 4) {
+    for (int k = 0; k < 4; k++) {
         char *end;
         errno = 0;
-        v[k] = strtoul(p, &end, 10);
-        if (end == p || errno || v[k] == 0 || v[k] > 1000000) return -1;
-        k++;
-        if (*end == 0) break;
-        if (*end != ',' && *end != 'x') return -1;
+        unsigned long v = (*p >= '0' && *p <= '9') ? strtoul(p, &end, 10) : 0;
+        if (v == 0 || errno || v > 1000000) {
+            *err = "N,C,H,W must be integers from 1 to 1000000";
+            return -1;
+        }
+        shape[k] = (uint32_t)v;
+        if (k < 3 && *end != ',') {
+            *err = *end ? "N,C,H,W must be separated by commas" : "four values N,C,H,W are needed";
+            return -1;
+        }
+        if (k == 3 && *end) {
+            *err = *end == ',' ? "more than four values (N,C,H,W)" : "N,C,H,W must be integers";
+            return -1;
+        }
         p = end + 1;
     }
-    if (k == 3) {
-        shape[0] = 1;
-        for (int i = 0; i < 3; i++) shape[i + 1] = (uint32_t)v[i];
-        return 0;
-    }
-    if (k != 4) return -1;
-    for (int i = 0; i < 4; i++) shape[i] = (uint32_t)v[i];
     return 0;
 }
 
@@ -179,6 +235,85 @@ double tu_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int tu_first_run_notice(const char *tool, const kwvk_net *net, const kwvk_context *ctx)
+{
+    kwvk_net_stats st;
+    kwvk_device_info di;
+    if (kwvk_net_get_stats(net, &st) != KWVK_OK || kwvk_context_device_info(ctx, &di) != KWVK_OK) return 0;
+    if (st.pipeline_cache_loaded || st.pipelines_created == 0) return 0;
+    fprintf(stderr, "%s: first run on %s: compiling %u GPU programs; later runs reuse them\n", tool, di.name,
+            st.pipelines_created);
+    return 1;
+}
+
+/* Warehouses of a model file: the distinct tensors that kw_assemble ops (type 3) read
+ * (docs/model-format.md). The file was validated by kwvk_model_load_file; bounds are checked
+ * again all the same. -1 when the file cannot be read. */
+static long count_warehouses(const char *path, uint64_t *values)
+{
+    size_t n = 0;
+    uint8_t *b = tu_read_file(path, &n);
+    if (!b) return -1;
+    long count = -1;
+    *values = 0;
+    if (n >= 64) {
+        uint32_t n_ops = le32(b + 28), n_tensors = le32(b + 24);
+        uint64_t ops = (uint64_t)le32(b + 40) | (uint64_t)le32(b + 44) << 32;
+        uint64_t tens = (uint64_t)le32(b + 32) | (uint64_t)le32(b + 36) << 32;
+        if (ops <= n && (uint64_t)n_ops * 160 <= n - ops && tens <= n && (uint64_t)n_tensors * 48 <= n - tens) {
+            uint32_t *seen = calloc(n_tensors ? n_tensors : 1, sizeof *seen);
+            if (seen) {
+                count = 0;
+                for (uint32_t i = 0; i < n_ops; i++) {
+                    const uint8_t *op = b + ops + (size_t)i * 160;
+                    uint32_t t = le32(op + 20);
+                    if (le32(op) != 3 || t >= n_tensors || seen[t]) continue;
+                    seen[t] = 1;
+                    count++;
+                    uint64_t nbytes = (uint64_t)le32(b + tens + (size_t)t * 48 + 32) |
+                                      (uint64_t)le32(b + tens + (size_t)t * 48 + 36) << 32;
+                    *values += nbytes / 4;
+                }
+                free(seen);
+            }
+        }
+    }
+    free(b);
+    return count;
+}
+
+void tu_print_model_info(FILE *f, const char *path, const kwvk_model *model)
+{
+    kwvk_model_info in;
+    if (kwvk_model_get_info(model, &in) != KWVK_OK) return;
+    fprintf(f, "model          %s\n", path);
+    fprintf(f, "architecture   %s\n", in.name);
+    fprintf(f, "input          %u x %u x %u (channels x height x width)\n", in.input_channels, in.input_height,
+            in.input_width);
+    fprintf(f, "preprocessing  ");
+    if (in.resize_short)
+        fprintf(f, "shorter side resized to %u (%s)%s", in.resize_short,
+                in.interpolation == KWVK_INTERP_BICUBIC ? "bicubic" : "bilinear", in.crop ? ", " : "");
+    else
+        fprintf(f, "resized to %u x %u (%s), ", in.input_width, in.input_height,
+                in.interpolation == KWVK_INTERP_BICUBIC ? "bicubic" : "bilinear");
+    if (in.resize_short && in.crop) fprintf(f, "centre crop %u, ", in.crop);
+    fprintf(f, "(x/255 - mean) / std\n");
+    for (uint32_t c = 0; c < in.input_channels && c < 4; c++)
+        fprintf(f, "%s%s%.4f / %.4f", c ? ", " : "", c ? "" : "  mean / std   ", (double)in.mean[c], (double)in.std[c]);
+    fprintf(f, "\n");
+    fprintf(f, "parameters     %llu (float32 values in the file)\n", (unsigned long long)in.num_parameters);
+    fprintf(f, "ops            %u, of which %u KernelWarehouse convolutions\n", in.num_ops, in.num_kw_layers);
+    uint64_t wh_values = 0;
+    long wh = count_warehouses(path, &wh_values);
+    if (wh >= 0)
+        fprintf(f, "warehouses     %ld (%llu parameters)\n", wh, (unsigned long long)wh_values);
+    const char *l0 = kwvk_model_label(model, 0);
+    fprintf(f, "classes        %u%s\n", in.num_classes, l0 && l0[0] ? ":" : " (no class names in the file)");
+    if (l0 && l0[0])
+        for (uint32_t k = 0; k < in.num_classes; k++) fprintf(f, "  %4u  %s\n", k, kwvk_model_label(model, k));
 }
 
 const char *tu_default_model(void)
@@ -279,7 +414,137 @@ static int jpeg_dht_ok(const uint8_t *d, size_t n)
     return 1;
 }
 
+#ifdef KWVK_HAVE_LIBJPEG
+/* libjpeg reports errors by calling error_exit, which must not return: jump back. */
+typedef struct tu_jerr {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    int truncated;
+} tu_jerr;
+
+static void tu_jpeg_error_exit(j_common_ptr c)
+{
+    tu_jerr *e = (tu_jerr *)c->err;
+    char m[JMSG_LENGTH_MAX];
+    c->err->format_message(c, m);
+    snprintf(tu_msg, sizeof tu_msg, "corrupt or unsupported JPEG: %s", m);
+    longjmp(e->jump, 1);
+}
+
+static void tu_jpeg_emit(j_common_ptr c, int level)
+{
+    /* warnings: only a premature end of the data (a truncated file) fails the decode, as
+     * in Pillow; libjpeg would fill the rest of the image with grey */
+    if (level == -1 && c->err->msg_code == JWRN_JPEG_EOF) ((tu_jerr *)c->err)->truncated = 1;
+}
+
+/* A progressive JPEG may hold thousands of tiny scans that take minutes to decode: refuse
+ * more than 1000 (libjpeg-turbo's own tools offer the same limit). */
+static void tu_jpeg_progress(j_common_ptr c)
+{
+    j_decompress_ptr d = (j_decompress_ptr)c;
+    if (d->input_scan_number > 1000) {
+        snprintf(tu_msg, sizeof tu_msg, "corrupt JPEG: more than 1000 progressive scans");
+        longjmp(((tu_jerr *)c->err)->jump, 1);
+    }
+}
+
+static uint8_t *decode_jpeg(const uint8_t *data, size_t size, int min_short, int *w, int *h, const char **err)
+{
+    struct jpeg_decompress_struct d;
+    tu_jerr jerr;
+    struct jpeg_progress_mgr progress = {.progress_monitor = tu_jpeg_progress};
+    uint8_t *volatile out = NULL;
+    memset(&jerr, 0, sizeof jerr);
+    d.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = tu_jpeg_error_exit;
+    jerr.pub.emit_message = tu_jpeg_emit;
+    if (setjmp(jerr.jump)) {
+        jpeg_destroy_decompress(&d);
+        free(out);
+        *err = tu_msg;
+        return NULL;
+    }
+    jpeg_create_decompress(&d);
+    d.progress = &progress;
+    /* libjpeg-turbo has no backing store: past this it fails instead of allocating more
+     * (progressive files keep all their coefficients in memory) */
+    d.mem->max_memory_to_use = 1024l << 20;
+    jpeg_mem_src(&d, data, (unsigned long)size);
+    jpeg_read_header(&d, TRUE);
+    uint64_t pixels = (uint64_t)d.image_width * d.image_height;
+    unsigned short_side = d.image_width < d.image_height ? d.image_width : d.image_height;
+    if (pixels > TU_MAX_JPEG_PIXELS || (pixels > TU_MAX_IMAGE_PIXELS && min_short <= 0)) {
+        snprintf(tu_msg, sizeof tu_msg, "the JPEG has %.1f million pixels (%ux%u); the limit is %.1f million%s",
+                 pixels / 1e6, d.image_width, d.image_height,
+                 (min_short > 0 ? TU_MAX_JPEG_PIXELS : TU_MAX_IMAGE_PIXELS) / 1e6,
+                 min_short > 0 ? "" : " at full resolution");
+        jpeg_destroy_decompress(&d);
+        *err = tu_msg;
+        return NULL;
+    }
+    if (d.progressive_mode && pixels > TU_MAX_IMAGE_PIXELS) {
+        /* libjpeg keeps every DCT coefficient of a progressive file in memory (2 bytes per
+         * coefficient, 1.5-3 per pixel), whatever the output scale */
+        snprintf(tu_msg, sizeof tu_msg,
+                 "the JPEG is progressive and has %.1f million pixels; progressive JPEGs are held whole in "
+                 "memory while decoding, so they are accepted up to %.1f million (baseline ones up to %.1f)",
+                 pixels / 1e6, TU_MAX_IMAGE_PIXELS / 1e6, TU_MAX_JPEG_PIXELS / 1e6);
+        jpeg_destroy_decompress(&d);
+        *err = tu_msg;
+        return NULL;
+    }
+    if (d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK) {
+        jpeg_destroy_decompress(&d);
+        *err = "CMYK JPEGs are not supported (convert the image to RGB)";
+        return NULL;
+    }
+    d.out_color_space = JCS_RGB;
+    d.scale_num = d.scale_denom = 8;
+    if (pixels > TU_MAX_IMAGE_PIXELS) /* the smallest DCT scale n/8 keeping min_short pixels */
+        for (unsigned n = 1; n < 8; n++)
+            if ((uint64_t)short_side * n / 8 >= (uint64_t)min_short) {
+                d.scale_num = n;
+                break;
+            }
+    jpeg_start_decompress(&d);
+    if (d.output_components != 3 || (uint64_t)d.output_width * d.output_height > TU_MAX_IMAGE_PIXELS)
+        ERREXIT(&d, JERR_CONVERSION_NOTIMPL); /* cannot happen for the scales above */
+    size_t stride = (size_t)d.output_width * 3;
+    out = malloc(stride * d.output_height);
+    if (!out) {
+        snprintf(tu_msg, sizeof tu_msg, "out of memory decoding a %ux%u JPEG", d.output_width, d.output_height);
+        longjmp(jerr.jump, 1);
+    }
+    while (d.output_scanline < d.output_height && !jerr.truncated) { /* stop at the end of the data */
+        JSAMPROW row = out + stride * d.output_scanline;
+        jpeg_read_scanlines(&d, &row, 1);
+    }
+    if (jerr.truncated) {
+        snprintf(tu_msg, sizeof tu_msg, "corrupt JPEG: the file is truncated");
+        longjmp(jerr.jump, 1);
+    }
+    jpeg_finish_decompress(&d);
+    *w = (int)d.output_width;
+    *h = (int)d.output_height;
+    jpeg_destroy_decompress(&d);
+    return out;
+}
+#endif
+
+int tu_min_decode_side(const kwvk_model_info *info)
+{
+    uint32_t s = info->resize_short;
+    if (!s) s = info->input_height > info->input_width ? info->input_height : info->input_width;
+    return (int)(2 * s);
+}
+
 uint8_t *tu_decode_rgb8(const uint8_t *data, size_t size, int *w, int *h, const char **err)
+{
+    return tu_decode_rgb8_scaled(data, size, 0, w, h, err);
+}
+
+uint8_t *tu_decode_rgb8_scaled(const uint8_t *data, size_t size, int min_short, int *w, int *h, const char **err)
 {
     int comp;
     *err = NULL;
@@ -287,13 +552,25 @@ uint8_t *tu_decode_rgb8(const uint8_t *data, size_t size, int *w, int *h, const 
         *err = size ? "the image file is larger than 2 GiB" : "the image file is empty";
         return NULL;
     }
+#ifdef KWVK_HAVE_LIBJPEG
+    /* JPEG (FF D8 FF): libjpeg, the decoder Pillow uses */
+    if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
+        return decode_jpeg(data, size, min_short, w, h, err);
+#else
+    (void)min_short;
+#endif
     if (!jpeg_dht_ok(data, size)) {
         *err = "corrupt JPEG (bad Huffman table)";
         return NULL;
     }
     /* a few hundred bytes may declare 16384 x 16384 pixels: check before decoding */
     if (stbi_info_from_memory(data, (int)size, w, h, &comp) && (uint64_t)*w * (uint64_t)*h > TU_MAX_IMAGE_PIXELS) {
-        *err = "the image has more than 33.5 million pixels";
+        snprintf(tu_msg, sizeof tu_msg,
+                 "the image has %.1f million pixels (%dx%d); images other than JPEG are decoded whole, up to "
+                 "%.1f million pixels%s",
+                 (double)*w * *h / 1e6, *w, *h, TU_MAX_IMAGE_PIXELS / 1e6,
+                 tu_have_libjpeg() ? " (larger JPEGs are decoded scaled down)" : "");
+        *err = tu_msg;
         return NULL;
     }
     /* Decoded in the file's own channel count and expanded to RGB here: stb_image 2.27 asked
@@ -336,11 +613,18 @@ int tu_load_image(const char *path, const kwvk_model *model, float *out, const c
     size_t size = 0;
     uint8_t *data = tu_read_file(path, &size);
     if (!data) {
-        *err = "cannot read the file";
+        snprintf(tu_msg, sizeof tu_msg, "cannot read the file: %s", strerror(errno));
+        *err = tu_msg;
         return -1;
     }
     int w, h;
-    uint8_t *rgb = tu_decode_rgb8(data, size, &w, &h, err);
+    kwvk_model_info info;
+    if (kwvk_model_get_info(model, &info) != KWVK_OK) {
+        free(data);
+        *err = kwvk_last_error();
+        return -1;
+    }
+    uint8_t *rgb = tu_decode_rgb8_scaled(data, size, tu_min_decode_side(&info), &w, &h, err);
     free(data);
     if (!rgb) return -1;
     int r = tu_preprocess_rgb8(rgb, w, h, model, out, err);

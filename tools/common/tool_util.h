@@ -5,6 +5,7 @@
 #include "kwvk.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 /* Print "tool: message" to stderr and exit(1). Tools, unlike the library, may exit. */
@@ -13,6 +14,22 @@ void tu_die(const char *tool, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn))
 #endif
     ;
+/* A mistake on the command line: print "tool: message (see --help)" and exit(2). */
+void tu_usage_error(const char *tool, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3), noreturn))
+#endif
+    ;
+/* The value of option argv[*i] (argv[*i + 1]; *i is advanced past it). A missing value, or
+ * one that is itself an option ("--model --json"), is a usage error. */
+const char *tu_arg_value(const char *tool, int argc, char **argv, int *i);
+/* `s` as a decimal integer in lo..hi for option `opt`; anything else ("abc", "12x", "",
+ * out of range) is a usage error that says what was expected. */
+long tu_arg_long(const char *tool, const char *opt, const char *s, long lo, long hi);
+/* "TOOL (kwvk X.Y.Z)" on stdout, for --version. */
+void tu_print_version(const char *tool);
+/* Is stderr a terminal (progress lines are drawn in place there)? */
+int tu_stderr_is_tty(void);
 /* Exit with a message if r != KWVK_OK. */
 void tu_check(const char *tool, kwvk_result r, const char *what);
 /* Read a whole file (malloc'd); NULL + errno on failure. */
@@ -21,17 +38,35 @@ void *tu_read_file(const char *path, size_t *size);
  * deflate data inflated by stb_image's zlib decoder, CRC-32 and length checked). Returns
  * malloc'd bytes, or NULL with *err set. */
 void *tu_read_file_gunzip(const char *path, size_t *size, const char **err);
-/* Parse "N,C,H,W" (or "C,H,W" with n = 1). */
-int tu_parse_shape(const char *s, uint32_t shape[4]);
+/* Parse "N,C,H,W": exactly four positive integers (at most 1,000,000 each) separated by
+ * commas. Returns 0, or -1 with *err saying what is wrong. */
+int tu_parse_shape(const char *s, uint32_t shape[4], const char **err);
 double tu_now_ms(void);
+/* After kwvk_net_prepare, before the first run: on a device without a pipeline cache yet,
+ * print "TOOL: first run on DEVICE: compiling N GPU programs; later runs reuse them" to
+ * stderr. Returns 1 when it did (the first run's time then includes compilation). */
+int tu_first_run_notice(const char *tool, const kwvk_net *net, const kwvk_context *ctx);
+/* Print a model's metadata (kwvk-run --info). */
+void tu_print_model_info(FILE *f, const char *path, const kwvk_model *model);
 /* Path of the default model shipped with kwvk: $KWVK_MODEL, else the source tree's
  * models/fmnist_kw1x.kwvk, else the installed copy. */
 const char *tu_default_model(void);
 
-/* Decode an image file (JPEG/PNG/BMP/... via stb_image) into float32 [c, h, w] with the
- * model's preprocessing (the library's kwvk_preprocess_images: shorter side to resize_short
- * with the model's interpolation, centre crop, grey for 1-channel models, (x/255 - mean)/std).
- * Returns 0 or -1 with *err set. */
+/* Image size limits. Images are decoded whole up to TU_MAX_IMAGE_PIXELS (a 48-50 MP phone
+ * photo fits). Larger JPEGs, up to TU_MAX_JPEG_PIXELS, are decoded scaled down by libjpeg's
+ * DCT scaling (when the tools are built with libjpeg) to the least size the model's
+ * preprocessing needs; other formats above the first limit are refused. */
+#define TU_MAX_IMAGE_PIXELS (1u << 26) /* 67.1 million */
+#define TU_MAX_JPEG_PIXELS 200000000u  /* 200 million */
+/* 1 when JPEGs are decoded by libjpeg (huge ones scaled down), 0 when by stb_image. */
+int tu_have_libjpeg(void);
+
+/* Decode an image file (JPEG via libjpeg when built with it, else stb_image; PNG/BMP/GIF/...
+ * via stb_image; a JPEG above TU_MAX_IMAGE_PIXELS scaled down while decoding, see
+ * tu_decode_rgb8_scaled) into float32 [c, h, w] with the model's preprocessing (the library's
+ * kwvk_preprocess_images: shorter side to resize_short with the model's interpolation,
+ * centre crop, grey for 1-channel models, (x/255 - mean)/std). Returns 0 or -1 with *err set
+ * (valid until the next call). */
 int tu_load_image(const char *path, const kwvk_model *model, float *out, const char **err);
 /* The preprocessing geometry of a w x h image for a model (the viewer's GPU copy of the
  * preprocessing plans with it): size after the resize (ow, oh),
@@ -41,10 +76,17 @@ typedef struct tu_geometry {
     int ow, oh, cw, ch, x0, y0;
 } tu_geometry;
 int tu_resize_geometry(int w, int h, const kwvk_model_info *info, tu_geometry *g, const char **err);
-/* Decode an image held in memory to RGB8 (stb_image), refusing files that would corrupt
- * memory in Debian's stb_image or that declare more than 2^25 pixels. Free with
- * tu_free_rgb8. NULL + *err on failure. */
+/* Decode an image held in memory to RGB8 at full resolution, refusing files that would
+ * corrupt memory in Debian's stb_image or that have more than TU_MAX_IMAGE_PIXELS pixels.
+ * Free with tu_free_rgb8. NULL + *err on failure. */
 uint8_t *tu_decode_rgb8(const uint8_t *data, size_t size, int *w, int *h, const char **err);
+/* The same for a caller that needs a shorter side of at least `min_short` pixels: a JPEG of
+ * more than TU_MAX_IMAGE_PIXELS (up to TU_MAX_JPEG_PIXELS) is decoded scaled down by 1/8 ..
+ * 7/8, the smallest scale whose shorter side is still >= min_short (0: never scaled). Images
+ * within TU_MAX_IMAGE_PIXELS are always decoded at full resolution. */
+uint8_t *tu_decode_rgb8_scaled(const uint8_t *data, size_t size, int min_short, int *w, int *h, const char **err);
+/* The shorter side tu_load_image asks the decoder for: twice the model's resize target. */
+int tu_min_decode_side(const kwvk_model_info *info);
 void tu_free_rgb8(uint8_t *rgb);
 /* Same from RGB8 pixels in memory (kwvk_preprocess_images on an RGB8 frame; used by the
  * viewer's test and the fuzzer). */

@@ -9,3 +9,23 @@
     check_official.py parity with the official KernelWarehouse code (docs/parity.md)
     make_fixtures.py  golden fixtures for tests/test_golden.c
 """
+
+
+def version():
+    """kwvk's version: the VERSION file `cmake --install` writes beside this package, else
+    the KWVK_VERSION_* defines of the source tree's engine/include/kwvk.h."""
+    import os
+    import re
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        with open(os.path.join(here, "VERSION"), encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(here, "..", "..", "engine", "include", "kwvk.h"), encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return "unknown"
+    parts = [re.search(rf"#define KWVK_VERSION_{k} (\d+)", text) for k in ("MAJOR", "MINOR", "PATCH")]
+    return ".".join(m.group(1) for m in parts) if all(parts) else "unknown"

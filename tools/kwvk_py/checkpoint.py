@@ -124,15 +124,55 @@ def _restricted_load(path):
         return ser._legacy_load(f, "cpu", restricted, encoding="utf-8")
 
 
+# Files people pass by mistake, by their first bytes: (prefix, what it is).
+_NOT_CHECKPOINTS = (
+    (b"KWVKMODL", "a kwvk model file (already converted; run it with kwvk-run or kwvk-classify)"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x89PNG", "a PNG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip file (decompress it first)"),
+    (b"\x08\x01\x12", "an ONNX model (export the PyTorch state_dict with torch.save instead)"),
+    (b"{", "a JSON file (a --kw-config goes with --kw-config, not --checkpoint)"),
+)
+
+
+def _file_type_problem(path, head):
+    """A one-line reason why `path` (first bytes `head`) is not a PyTorch checkpoint, or
+    None when it may be one: torch.save writes a zip archive (torch >= 1.6) or, in the
+    legacy format, a pickle (protocol 2+ starts with 0x80)."""
+    for prefix, what in _NOT_CHECKPOINTS:
+        if head.startswith(prefix):
+            return f"{path} is {what}, not a PyTorch checkpoint"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < (1 << 30):
+        return (f"{path} looks like a safetensors file, not a PyTorch checkpoint (load it with "
+                "safetensors and torch.save the state_dict)")
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                bad = z.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            return f"{path} is a damaged or truncated zip archive ({e}); save the checkpoint again"
+        if bad is not None:
+            return f"{path} is a damaged zip archive (member {bad} fails its CRC check)"
+        return None
+    if head[:1] == b"\x80":
+        return None
+    return (f"{path} is not a PyTorch checkpoint (torch.save writes a zip archive or a pickle; "
+            f"this file starts with {head[:8]!r})")
+
+
 def load_checkpoint(path):
     """Load a checkpoint safely; returns whatever it holds (dict / state_dict)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(4)
+            head = f.read(16)
     except OSError as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror}") from None
     if not head:
         raise CheckpointError(f"checkpoint {path} is empty")
+    problem = _file_type_problem(path, head)
+    if problem:
+        raise CheckpointError(problem)
     if _is_torchscript(path):
         raise CheckpointError(f"{path} is a TorchScript archive; save model.state_dict() with "
                               "torch.save instead")

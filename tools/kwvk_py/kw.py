@@ -1,7 +1,7 @@
 """kw.py - KernelWarehouse (Li & Yao, ICML 2024) layers for PyTorch, as kwvk runs them.
 
 Reproduces the eval-mode forward of the official implementation and its state_dict key
-names (see /work/shared/kw-spec.md); the code is kwvk's own.
+names (the math: docs/kw-math.md); the code is kwvk's own.
 
     WarehouseManager   records KW layers (reserve), creates the warehouses (store) and
                        gives every layer its attention and first cell (allocate)
@@ -61,7 +61,7 @@ def cells_claimed(num_mixtures, cell_num_ratio):
 
 class KWAttention(nn.Module):
     """Per-sample attention over the M cells of a warehouse plus one "zero" cell, for each
-    of the layer's `num_mixtures` kernel pieces (kw-spec section 2).
+    of the layer's `num_mixtures` kernel pieces (docs/kw-math.md section 2).
 
     Standard path (num_basis == 0): fc2 gives all nlm x (M + 1) logits.
     Basis path (num_basis > 0): fc2 gives, per mixture, nlc local logits, nb basis
@@ -166,7 +166,7 @@ class KWAttention(nn.Module):
 class KWConvNd(nn.Module):
     """A convolution whose kernel is assembled per sample from a shared warehouse.
 
-    Geometry (kw-spec section 1): the kernel [O, C/G, *k] is cut into GO x GI x GS pieces
+    Geometry (docs/kw-math.md section 1): the kernel [O, C/G, *k] is cut into GO x GI x GS pieces
     of one cell [co, ci, *ck] each; piece (s, o, i) is mixture row (s*GO + o)*GI + i.
     """
     dims = 0
@@ -373,7 +373,7 @@ class WarehouseManager(nn.Module):
                                                "nonlocal_basis_ratio"))
 
     def plan(self, wid):
-        """Cell shape [M, co, ci, *ck] of warehouse `wid` from its layers (kw-spec 4)."""
+        """Cell shape [M, co, ci, *ck] of warehouse `wid` from its layers (docs/kw-math.md section 4)."""
         s = self.settings()
         shapes = self.layer_shapes[wid]
         dims = len(shapes[0]) - 2

@@ -281,7 +281,7 @@ def _act(y, code):
 
 
 def _attention(op, T, x):
-    """kw_attention: [N, C, H, W] -> [N, nlm*M, 1, 1] (kw-spec section 2)."""
+    """kw_attention: [N, C, H, W] -> [N, nlm*M, 1, 1] (docs/kw-math.md section 2)."""
     import torch
     C, hid, nlm, M, nlc, nb, start = op.params[:7]
     n = x.shape[0]

@@ -59,7 +59,7 @@ def _init_static(net):
 # ---------------------------------------------------------------------------------------
 # ResNet (ImageNet and the small Fashion-MNIST variant)
 # ---------------------------------------------------------------------------------------
-# KW naming (kw-spec section 5): layers are named stage{s}_layer{l}_conv{c}; with sharing
+# KW naming (docs/kw-math.md section 5): layers are named stage{s}_layer{l}_conv{c}; with sharing
 # ("layer", "conv") there is one warehouse per stage. A stage's first block takes its
 # conv1 from the previous stage's warehouse ("handover"), and so does a stride-2
 # downsample. ResNet50's stage-0 conv1 and stride-1 downsample stay plain.

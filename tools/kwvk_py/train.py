@@ -132,6 +132,16 @@ def tune_malloc():
         pass
 
 
+def _portable(value):
+    """A path inside the repository as a path relative to its root (checkpoints are shipped,
+    and must not record the directories of the machine that trained them)."""
+    root = os.path.dirname(TOOLS_DIR)
+    if isinstance(value, str) and os.path.isabs(value) and \
+            os.path.commonpath([root, os.path.abspath(value)]) == root:
+        return os.path.relpath(value, root)
+    return value
+
+
 def train(args):
     tune_malloc()
     torch.set_num_threads(args.threads)
@@ -231,7 +241,7 @@ def train(args):
         "torch": torch.__version__,
     }
     torch.save({"model": model.state_dict(), "epoch": args.epochs - 1,
-                "args": {k: v for k, v in vars(args).items() if k != "func"},
+                "args": {k: _portable(v) for k, v in vars(args).items() if k != "func"},
                 "config": cfg}, ckpt_path)
     with open(base + ".json", "w") as f:
         json.dump(cfg, f, indent=2)
@@ -363,7 +373,7 @@ def main(argv=None):
     t.add_argument("--log-every", type=int, default=25)
     t.add_argument("--limit", type=int, default=0,
                    help="train on the first N training images only (smoke tests)")
-    t.add_argument("--out", default="/tmp/kwvk-train")
+    t.add_argument("--out", default="kwvk-train-out")
     t.add_argument("--labels", default=os.path.join(os.path.dirname(TOOLS_DIR), "models",
                                                     "fashion_mnist_classes.txt"))
     t.add_argument("--resume", action="store_true",
@@ -372,7 +382,7 @@ def main(argv=None):
     t.set_defaults(func=train)
     c = sub.add_parser("convert", help="convert a finished run (as train does at its end)")
     c.add_argument("--variant", choices=list(VARIANTS), required=True)
-    c.add_argument("--out", default="/tmp/kwvk-train")
+    c.add_argument("--out", default="kwvk-train-out")
     c.add_argument("--labels", default=t.get_default("labels"))
     c.set_defaults(func=convert_run)
     s = sub.add_parser("samples", help="write the sample PNGs")
@@ -380,7 +390,7 @@ def main(argv=None):
     s.add_argument("--out", required=True)
     s.set_defaults(func=samples)
     b = sub.add_parser("table", help="print the results table from <out>/*.record.json")
-    b.add_argument("--out", default="/tmp/kwvk-train")
+    b.add_argument("--out", default="kwvk-train-out")
     b.add_argument("--json", help="also write the records as one JSON list to this file")
     b.set_defaults(func=table)
     args = p.parse_args(argv)

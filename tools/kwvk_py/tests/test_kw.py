@@ -1,4 +1,4 @@
-"""KW modules: state_dict key names and shapes (kw-spec section 6), warehouse planning,
+"""KW modules: state_dict key names and shapes (docs/kw-math.md section 6), warehouse planning,
 name fusing, start cells, temperature."""
 import unittest
 
@@ -57,7 +57,7 @@ class KeyNamesTest(unittest.TestCase):
         self.assertEqual(list(sd["classifier.1.conv.attention.fc1.weight"].shape), [40, 1280])
 
     def test_official_param_counts(self):
-        # numbers of the official README / kw-spec section 7
+        # numbers of the official README / docs/kw-math.md section 7
         for cfg, params in [
                 (dict(model="kw_resnet18", sharing_range="layer_conv"), 11932148),
                 (dict(model="kw_mobilenetv2_050", sharing_range=["layer", "pwconv"]), 2854522),
