@@ -5,6 +5,8 @@
  * invocation writes is visible to the others after memoryBarrierBuffer + barrier):
  *   1. g[c]  = mean of x[s, c, :, :]                     one invocation per channel
  *   2. h[r]  = ReLU(fc1_w[r] . g + fc1_b[r])             one per hidden unit
+ *      (LNORM: h = ReLU(LayerNorm(fc1_w g + fc1_b)), b1 holding [fc1_b, LN weight, LN bias];
+ *      every invocation computes the mean and variance of the hid values itself)
  *   3. (BASIS) f[m, k] = fc2_w[m*rpm + k] . h            one per (mixture row, fc2 output)
  *   4. z[m, j] = the M + 1 logits of mixture row m       one per (row, logit)
  *        standard: fc2_w[m*(M+1) + j] . h + fc2_b[m*(M+1) + j]
@@ -21,6 +23,7 @@
 layout(constant_id = 0) const uint LS = 64;
 layout(constant_id = 1) const uint BASIS = 0;
 layout(constant_id = 2) const uint VEC4 = 0; /* rows of x start on vec4 boundaries, hw % 4 == 0 */
+layout(constant_id = 3) const uint LNORM = 0; /* LayerNorm hidden norm */
 layout(local_size_x_id = 0) in;
 
 /* x is read as float or, with VEC4, as vec4: two declarations of one binding */
@@ -40,6 +43,7 @@ layout(push_constant) uniform P {
     uint hw;                      /* spatial size of x */
     uint g_off, h_off, f_off, z_off, d_off; /* scratch sections (floats, per-sample blocks) */
     float scale;                  /* 1 / hw */
+    float eps;                    /* LNORM: the LayerNorm's eps */
 } pc;
 
 /* make the scratch writes of the phase before visible to the whole workgroup */
@@ -72,14 +76,31 @@ void main()
     }
     phase_end();
 
-    /* 2. fc1 (BatchNorm folded) + ReLU */
+    /* 2. fc1 (BatchNorm folded) + ReLU, or fc1 + LayerNorm + ReLU */
     for (uint r = lid; r < pc.hid; r += LS) {
         uint wb = pc.w1off + r * pc.C;
         float acc = 0.0;
         for (uint c = 0; c < pc.C; c++) acc += w1[wb + c] * sc[g0 + c];
-        sc[h0 + r] = max(acc + b1[pc.b1off + r], 0.0);
+        sc[h0 + r] = LNORM != 0 ? acc + b1[pc.b1off + r] : max(acc + b1[pc.b1off + r], 0.0);
     }
     phase_end();
+    if (LNORM != 0) {
+        float sum = 0.0;
+        for (uint r = 0; r < pc.hid; r++) sum += sc[h0 + r];
+        const float mean = sum / float(pc.hid);
+        float sq = 0.0;
+        for (uint r = 0; r < pc.hid; r++) {
+            const float d = sc[h0 + r] - mean;
+            sq += d * d;
+        }
+        const float rstd = inversesqrt(sq / float(pc.hid) + pc.eps);
+        barrier(); /* every invocation has read h before any overwrites it */
+        for (uint r = lid; r < pc.hid; r += LS) {
+            const float v = (sc[h0 + r] - mean) * rstd;
+            sc[h0 + r] = max(v * b1[pc.b1off + pc.hid + r] + b1[pc.b1off + 2u * pc.hid + r], 0.0);
+        }
+        phase_end();
+    }
 
     /* 3. basis path: fc2 (no bias) -> [local, basis, zero] per mixture row */
     if (BASIS != 0) {

@@ -8,6 +8,7 @@
 #define KW_ACT_NONE 0u
 #define KW_ACT_RELU 1u
 #define KW_ACT_RELU6 2u
+#define KW_ACT_GELU 3u /* conv2d only */
 
 /* Epilogue flags of the convolution shaders (conv2d, conv_wino_out), a specialisation
  * constant: bits 0-1 the activation code, then one bit per optional epilogue input. */

@@ -38,19 +38,6 @@ typedef struct result {
     size_t out_per;
 } result;
 
-/* a JSON string literal: quotes, backslashes and control bytes escaped */
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static void parse_batches(const char *s, result *r)
 {
     r->n_batches = 0;
@@ -244,16 +231,16 @@ int main(int argc, char **argv)
         FILE *f = fopen(json, "w");
         if (!f) tu_die(TOOL, "cannot write %s", json);
         fprintf(f, "{\n  \"device\": ");
-        json_str(f, di.name);
+        tu_json_str(f, di.name);
         fprintf(f, ",\n  \"driver\": ");
-        json_str(f, di.driver_info);
+        tu_json_str(f, di.driver_info);
         fprintf(f, ",\n  \"context_ms\": %.3f,\n  \"models\": [\n", t_ctx);
         for (int m = 0; m < n_models; m++) {
             result *r = &res[m];
             fprintf(f, "    {\"path\": ");
-            json_str(f, r->path);
+            tu_json_str(f, r->path);
             fprintf(f, ", \"name\": ");
-            json_str(f, r->name);
+            tu_json_str(f, r->name);
             fprintf(f,
                     ", \"params\": %llu, \"load_ms\": %.3f, \"create_ms\": %.3f, "
                     "\"pipeline_ms\": %.3f, \"weight_bytes\": %llu, \"activation_bytes\": %llu, \"peak_bytes\": %llu, "

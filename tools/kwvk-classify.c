@@ -241,20 +241,6 @@ static void walk_dir(const char *dir, file_list *l, int depth, int *failed)
     free(names.paths);
 }
 
-/* JSON string literal: quotes, backslashes and control bytes escaped (bytes >= 0x80 are
- * passed through: file names are UTF-8 on the systems this runs on). */
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* Decode and preprocess files[0..n) into `input` ([n, C, H, W] as the model's metadata
  * says). A file that fails gets why[i] = the reason (its slot is zeroed), else NULL. The one
  * place the pixels are made: to be replaced by the library's image input. */
@@ -282,12 +268,12 @@ static void print_result(const kwvk_model *model, const char *file, const float 
     tu_topk(prob, K, k, idx);
     if (json) {
         fputs("{\"file\": ", stdout);
-        json_str(stdout, file);
+        tu_json_str(stdout, file);
         fputs(", \"top\": [", stdout);
         for (uint32_t j = 0; j < k; j++) {
             const char *label = kwvk_model_label(model, idx[j]);
             fputs(j ? ", {\"label\": " : "{\"label\": ", stdout);
-            json_str(stdout, label ? label : "");
+            tu_json_str(stdout, label ? label : "");
             printf(", \"index\": %u, \"prob\": %.6g}", idx[j], (double)prob[idx[j]]);
         }
         fputs("]}\n", stdout);

@@ -14,6 +14,7 @@ static kw_ref_fn *const refs[KW_OP_COUNT] = {
     [KW_OP_GLOBAL_AVGPOOL] = kw_ref_global_avgpool,
     [KW_OP_ADD] = kw_ref_add,
     [KW_OP_SOFTMAX] = kw_ref_softmax,
+    [KW_OP_LAYERNORM] = kw_ref_layernorm,
 };
 
 bool kw_ref_op(const kw_op *op, const kw_tensor *const *t, uint32_t n, const kw_shape *in, const float *const *x,

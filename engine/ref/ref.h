@@ -27,6 +27,8 @@ kw_ref_fn kw_ref_add;            /* ref_misc.c */
 kw_ref_fn kw_ref_softmax;        /* ref_misc.c */
 kw_ref_fn kw_ref_kw_attention;   /* ref_kw.c */
 kw_ref_fn kw_ref_kw_assemble;    /* ref_kw.c */
+kw_ref_fn kw_ref_layernorm;      /* ref_norm.c */
+
 
 /* The activation codes of docs/model-format.md (ref_conv.c). */
 double kw_ref_act(double v, int32_t act);

@@ -1,11 +1,14 @@
 /* ref_conv.c - plain-C reference of conv2d (PyTorch semantics, double accumulation). */
 #include "ref.h"
 
+#include <math.h>
+
 /* Activation in double (shared with ref_misc.c; the prototype belongs in ref.h). */
 double kw_ref_act(double v, int32_t act)
 {
     if (act == (int32_t)KW_ACT_RELU) return v > 0.0 ? v : 0.0;
     if (act == (int32_t)KW_ACT_RELU6) return v < 0.0 ? 0.0 : (v > 6.0 ? 6.0 : v);
+    if (act == (int32_t)KW_ACT_GELU) return 0.5 * v * (1.0 + erf(v * 0.70710678118654752440));
     return v;
 }
 

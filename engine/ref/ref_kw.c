@@ -9,8 +9,10 @@
 /* kw_attention                                                                             */
 /* ---------------------------------------------------------------------------------------- */
 
-/* params: kw_attention_params (nb 0: the standard path)
- * tensors: 0 fc1_w [hid, C], 1 fc1_b [hid], 2 fc2_w [rows, hid], 3 fc2_b [rows] (standard),
+/* params: kw_attention_params (nb 0: the standard path; norm KW_ATT_NORM_LAYERNORM: a LayerNorm
+ * of the hidden vector with eps)
+ * tensors: 0 fc1_w [hid, C], 1 fc1_b [hid] (LayerNorm: [3, hid], fc1 bias, LN weight, LN bias),
+ *          2 fc2_w [rows, hid], 3 fc2_b [rows] (standard),
  *          4 fc3_w [M - nlc, nb] (basis, absent when M == nlc), 5 basis_bias [nlm*(M+1)] */
 void kw_ref_kw_attention(const kw_op *op, const kw_tensor *const *t, uint32_t n,
                          const kw_shape *in, const float *const *x, kw_shape out, float *y)
@@ -40,12 +42,22 @@ void kw_ref_kw_attention(const kw_op *op, const kw_tensor *const *t, uint32_t n,
             for (uint64_t p = 0; p < hw; p++) acc += xs[(uint64_t)c * hw + p];
             g[c] = acc / (double)hw;
         }
-        /* 2. fc1 (BatchNorm folded into its bias) + ReLU */
+        /* 2. fc1 (BatchNorm folded into its bias, or followed by a LayerNorm) + ReLU */
         for (uint32_t j = 0; j < hid; j++) {
             double acc = t[1]->data[j];
             for (uint32_t c = 0; c < C; c++) acc += (double)t[0]->data[(uint64_t)j * C + c] * g[c];
-            h[j] = acc > 0.0 ? acc : 0.0;
+            h[j] = acc;
         }
+        if (op->att.norm == KW_ATT_NORM_LAYERNORM) {
+            double mean = 0.0, var = 0.0;
+            for (uint32_t j = 0; j < hid; j++) mean += h[j];
+            mean /= hid;
+            for (uint32_t j = 0; j < hid; j++) var += (h[j] - mean) * (h[j] - mean);
+            const double rstd = 1.0 / sqrt(var / hid + (double)op->att.eps);
+            for (uint32_t j = 0; j < hid; j++)
+                h[j] = (h[j] - mean) * rstd * t[1]->data[hid + j] + t[1]->data[2 * hid + j];
+        }
+        for (uint32_t j = 0; j < hid; j++) h[j] = h[j] > 0.0 ? h[j] : 0.0;
         for (uint32_t m = 0; m < nlm; m++) {
             /* 3./4. fc2 for this mixture row */
             for (uint32_t r = 0; r < rows_per_mix; r++) {

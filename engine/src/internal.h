@@ -279,8 +279,12 @@ enum {
     KW_OP_GLOBAL_AVGPOOL = 6,
     KW_OP_ADD = 7,
     KW_OP_SOFTMAX = 8,
+    KW_OP_LAYERNORM = 9,
     KW_OP_COUNT
 };
+
+/* kw_attention param 7: how the hidden vector is normalised before its ReLU */
+enum { KW_ATT_NORM_FOLDED = 0, KW_ATT_NORM_LAYERNORM = 1 };
 
 typedef struct kw_tensor {
     uint32_t ndim;
@@ -300,6 +304,9 @@ typedef struct kw_conv2d_params {
 typedef struct kw_attention_params {
     int32_t C, hid, nlm, M; /* in channels, hidden, mixture rows, cells */
     int32_t nlc, nb, start; /* local cells, basis count (0: standard path), start_cell_idx */
+    int32_t norm;           /* hidden norm (KW_ATT_NORM_*) */
+    float eps;              /* its eps (LayerNorm) */
+    int32_t eps_bits;       /* as stored (0 without a LayerNorm) */
 } kw_attention_params;
 
 typedef struct kw_assemble_params {
@@ -316,6 +323,11 @@ typedef struct kw_add_params {
     int32_t act;
 } kw_add_params;
 
+typedef struct kw_layernorm_params {
+    int32_t C;  /* channels */
+    float eps;  /* stored as float32 bits */
+} kw_layernorm_params;
+
 typedef struct kw_op {
     uint32_t type;
     uint32_t n_inputs;
@@ -328,6 +340,7 @@ typedef struct kw_op {
         kw_assemble_params assemble;
         kw_pool2d_params pool;
         kw_add_params add;
+        kw_layernorm_params ln;
     };
 } kw_op;
 

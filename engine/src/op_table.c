@@ -15,6 +15,7 @@ static const kw_op_def *const table[KW_OP_COUNT] = {
     [KW_OP_GLOBAL_AVGPOOL] = &kw_op_global_avgpool_def,
     [KW_OP_ADD] = &kw_op_add_def,
     [KW_OP_SOFTMAX] = &kw_op_softmax_def,
+    [KW_OP_LAYERNORM] = &kw_op_layernorm_def,
 };
 
 const kw_op_def *kw_op_def_of(uint32_t type)

@@ -66,6 +66,7 @@ extern const kw_op_def kw_op_avgpool2d_def;      /* ops_misc.c */
 extern const kw_op_def kw_op_global_avgpool_def; /* ops_misc.c */
 extern const kw_op_def kw_op_add_def;            /* ops_misc.c */
 extern const kw_op_def kw_op_softmax_def;        /* ops_misc.c */
+extern const kw_op_def kw_op_layernorm_def;      /* ops_norm.c */
 
 /* ---------------------------------------------------------------------------------------- */
 /* Through the table                                                                        */

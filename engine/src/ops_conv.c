@@ -311,7 +311,7 @@ static bool conv_validate(const kwvk_model *m, const kw_op *op, uint32_t index, 
         return BAD("padding %dx%d out of range", c->ph, c->pw);
     if (!kw_in_range(G, 1, 65536) || C % G || O % G)
         return BAD("groups %d do not divide in_channels %d and out_channels %d", G, C, O);
-    if (!kw_in_range(c->act, 0, 2)) return BAD("activation %d unknown", c->act);
+    if (!kw_in_range(c->act, 0, KW_ACT_GELU)) return BAD("activation %d unknown", c->act);
     if (!kw_check_inputs(op, index, 1u, 6u, msg, msg_len)) return false;
     bool dyn = op->inputs[1] != KW_NONE;
     if (dyn == (op->tensors[0] != KW_NONE)) return BAD("needs exactly one of a static weight tensor and a weight input");

@@ -76,6 +76,9 @@ typedef struct att_geom {
     uint64_t hw;         /* spatial size of the input */
     uint64_t g_off, h_off, z_off, bytes; /* scratch sections (bytes) */
     uint64_t l_off, d_off; /* fused path only: logits [n, nlm, M + 1], denominators [n, nlm] */
+    bool ln;               /* LayerNorm hidden norm (fc1_b holds [3, hid]: bias, LN weight, LN bias) */
+    float eps;
+    uint64_t ln_off;       /* multi-dispatch path with ln: the normalised hidden vectors [n, hid] */
 } att_geom;
 
 static uint64_t round256(uint64_t v) { return (v + 255) & ~(uint64_t)255; }
@@ -99,7 +102,10 @@ static att_geom att_geometry(const kw_op *op, uint32_t n, const kw_shape *in)
     g.z_off = g.h_off + round256((uint64_t)n * g.hid * 4);
     g.l_off = g.z_off + (g.nb ? round256((uint64_t)n * g.nlm * g.rpm * 4) : 0);
     g.d_off = g.l_off + round256((uint64_t)n * g.nlm * (g.M + 1) * 4);
-    g.bytes = g.d_off + round256((uint64_t)n * g.nlm * 4);
+    g.ln_off = g.d_off + round256((uint64_t)n * g.nlm * 4);
+    g.ln = a->norm == KW_ATT_NORM_LAYERNORM;
+    g.eps = g.ln ? a->eps : 0.0f;
+    g.bytes = g.ln_off + (g.ln ? round256((uint64_t)n * g.hid * 4) : 0);
     return g;
 }
 
@@ -339,12 +345,12 @@ static kwvk_result record_fused(kw_rec *rec, const kw_op_call *call, const att_g
         uint32_t xoff, w1off, b1off, w2off, b2off, w3off, soff, aoff;
         uint32_t C, hid, nlm, M, nlc, nb, start, rpm, hw;
         uint32_t g_off, h_off, f_off, z_off, d_off;
-        float scale;
+        float scale, eps;
     } pc;
     kw_view v[8];
     v[0] = kw_view_floats(ctx, call->vin[0], 0, (uint64_t)call->n * g->C * g->hw, &pc.xoff);
     v[1] = kw_view_floats(ctx, call->vt[0], 0, (uint64_t)g->hid * g->C, &pc.w1off);
-    v[2] = kw_view_floats(ctx, call->vt[1], 0, g->hid, &pc.b1off);
+    v[2] = kw_view_floats(ctx, call->vt[1], 0, (g->ln ? 3ull : 1ull) * g->hid, &pc.b1off);
     v[3] = kw_view_floats(ctx, call->vt[2], 0, (uint64_t)g->nlm * (basis ? g->rpm : g->M + 1) * g->hid, &pc.w2off);
     v[4] = kw_view_floats(ctx, basis ? call->vt[5] : call->vt[3], 0, (uint64_t)g->nlm * (g->M + 1), &pc.b2off);
     if (basis && g->M > g->nlc) {
@@ -370,11 +376,12 @@ static kwvk_result record_fused(kw_rec *rec, const kw_op_call *call, const att_g
     pc.z_off = (uint32_t)(g->l_off / 4);
     pc.d_off = (uint32_t)(g->d_off / 4);
     pc.scale = (float)(1.0 / (double)g->hw);
+    pc.eps = g->eps;
     /* vec4 loads of x when every channel row starts on a vec4 boundary */
     const uint32_t vec4 = g->hw % 4 == 0 && pc.xoff % 4 == 0;
-    uint32_t spec[3] = {KW_LS, basis ? 1u : 0u, vec4};
+    uint32_t spec[4] = {KW_LS, basis ? 1u : 0u, vec4, g->ln ? 1u : 0u};
     kw_pipeline *pipe;
-    KW_TRY(kw_pipeline_get(ctx, "kw_attention", spec, 3, &pipe));
+    KW_TRY(kw_pipeline_get(ctx, "kw_attention", spec, 4, &pipe));
     return kw_rec_dispatch(rec, pipe, v, 8, (1u << 6) | (1u << 7), &pc, sizeof pc, call->n, 1, 1);
 }
 
@@ -405,18 +412,28 @@ static kwvk_result attention_record(kw_rec *rec, const kw_op_call *call)
 
     /* 1. global average pool */
     KW_TRY(record_pool(rec, call, &g, gview));
-    /* 2. fc1 + ReLU */
+    /* 2. fc1 + ReLU (with a LayerNorm hidden norm: fc1, then LayerNorm + ReLU into its own
+     * scratch section, which the later steps read as h) */
     fc_job fc1 = {.ctx = NULL};
     fc1.v = gview;
     fc1.w = call->vt[0];
-    fc1.b = call->vt[1];
+    fc1.b = kw_view_of(call->vt[1].buf, call->vt[1].offset, (uint64_t)g.hid * 4);
     fc1.y = hview;
     fc1.K = g.C;
     fc1.rows = g.hid;
     fc1.vs = g.C;
     fc1.ys = g.hid;
-    fc1.relu = true;
+    fc1.relu = !g.ln;
     KW_TRY(record_fc(rec, &fc1, call->n, "fc1"));
+    if (g.ln) {
+        const kw_view b1 = call->vt[1];
+        kw_view lnview = kw_view_of(sv.buf, sv.offset + g.ln_off, (uint64_t)call->n * g.hid * 4);
+        KW_TRY(kw_layernorm_dispatch(rec, hview,
+                                     kw_view_of(b1.buf, b1.offset + (uint64_t)g.hid * 4, (uint64_t)g.hid * 4),
+                                     kw_view_of(b1.buf, b1.offset + (uint64_t)g.hid * 8, (uint64_t)g.hid * 4),
+                                     lnview, call->n, g.hid, 1, g.eps, KW_ACT_RELU));
+        hview = lnview;
+    }
     if (g.nb == 0) return record_mix(rec, call, &g, hview);
 
     /* 3. basis path: fc2 (no bias) -> [local, basis, zero] per mixture row */
@@ -585,14 +602,16 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
 
 #define BAD KW_BAD
 
-/* params: 0 C, 1 hidden, 2 nlm, 3 M, 4 nlc, 5 nb (0 = standard path), 6 start_cell_idx
- * tensors: 0 fc1_w [hid, C], 1 fc1_b [hid], 2 fc2_w [rows, hid], 3 fc2_b [rows] (standard),
+/* params: 0 C, 1 hidden, 2 nlm, 3 M, 4 nlc, 5 nb (0 = standard path), 6 start_cell_idx,
+ *         7 hidden norm (KW_ATT_NORM_*), 8 the LayerNorm's eps (float32 bits)
+ * tensors: 0 fc1_w [hid, C], 1 fc1_b [hid] (LayerNorm: [3, hid]: fc1 bias, LN weight, LN bias),
+ *          2 fc2_w [rows, hid], 3 fc2_b [rows] (standard),
  *          4 fc3_w [M - nlc, nb] (basis, absent when M == nlc), 5 basis_bias [nlm*(M+1)] */
 static void attention_decode(kw_op *op)
 {
     const int32_t *p = op->p;
     op->att = (kw_attention_params){.C = p[0], .hid = p[1], .nlm = p[2], .M = p[3], .nlc = p[4], .nb = p[5],
-                                    .start = p[6]};
+                                    .start = p[6], .norm = p[7], .eps = kw_param_f32(p[8]), .eps_bits = p[8]};
 }
 
 static bool attention_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len)
@@ -605,9 +624,13 @@ static bool attention_validate(const kwvk_model *m, const kw_op *op, uint32_t in
     if (!kw_in_range(M, 1, 1 << 20)) return BAD("cells %d out of range", M);
     if ((int64_t)nlm * (M + 1) > (1 << 26)) return BAD("nlm x (cells+1) too large");
     if (!kw_check_inputs(op, index, 1u, 0u, msg, msg_len)) return false;
-    uint32_t d1[2] = {(uint32_t)hid, (uint32_t)C}, h1[1] = {(uint32_t)hid};
+    const bool ln = a->norm == KW_ATT_NORM_LAYERNORM; /* fc1_b is then [3, hid]: bias, LN weight, LN bias */
+    if (!kw_in_range(a->norm, KW_ATT_NORM_FOLDED, KW_ATT_NORM_LAYERNORM)) return BAD("hidden norm %d unknown", a->norm);
+    if (ln && !(a->eps > 0.0f && a->eps < 1.0f)) return BAD("LayerNorm eps %g out of range (0, 1)", (double)a->eps);
+    if (!ln && a->eps_bits != 0) return BAD("eps given without a LayerNorm hidden norm");
+    uint32_t d1[2] = {(uint32_t)hid, (uint32_t)C}, h1[2] = {ln ? 3u : 1u, (uint32_t)hid};
     if (!kw_check_tensor(m, op, 0, true, 2, d1, "fc1_w", msg, msg_len)) return false;
-    if (!kw_check_tensor(m, op, 1, true, 1, h1, "fc1_b", msg, msg_len)) return false;
+    if (!kw_check_tensor(m, op, 1, true, 2, h1, ln ? "fc1_b + LayerNorm" : "fc1_b", msg, msg_len)) return false;
     if (nb == 0) {
         uint32_t rows = (uint32_t)nlm * (uint32_t)(M + 1);
         uint32_t d2[2] = {rows, (uint32_t)hid}, b2[1] = {rows};

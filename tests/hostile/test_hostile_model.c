@@ -314,7 +314,7 @@ static void op_cases(void)
     CASE("conv dilation 0", FMT, "dilation", mw_put32(b, OREC(0) + 64 + 28, 0));
     CASE("conv groups 0", FMT, "groups 0", mw_put32(b, OREC(0) + 64 + 36, 0));
     CASE("conv groups 3 (do not divide 4)", FMT, "groups 3", mw_put32(b, OREC(2) + 64 + 36, 3));
-    CASE("conv activation 3", FMT, "activation 3", mw_put32(b, OREC(0) + 64 + 40, 3));
+    CASE("conv activation 4", FMT, "activation 4", mw_put32(b, OREC(0) + 64 + 40, 4));
     CASE("conv out_channels -1", FMT, "out_channels -1", mw_put32(b, OREC(0) + 64, (uint32_t)-1));
     CASE("conv out_channels 2^31-1", FMT, "out_channels", mw_put32(b, OREC(0) + 64, 0x7FFFFFFFu));
     /* op 2 (4 -> 4, 3x3) declared as 8 -> 4 in 2 groups: same weight size, wrong input */
@@ -345,6 +345,12 @@ static void kw_cases(void)
     CASE("kw_attention nlc on the standard path", FMT, "standard path", mw_put32(b, OREC(0) + 64 + 16, 1));
     CASE("kw_attention basis count -1", FMT, "basis count", mw_put32(b, OREC(0) + 64 + 20, (uint32_t)-1));
     CASE("kw_attention fc2_b missing", FMT, "fc2_b", mw_put32(b, OREC(0) + 32, MW_NONE));
+    CASE("kw_attention hidden norm 2", FMT, "hidden norm 2 unknown", mw_put32(b, OREC(0) + 64 + 28, 2));
+    CASE("kw_attention eps without a LayerNorm", FMT, "eps given without", mw_put32(b, OREC(0) + 64 + 32, 1));
+    /* LayerNorm hidden norm (eps 1e-5): tensor 1 must then hold [3, hidden] */
+    CASE("kw_attention LayerNorm with a [hidden] fc1_b", FMT, "fc1_b + LayerNorm", mw_put32(b, OREC(0) + 64 + 28, 1);
+         mw_put32(b, OREC(0) + 64 + 32, 0x3727C5ACu));
+    CASE("kw_attention LayerNorm eps 0", FMT, "eps 0 out of range", mw_put32(b, OREC(0) + 64 + 28, 1));
     CASE("kw_assemble cell out-channels 3 (do not divide 4)", FMT, "do not divide", mw_put32(b, OREC(1) + 64 + 16, 3));
     CASE("kw_assemble cell kernel 2 (does not divide 3)", FMT, "does not divide", mw_put32(b, OREC(1) + 64 + 24, 2));
     /* kw_assemble with co = ci = 1 and M = 6: the warehouse [6, 1, 1, 9] has the same size,

@@ -91,6 +91,9 @@ void tu_free_rgb8(uint8_t *rgb);
  * fuzzer). */
 int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model *model, float *out, const char **err);
 /* Index of the k largest values (k <= 16). */
+/* Write `s` as a JSON string literal: quotes, backslashes and control bytes escaped; bytes that
+ * are not valid UTF-8 (a file name is just bytes) become U+FFFD, so every line stays JSON. */
+void tu_json_str(FILE *f, const char *s);
 void tu_topk(const float *v, uint32_t n, uint32_t k, uint32_t *idx);
 void tu_softmax(const float *v, uint32_t n, float *out);
 

@@ -55,6 +55,8 @@ CASES = [
     ("KW 1/2x MobileNetV2 1.0", "configs/mobilenetv2_100/kw1d2x_mobilenetv2_100.json", 2.65),
     ("KW 1x MobileNetV2 1.0", "configs/mobilenetv2_100/kw1x_mobilenetv2_100.json", 5.17),
     ("KW 4x MobileNetV2 1.0", "configs/mobilenetv2_100/kw4x_mobilenetv2_100.json", 11.38),
+    ("ConvNeXt-Tiny", "configs/convnext/convnext_tiny.json", 28.59),
+    ("KW 1x ConvNeXt-Tiny", "configs/convnext/kw1x_convnext_tiny.json", 39.37),
 ]
 
 OFFICIAL_FILES = {   # our arch name -> (official file, function name)
@@ -68,6 +70,11 @@ OFFICIAL_FILES = {   # our arch name -> (official file, function name)
     "kw_mobilenetv2_100": ("models/kw_mobilenetv2.py", "kw_mobilenetv2_100"),
     "kw1d2x_mobilenetv2_050": ("models/kw1d2x_mobilenetv2.py", "kw1d2x_mobilenetv2_050"),
     "kw1d2x_mobilenetv2_100": ("models/kw1d2x_mobilenetv2.py", "kw1d2x_mobilenetv2_100"),
+    "convnext_tiny": ("models/convnext.py", "convnext_tiny"),
+    "kw_convnext_tiny": ("models/kw_convnext.py", "kw_convnext_tiny"),
+    # the classes, which take depths and dims (reduced ConvNeXts for quick tests)
+    "convnext": ("models/convnext.py", "ConvNeXt"),
+    "kw_convnext": ("models/kw_convnext.py", "KW_ConvNeXt"),
 }
 
 
@@ -134,7 +141,8 @@ def official_kwargs(cfg):
                   cell_outplane_ratio=cfg.get("cell_outplane_ratio"),
                   sharing_range=cfg.get("sharing_range", []),
                   nonlocal_basis_ratio=cfg.get("nonlocal_basis_ratio", 1.0),
-                  dropout=cfg.get("dropout", 0.0))
+                  dropout=cfg.get("dropout", 0.0),
+                  depths=cfg.get("depths"), dims=cfg.get("dims"))
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
@@ -144,9 +152,12 @@ def set_official_temperature(net, t):
             m.update_temperature(t)
 
 
-def compare(label, rel, root, fns, size, seed):
-    with open(os.path.join(root, rel)) as f:
-        cfg = json.load(f)
+def compare(label, rel, root, fns, size, seed, cfg=None):
+    """One configuration: `rel` in the checkout, or the config dict `cfg` (rel then only
+    labels it)."""
+    if cfg is None:
+        with open(os.path.join(root, rel)) as f:
+            cfg = json.load(f)
     arch = cfg["model"]
     row = {"label": label, "config": rel, "arch": arch}
     torch.manual_seed(seed)

@@ -19,7 +19,10 @@ is what tools/kwvk-convert runs. Steps:
                   [M, co, ci, ckh*ckw]) -> conv2d with the kernel as value input 1 and the
                   following BatchNorm2d as per-channel scale / bias
        max pool, global average pool, classifier as a 1x1 conv2d on [N, C, 1, 1]
-       (KWLinear: the same three KW ops on [N, C, 1, 1]).
+       (KWLinear: the same three KW ops on [N, C, 1, 1]);
+       ConvNeXt: LayerNorm over the channels as `layernorm` ops, GELU as the activation of
+       pwconv1, layer scale gamma as pwconv2's epilogue scale (bias gamma*b) with the
+       residual; the KW attention's LayerNorm hidden norm as kw_attention's norm mode.
 """
 import json
 import re
@@ -31,8 +34,9 @@ import torch.nn as nn
 from . import modelfile as mf
 from .checkpoint import CheckpointError, load_checkpoint
 from .kw import KWConv1d, KWConv2d, KWConvNd, KWLinear
-from .models import (ARCHS, FM_MEAN, FM_STD, BasicBlock, Bottleneck, ConvBNReLU,
-                     InvertedResidual, KWProbe, MobileNetV2, ResNet, build_model, is_kw_arch)
+from .models import (ARCHS, FM_MEAN, FM_STD, BasicBlock, Bottleneck, ConvBNReLU, ConvNeXt,
+                     InvertedResidual, KWProbe, LayerNorm2d, MobileNetV2, ResNet, build_model,
+                     is_kw_arch)
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -189,6 +193,22 @@ def shapes_from_checkpoint(arch, cfg, sd):
     cfg = dict(cfg)
     if family in ("resnet", "kw_resnet", "resnet_fm"):
         cfg["num_classes"] = _need(sd, "fc.weight", arch).shape[0]
+    elif family == "convnext":
+        cfg["num_classes"] = _need(sd, "head.weight", arch).shape[0]
+        cfg["in_chans"] = _stem_in_chans(sd, arch)
+        if not arch.endswith("_tiny"):      # depths / dims of a free-size ConvNeXt
+            dims, depths = [], []
+            while f"stages.{len(dims)}.0.norm.weight" in sd:
+                s = len(dims)
+                dims.append(sd[f"stages.{s}.0.norm.weight"].shape[0])
+                n = 0
+                while f"stages.{s}.{n}.norm.weight" in sd:
+                    n += 1
+                depths.append(n)
+            if not dims:
+                raise ConvertError(f"checkpoint has no key 'stages.0.0.norm.weight' "
+                                   f"(needed by {arch})")
+            cfg["dims"], cfg["depths"] = dims, depths
     elif family == "mobilenetv2":
         variant = ARCHS[arch][1]["variant"]
         key = {"kw1d2x": "classifier.1.conv.bias", "kw": "classifier.weight",
@@ -209,6 +229,12 @@ def shapes_from_checkpoint(arch, cfg, sd):
             raise ConvertError(f"checkpoint has no key 'layer1.0.bn2.weight' (needed by {arch})")
         cfg["widths"], cfg["blocks"] = widths, blocks
     return cfg
+
+
+def _stem_in_chans(sd, arch):
+    if "downsample_layers.0.0.weight" in sd:                 # static stem conv
+        return sd["downsample_layers.0.0.weight"].shape[1]
+    return _need(sd, "downsample_layers.0.0.attention.fc1.weight", arch).shape[1]
 
 
 def kw_overrides_from_checkpoint(sd):
@@ -290,11 +316,13 @@ class Emitter:
         return self.m.add_tensor(t.detach().cpu().double().numpy().astype(np.float32))
 
     # -- convolutions --------------------------------------------------------------------
-    def conv(self, x, layer, bn=None, act=mf.ACT_NONE, residual=None):
+    def conv(self, x, layer, bn=None, act=mf.ACT_NONE, residual=None, gamma=None):
+        """gamma: a per-output-channel scale of the conv's output (ConvNeXt's layer
+        scale), applied in the epilogue: y = gamma * (conv + b), never folded into W."""
         if isinstance(layer, KWLinear):
-            return self.kw(x, layer.conv, bn, act, residual)
+            return self.kw(x, layer.conv, bn, act, residual, gamma)
         if isinstance(layer, KWConvNd):
-            return self.kw(x, layer, bn, act, residual)
+            return self.kw(x, layer, bn, act, residual, gamma)
         if isinstance(layer, nn.Linear):
             w = _f64(layer.weight).reshape(layer.out_features, layer.in_features, 1, 1)
             geo = dict(O=layer.out_features, C=layer.in_features, k=(1, 1), s=(1, 1),
@@ -314,17 +342,38 @@ class Emitter:
             s, shift = _bn_scale_shift(bn)
             w = w * s.reshape(-1, 1, 1, 1)
             b = shift if b is None else b * s + shift
+        ts = None
+        if gamma is not None:
+            g = _f64(gamma).reshape(-1)
+            if bn is not None or g.numel() != geo["O"]:
+                raise ConvertError("a layer scale needs a conv without BatchNorm and one "
+                                   "value per output channel")
+            ts = self.tensor(g)
+            if b is not None:
+                b = b * g
         tw = self.tensor(w)
         tb = self.tensor(b) if b is not None else None
-        return self.m.add_op(mf.OP_CONV2D, [x, None, residual], [tw, None, tb],
+        return self.m.add_op(mf.OP_CONV2D, [x, None, residual], [tw, ts, tb],
                              self._conv_params(geo, act))
+
+    def layernorm(self, x, norm):
+        """LayerNorm over the channels of [N, C, H, W] (nn.LayerNorm over the last dim of
+        a channels-last map, or LayerNorm2d)."""
+        if isinstance(norm, nn.LayerNorm):
+            if len(norm.normalized_shape) != 1 or not norm.elementwise_affine:
+                raise ConvertError("only an affine LayerNorm over one dimension converts")
+        elif not isinstance(norm, LayerNorm2d):
+            raise ConvertError(f"cannot convert a {type(norm).__name__}")
+        return self.m.add_op(mf.OP_LAYERNORM, [x],
+                             [self.tensor(torch.stack([norm.weight, norm.bias]))],
+                             [norm.weight.numel(), mf.f32_bits(norm.eps)])
 
     @staticmethod
     def _conv_params(geo, act):
         kh, kw = geo["k"]
         return [geo["O"], kh, kw, *geo["s"], *geo["p"], *geo["d"], geo["g"], act, geo["C"]]
 
-    def kw(self, x, layer, bn, act, residual):
+    def kw(self, x, layer, bn, act, residual, gamma=None):
         a = layer.attention
         M, co, ci = layer.cell_shape[0], layer.cell_shape[1], layer.cell_shape[2]
         ck = tuple(layer.cell_shape[3:])
@@ -336,10 +385,20 @@ class Emitter:
                                (0,) + layer.padding, (1,) + layer.dilation, (1,) + ck)
         else:
             raise ConvertError(f"cannot convert a {type(layer).__name__}")
-        # attention: BatchNorm1d folded into fc1
-        s1, shift1 = _bn_scale_shift(a.norm1)
-        fc1_w = self.tensor(_f64(a.fc1.weight) * s1.reshape(-1, 1))
-        fc1_b = self.tensor(shift1 if a.fc1.bias is None else _f64(a.fc1.bias) * s1 + shift1)
+        if isinstance(a.norm1, nn.LayerNorm):
+            # LayerNorm cannot be folded: kw_attention normalises the hidden vector itself;
+            # tensor 1 holds [3, hidden]: fc1's bias, the LayerNorm's weight and bias
+            fc1_w = self.tensor(a.fc1.weight)
+            b1 = a.fc1.bias if a.fc1.bias is not None else torch.zeros(a.hidden)
+            fc1_b = self.tensor(torch.stack([b1, a.norm1.weight, a.norm1.bias]))
+            norm_params = [mf.ATT_NORM_LAYERNORM, mf.f32_bits(a.norm1.eps)]
+        else:
+            # attention: BatchNorm1d folded into fc1
+            s1, shift1 = _bn_scale_shift(a.norm1)
+            fc1_w = self.tensor(_f64(a.fc1.weight) * s1.reshape(-1, 1))
+            fc1_b = self.tensor(shift1 if a.fc1.bias is None else
+                                _f64(a.fc1.bias) * s1 + shift1)
+            norm_params = []
         fc2_w = self.tensor(a.fc2.weight)
         if a.num_basis == 0:
             tens = [fc1_w, fc1_b, fc2_w, self.tensor(a.fc2.bias), None, None]
@@ -350,7 +409,8 @@ class Emitter:
             fc3 = self.tensor(a.fc3.weight) if M - nlc > 0 else None
             tens = [fc1_w, fc1_b, fc2_w, None, fc3, self.tensor(a.basis_bias)]
         att = self.m.add_op(mf.OP_KW_ATTENTION, [x], tens,
-                            [a.in_planes, a.hidden, a.num_mixtures, M, nlc, nb, start])
+                            [a.in_planes, a.hidden, a.num_mixtures, M, nlc, nb, start]
+                            + norm_params)
         key = (id(layer._manager[0]), layer.warehouse_id)
         if key not in self.warehouse_tensor:
             cells = layer.warehouse()
@@ -366,6 +426,13 @@ class Emitter:
                 shift = shift + _f64(layer.bias) * scale
         elif layer.bias is not None:
             shift = _f64(layer.bias)
+        if gamma is not None:
+            g = _f64(gamma).reshape(-1)
+            if bn is not None or g.numel() != layer.out_planes:
+                raise ConvertError("a layer scale needs a conv without BatchNorm and one "
+                                   "value per output channel")
+            scale = g
+            shift = shift * g if shift is not None else None
         geo = dict(O=layer.out_planes, C=layer.in_planes, k=k, s=s, p=p, d=d, g=layer.groups)
         return self.m.add_op(mf.OP_CONV2D, [x, asm, residual],
                              [None, self.tensor(scale) if scale is not None else None,
@@ -429,6 +496,20 @@ def emit_mobilenetv2(E, net, x):
     return E.conv(x, head)
 
 
+def emit_convnext(E, net, x):
+    for i, (down, stage) in enumerate(zip(net.downsample_layers, net.stages)):
+        if i == 0:      # stem: conv, LayerNorm
+            x = E.layernorm(E.conv(x, down[0]), down[1])
+        else:           # LayerNorm, conv
+            x = E.conv(E.layernorm(x, down[0]), down[1])
+        for blk in stage:
+            h = E.layernorm(E.conv(x, blk.dwconv), blk.norm)
+            h = E.conv(h, blk.pwconv1, act=mf.ACT_GELU)
+            x = E.conv(h, blk.pwconv2, residual=x, gamma=blk.gamma)
+    x = E.layernorm(E.global_avgpool(x), net.norm)
+    return E.conv(x, net.head)
+
+
 def emit_probe(E, net, x):
     act = mf.ACT_RELU if net.act == "relu" else mf.ACT_NONE
     if net.stem is not None:
@@ -451,6 +532,8 @@ def to_modelfile(net, meta: mf.Meta) -> mf.Model:
         emit_mobilenetv2(E, net, 0)
     elif isinstance(net, KWProbe):
         emit_probe(E, net, 0)
+    elif isinstance(net, ConvNeXt):
+        emit_convnext(E, net, 0)
     else:
         raise ConvertError(f"no converter for {type(net).__name__}")
     return out
@@ -471,6 +554,17 @@ def make_meta(arch, cfg, net, num_outputs, labels=None, input_size=None, name=No
         return mf.Meta(c, h, w, num_outputs, [FM_MEAN] * c, [FM_STD] * c, 0, 0,
                        name or arch, labels)
     h, w = input_size or (224, 224)
+    if family == "convnext":
+        # the official eval transform of this family: bicubic resize of the short side to
+        # int(size / 0.875), centre crop; from 384 on a bicubic warp to size x size
+        c = net.downsample_layers[0][0]
+        c = c.in_channels if isinstance(c, nn.Conv2d) else c.in_planes
+        if h == w and h >= 384:
+            short, crop = 0, 0
+        else:
+            short, crop = int(min(h, w) / (224 / 256)), (h if h == w else 0)
+        return mf.Meta(c, h, w, num_outputs, IMAGENET_MEAN[:c], IMAGENET_STD[:c], short, crop,
+                       name or arch, labels, mf.INTERP_BICUBIC)
     short = int(round(min(h, w) * 256 / 224))
     return mf.Meta(3, h, w, num_outputs, IMAGENET_MEAN, IMAGENET_STD, short,
                    h if h == w else 0, name or arch, labels)
@@ -581,4 +675,6 @@ def output_channels(net):
         return width(head[-1] if isinstance(head, nn.Sequential) else head)
     if isinstance(net, KWProbe):
         return width(net.layer2 if net.layer2 is not None else net.layer)
+    if isinstance(net, ConvNeXt):
+        return width(net.head)
     raise ConvertError(f"no converter for {type(net).__name__}")

@@ -11,7 +11,8 @@ names (the math: docs/kw-math.md); the code is kwvk's own.
 
 Key names produced (per KW layer `<L>`):
     <L>.attention.fc1.weight, <L>.attention.norm1.{weight,bias,running_mean,running_var,
-    num_batches_tracked}, <L>.attention.fc2.weight, <L>.attention.fc2.bias (standard path)
+    num_batches_tracked} (BatchNorm1d hidden norm; with the LayerNorm hidden norm of KW
+    ConvNeXt: <L>.attention.fc1.bias, <L>.attention.norm1.{weight,bias}), <L>.attention.fc2.weight, <L>.attention.fc2.bias (standard path)
     or <L>.attention.fc3.weight + <L>.attention.basis_bias (basis path), <L>.bias if any,
     and once per network warehouse_manager.weights.<id>.
 """
@@ -22,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 NORM_EPS = 1e-3          # attention normalisation: a = z / (sum |z| + NORM_EPS)
+HIDDEN_NORMS = ("batchnorm", "layernorm")   # the attention's norm of its hidden vector
 
 
 def per_warehouse(value, count, what="setting"):
@@ -67,10 +69,12 @@ class KWAttention(nn.Module):
     Basis path (num_basis > 0): fc2 gives, per mixture, nlc local logits, nb basis
     coefficients and the zero logit; fc3 maps the basis coefficients onto the M - nlc cells
     of the other layers, which are placed around the local ones at start_cell_idx.
+    hidden_norm "batchnorm" (fc1 without bias, BatchNorm1d) or "layernorm" (fc1 with bias,
+    LayerNorm of eps 1e-5 over the hidden vector, as the official KW ConvNeXt builds it).
     """
 
     def __init__(self, in_planes, hidden, num_mixtures, num_cells, num_local_cells=0,
-                 num_basis=0, start_cell_idx=0):
+                 num_basis=0, start_cell_idx=0, hidden_norm="batchnorm"):
         super().__init__()
         self.in_planes = int(in_planes)
         self.hidden = int(hidden)
@@ -80,8 +84,12 @@ class KWAttention(nn.Module):
         self.num_basis = int(num_basis)
         self.start_cell_idx = int(start_cell_idx)
         width = self.num_cells + 1
-        self.fc1 = nn.Linear(self.in_planes, self.hidden, bias=False)
-        self.norm1 = nn.BatchNorm1d(self.hidden)
+        if hidden_norm not in HIDDEN_NORMS:
+            raise ValueError(f"hidden_norm {hidden_norm!r} (known: {', '.join(HIDDEN_NORMS)})")
+        self.hidden_norm = hidden_norm
+        ln = hidden_norm == "layernorm"
+        self.fc1 = nn.Linear(self.in_planes, self.hidden, bias=ln)
+        self.norm1 = nn.LayerNorm(self.hidden) if ln else nn.BatchNorm1d(self.hidden)
         if self.num_basis == 0:
             self.fc2 = nn.Linear(self.hidden, self.num_mixtures * width, bias=True)
         else:
@@ -215,13 +223,13 @@ class KWConvNd(nn.Module):
         return go * gi * gs
 
     def bind(self, cell_shape, start_cell_idx, hidden, num_local_cells, num_basis,
-             cell_num_ratio):
+             cell_num_ratio, hidden_norm="batchnorm"):
         """Create the attention for a warehouse of `cell_shape`; returns the end index."""
         self.cell_shape = tuple(int(s) for s in cell_shape)
         self.groups_out, self.groups_in, self.groups_spatial = self.split(self.cell_shape)
         nlm = self.groups_out * self.groups_in * self.groups_spatial
         self.attention = KWAttention(self.in_planes, hidden, nlm, self.cell_shape[0],
-                                     num_local_cells, num_basis, start_cell_idx)
+                                     num_local_cells, num_basis, start_cell_idx, hidden_norm)
         return self.attention.init_temperature(start_cell_idx, cell_num_ratio)
 
     def warehouse(self):
@@ -300,12 +308,14 @@ class WarehouseManager(nn.Module):
     and nonlocal_basis_ratio take one value or one per warehouse (warehouse ids follow the
     order in which reserve() first sees each fused name). sharing_range is a list of name
     prefixes; a string is taken character by character, as the official code does.
+    hidden_norm is the attention's norm of its hidden vector (KWAttention).
     """
 
     def __init__(self, reduction=0.0625, cell_num_ratio=1, cell_inplane_ratio=1,
                  cell_outplane_ratio=1, sharing_range=(), nonlocal_basis_ratio=1,
-                 spatial_partition=True):
+                 spatial_partition=True, hidden_norm="batchnorm"):
         super().__init__()
+        self.hidden_norm = hidden_norm
         self.reduction = reduction
         self.cell_num_ratio = cell_num_ratio
         self.cell_inplane_ratio = cell_inplane_ratio
@@ -448,7 +458,7 @@ class WarehouseManager(nn.Module):
                 nlc = M - over["num_nonlocal"]
             start = ends[wid]
             try:
-                end = layer.bind(cells.shape, start, hidden, nlc, nb, ratio)
+                end = layer.bind(cells.shape, start, hidden, nlc, nb, ratio, self.hidden_norm)
             except ValueError as e:
                 raise ValueError(f"{name} (warehouse_manager.weights.{wid}): {e}") from None
             if init_weights:

@@ -18,8 +18,9 @@ tools/kwvk-convert) and writes into DIR:
 Sets: `ci` - single-KW-layer probes (cell_num_ratio 0.25/0.5/1/4, cell in/out ratio 0.5,
 no spatial partition, depthwise, dilation, 1x1, KWLinear, two layers sharing a warehouse
 on the standard and the basis path), each at batch 1 and 3 on 9x11 maps; each family at
-64x64 batch 2; kw_resnet18 1x at 224x224 batch 2; the Fashion-MNIST nets at 28x28.
-`full` - every official configuration at 224x224, batch 2 (large: ~1.3 GB).
+64x64 batch 2 (ConvNeXt and KW 1x ConvNeXt reduced to widths 16/24/32/40 and depths
+1/1/2/1); kw_resnet18 1x at 224x224 batch 2; the Fashion-MNIST nets at 28x28.
+`full` - every official configuration at 224x224, batch 2 (large: ~1.6 GB).
 --verify also runs each written model file through the reference interpreter of
 modelfile.py and checks it against the PyTorch output (slow for the big nets).
 Everything is deterministic (seeded).
@@ -73,6 +74,13 @@ for w in ("050", "100"):
     OFFICIAL[f"kw4x_mobilenetv2_{w}"] = dict(model=f"kw_mobilenetv2_{w}", cell_num_ratio=4,
                                              cell_inplane_ratio=1, cell_outplane_ratio=1,
                                              sharing_range=["layer"])
+OFFICIAL["convnext_tiny"] = dict(model="convnext_tiny")
+OFFICIAL["kw1x_convnext_tiny"] = dict(model="kw_convnext_tiny", reduction=0.0625, cell_num_ratio=1,
+                                      cell_inplane_ratio=1, cell_outplane_ratio=1,
+                                      sharing_range="layer_pwconv")
+# reduced ConvNeXts for CI: every op of the Tiny ones, 4 stages, two blocks sharing stage 2's
+# warehouses
+SMALL_CONVNEXT = dict(depths=[1, 1, 2, 1], dims=[16, 24, 32, 40])
 
 
 def probe(**kw):
@@ -129,6 +137,10 @@ CI_NETS = {
     "net_resnet_fm": (dict(model="resnet_fm"), 28, 3, FM_LABELS),
     "net_kw1x_resnet_fm": (dict(model="kw_resnet_fm", sharing_range="layer_conv"), 28, 3,
                        FM_LABELS),
+    # last, so that the cases before keep their seeds (1000 + position)
+    "net_convnext_s_64": (dict(model="convnext", **SMALL_CONVNEXT), 64, 2, None),
+    "net_kw1x_convnext_s_64": (dict(OFFICIAL["kw1x_convnext_tiny"], model="kw_convnext",
+                                    **SMALL_CONVNEXT), 64, 2, None),
 }
 
 
@@ -181,8 +193,14 @@ def make_case(index, name, cfg, hw, n, labels, outdir, tmp, verify, official_sty
     mfile, cnet = convert.convert_checkpoint(cfg["model"], cfg_path, ckpt, model_path, labels,
                                              input_size=hw, name=name)
     x = random_input([n, c, *hw], torch.Generator().manual_seed(seed + 7))
+    ratios = []     # ConvNeXt: RMS of each block's branch / RMS of its input
+    hooks = [b.register_forward_hook(
+        lambda m, i, o: ratios.append(float(((o - i[0]).pow(2).mean() / i[0].pow(2).mean()).sqrt())))
+        for b in net.modules() if isinstance(b, models.ConvNeXtBlock)]
     with torch.no_grad():
         y = net(x)
+        for h in hooks:
+            h.remove()
         y_conv = cnet(x)
     if not torch.equal(y, y_conv):   # the converter's reloaded net is the same net
         diff = (y - y_conv).abs().max().item()
@@ -200,6 +218,9 @@ def make_case(index, name, cfg, hw, n, labels, outdir, tmp, verify, official_sty
             raise SystemExit(f"{name}: interpreter differs from PyTorch by {diff} "
                              f"(max abs output {scale})")
         note = f" verified (max abs diff {diff:.2e})"
+    if ratios:
+        note += (f"; {len(ratios)} blocks, each changes the residual stream by "
+                 f"{min(ratios):.2f}x..{max(ratios):.2f}x of its RMS")
     line = f"{name} {name}.kwvk {name}.in.f32 {name}.out.f32 {n} {c} {hw[0]} {hw[1]}"
     return line, note, float(y.abs().max())
 

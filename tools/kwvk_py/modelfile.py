@@ -39,11 +39,22 @@ OP_AVGPOOL2D = 5
 OP_GLOBAL_AVGPOOL = 6
 OP_ADD = 7
 OP_SOFTMAX = 8
-OP_NAMES = {OP_CONV2D: "conv2d", OP_KW_ATTENTION: "kw_attention", OP_KW_ASSEMBLE: "kw_assemble",
+OP_LAYERNORM = 9
+OP_NAMES = {OP_LAYERNORM: "layernorm", OP_CONV2D: "conv2d", OP_KW_ATTENTION: "kw_attention", OP_KW_ASSEMBLE: "kw_assemble",
             OP_MAXPOOL2D: "maxpool2d", OP_AVGPOOL2D: "avgpool2d",
             OP_GLOBAL_AVGPOOL: "global_avgpool", OP_ADD: "add", OP_SOFTMAX: "softmax"}
 
-ACT_NONE, ACT_RELU, ACT_RELU6 = 0, 1, 2
+ACT_NONE, ACT_RELU, ACT_RELU6, ACT_GELU = 0, 1, 2, 3
+ATT_NORM_FOLDED, ATT_NORM_LAYERNORM = 0, 1    # kw_attention param 7: the hidden vector's norm
+
+
+def f32_bits(value) -> int:
+    """A float32 as the signed 32-bit integer of its bits (eps params)."""
+    return struct.unpack("<i", struct.pack("<f", value))[0]
+
+
+def bits_f32(bits) -> float:
+    return struct.unpack("<f", struct.pack("<i", int(bits)))[0]
 
 
 class ModelFormatError(ValueError):
@@ -277,7 +288,16 @@ def _act(y, code):
         return torch.relu(y)
     if code == ACT_RELU6:
         return torch.clamp(y, 0.0, 6.0)
+    if code == ACT_GELU:
+        return 0.5 * y * (1.0 + torch.erf(y / np.sqrt(2.0)))
     return y
+
+
+def _layernorm(x, w, b, eps):
+    """LayerNorm over the channels (dim 1) of [N, C, H, W]."""
+    mean = x.mean(dim=1, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=1, keepdim=True)
+    return (x - mean) / (var + eps).sqrt() * w.reshape(1, -1, 1, 1) + b.reshape(1, -1, 1, 1)
 
 
 def _attention(op, T, x):
@@ -286,7 +306,13 @@ def _attention(op, T, x):
     C, hid, nlm, M, nlc, nb, start = op.params[:7]
     n = x.shape[0]
     g = x.double().reshape(n, C, -1).mean(dim=2)
-    h = torch.relu(g @ T(0).T + T(1))
+    if op.params[7] == ATT_NORM_LAYERNORM:     # tensor 1: [3, hid] fc1 bias, LN weight, bias
+        b1 = T(1).reshape(3, hid)
+        h = _layernorm((g @ T(0).T + b1[0]).reshape(n, hid, 1, 1), b1[1], b1[2],
+                       bits_f32(op.params[8])).reshape(n, hid)
+    else:
+        h = g @ T(0).T + T(1)
+    h = torch.relu(h)
     z = h @ T(2).T
     if nb == 0:
         z = (z + T(3)).reshape(n * nlm, M + 1)
@@ -370,6 +396,9 @@ def run_model(model: Model, x) -> np.ndarray:
             y = _act(ins[0] + ins[1], p[0])
         elif op.type == OP_SOFTMAX:
             y = torch.softmax(ins[0], dim=1)
+        elif op.type == OP_LAYERNORM:
+            w = T(0).reshape(2, -1)
+            y = _layernorm(ins[0], w[0], w[1], bits_f32(p[1]))
         else:
             raise ModelFormatError(f"unknown op type {op.type}")
         values.append(y)

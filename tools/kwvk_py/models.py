@@ -8,7 +8,9 @@ official JSON configs:
 
 Architectures (see ARCHS): resnet18, resnet50, mobilenetv2_050, mobilenetv2_100 (static);
 kw_resnet18, kw_resnet50, kw_mobilenetv2_050, kw_mobilenetv2_100, kw1d2x_mobilenetv2_050,
-kw1d2x_mobilenetv2_100 (KernelWarehouse); resnet_fm, kw_resnet_fm (small ResNets for
+kw1d2x_mobilenetv2_100, kw_convnext_tiny (KernelWarehouse); convnext_tiny (static);
+convnext and kw_convnext (ConvNeXt of any "depths" / "dims" in the config, for small
+tests); resnet_fm, kw_resnet_fm (small ResNets for
 1x28x28 Fashion-MNIST); kw_probe (one or two KW layers, for op tests).
 
 Dropout and drop-path are identity at eval and are left out (or kept as Dropout modules,
@@ -290,6 +292,110 @@ class MobileNetV2(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------
+# ConvNeXt
+# ---------------------------------------------------------------------------------------
+# Stem: 4x4 stride-4 conv + channels-first LayerNorm; stages i > 0 start with a
+# channels-first LayerNorm + 2x2 stride-2 conv. A block: depthwise 7x7 -> LayerNorm over
+# the channels -> pointwise 4x (GELU) -> pointwise back -> layer scale gamma -> residual.
+# Static blocks hold the pointwise convs as nn.Linear on channels-last maps and gamma as
+# [C]; KW blocks hold KW 1x1 convs and gamma as [1, C, 1, 1] (the official layouts). KW
+# warehouse names: stage{i}_layer{j}_dwconv0 / _pwconv1 / _pwconv2, stage{i}_layerds_conv0
+# for the downsampling convs and stagestem_conv0 for the stem; all convs have a bias.
+
+CONVNEXT_TINY = dict(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768))
+
+
+class LayerNorm2d(nn.Module):
+    """LayerNorm over the channels of an NCHW map (the official channels_first LayerNorm:
+    parameters `weight` and `bias`)."""
+
+    def __init__(self, channels, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class ConvNeXtBlock(nn.Module):
+    def __init__(self, make, dim, stage, layer, kw):
+        super().__init__()
+        name = f"stage{stage}_layer{layer}_"
+        self.kw = kw
+        self.dwconv = make.conv(dim, dim, 7, 1, 3, groups=dim, bias=True,
+                                warehouse=name + "dwconv0")
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        if kw:
+            self.pwconv1 = make.conv(dim, 4 * dim, 1, bias=True, warehouse=name + "pwconv1")
+        else:
+            self.pwconv1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        if kw:
+            self.pwconv2 = make.conv(4 * dim, dim, 1, bias=True, warehouse=name + "pwconv2")
+            self.gamma = nn.Parameter(torch.full((1, dim, 1, 1), 1e-6))
+        else:
+            self.pwconv2 = nn.Linear(4 * dim, dim)
+            self.gamma = nn.Parameter(torch.full((dim,), 1e-6))
+
+    def forward(self, x):
+        inp = x
+        x = self.dwconv(x).permute(0, 2, 3, 1)
+        x = self.norm(x)
+        if self.kw:
+            x = x.permute(0, 3, 1, 2)
+            x = self.gamma * self.pwconv2(self.act(self.pwconv1(x)))
+        else:
+            x = (self.gamma * self.pwconv2(self.act(self.pwconv1(x)))).permute(0, 3, 1, 2)
+        return inp + x
+
+
+class ConvNeXt(nn.Module):
+    """ConvNeXt with the official module names; kw: WarehouseManager settings (the
+    attention's hidden norm is LayerNorm, as in the official KW ConvNeXt) or None."""
+
+    def __init__(self, depths=(3, 3, 9, 3), dims=(96, 192, 384, 768), num_classes=1000,
+                 in_chans=3, kw=None, kw_overrides=None):
+        super().__init__()
+        if len(depths) != len(dims) or not depths:
+            raise ValueError(f"depths {list(depths)} and dims {list(dims)} differ in length")
+        if kw is not None:
+            self.warehouse_manager = WarehouseManager(hidden_norm="layernorm", **kw)
+            make = LayerMaker(self.warehouse_manager)
+        else:
+            make = LayerMaker(None)
+        self.is_kw = kw is not None
+        self.downsample_layers = nn.ModuleList()
+        self.downsample_layers.append(nn.Sequential(
+            make.conv(in_chans, dims[0], 4, 4, 0, bias=True, warehouse="stagestem_conv0"),
+            LayerNorm2d(dims[0])))
+        for i in range(len(dims) - 1):
+            self.downsample_layers.append(nn.Sequential(
+                LayerNorm2d(dims[i]),
+                make.conv(dims[i], dims[i + 1], 2, 2, 0, bias=True,
+                          warehouse=f"stage{i}_layerds_conv0")))
+        self.stages = nn.ModuleList(
+            nn.Sequential(*[ConvNeXtBlock(make, dims[i], i, j, self.is_kw)
+                            for j in range(depths[i])]) for i in range(len(dims)))
+        self.norm = nn.LayerNorm(dims[-1], eps=1e-6)
+        self.head = nn.Linear(dims[-1], num_classes)
+        for m in self.modules():      # (the KW attentions are created later, by build)
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+        if kw is not None:
+            self.warehouse_manager.build(self, kw_overrides)
+
+    def forward(self, x):
+        for down, stage in zip(self.downsample_layers, self.stages):
+            x = stage(down(x))
+        return self.head(self.norm(x.mean(dim=(2, 3))))
+
+
+# ---------------------------------------------------------------------------------------
 # Probe: one (or two) KW layers for op-level tests
 # ---------------------------------------------------------------------------------------
 
@@ -375,13 +481,18 @@ ARCHS = {
     "kw_mobilenetv2_100": ("mobilenetv2", dict(width_mult=1.0, variant="kw")),
     "kw1d2x_mobilenetv2_050": ("mobilenetv2", dict(width_mult=0.5, variant="kw1d2x")),
     "kw1d2x_mobilenetv2_100": ("mobilenetv2", dict(width_mult=1.0, variant="kw1d2x")),
+    "convnext_tiny": ("convnext", dict(kw=False, **CONVNEXT_TINY)),
+    "kw_convnext_tiny": ("convnext", dict(kw=True, **CONVNEXT_TINY)),
+    "convnext": ("convnext", dict(kw=False, **CONVNEXT_TINY)),
+    "kw_convnext": ("convnext", dict(kw=True, **CONVNEXT_TINY)),
     "resnet_fm": ("resnet_fm", dict(kw=False)),
     "kw_resnet_fm": ("resnet_fm", dict(kw=True)),
     "kw_probe": ("probe", dict()),
 }
 
 IMAGENET_ARCHS = [a for a, (fam, _) in ARCHS.items() if fam in ("resnet", "kw_resnet",
-                                                                    "mobilenetv2")]
+                                                                    "mobilenetv2")] + \
+    ["convnext_tiny", "kw_convnext_tiny"]
 
 
 def kw_settings(cfg, default_sharing):
@@ -414,6 +525,12 @@ def build_model(cfg, kw_overrides=None):
         else:
             kw = None
         return MobileNetV2(d["width_mult"], nc, d["variant"], kw, kw_overrides)
+    if family == "convnext":
+        kw = kw_settings(cfg, ("layer", "pwconv")) if d["kw"] else None
+        depths = d["depths"] if name.endswith("_tiny") else cfg.get("depths", d["depths"])
+        dims = d["dims"] if name.endswith("_tiny") else cfg.get("dims", d["dims"])
+        return ConvNeXt(tuple(depths), tuple(dims), num_classes=nc,
+                        in_chans=int(cfg.get("in_chans", 3)), kw=kw, kw_overrides=kw_overrides)
     if family == "resnet_fm":
         kw = kw_settings(cfg, "layer_conv") if d["kw"] else None
         return ResNet(BasicBlock, tuple(cfg.get("blocks", FM_BLOCKS)),

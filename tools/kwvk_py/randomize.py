@@ -1,6 +1,8 @@
 """randomize.py - seeded "nothing is identity" weights for parity checks and fixtures.
 
-Biases, BatchNorm affines and the attention's fc2 bias / basis_bias get random values; the
+Biases, BatchNorm and LayerNorm affines, ConvNeXt's layer scales (gamma: the official init
+1e-6 would make every block an identity) and the attention's fc2 bias / basis_bias get
+random values; the
 BatchNorm running statistics are then measured in one eval-mode pass over a random batch,
 layer after layer (a pre-hook sets each BatchNorm's mean/var from the input it receives,
 which was computed with the already-calibrated layers before it), and jittered. So every
@@ -83,6 +85,14 @@ def randomize_(model, seed, input_shape, attention_gain=0.02):
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.weight.copy_(uni(m.weight.shape, 0.5, 1.5))
             m.bias.copy_(rnd(m.bias.shape, 0.2))
+        elif isinstance(m, nn.LayerNorm) or type(m).__name__ == "LayerNorm2d":
+            m.weight.copy_(uni(m.weight.shape, 0.5, 1.5))
+            m.bias.copy_(rnd(m.bias.shape, 0.2))
+    for name, p in model.named_parameters():
+        if name == "gamma" or name.endswith(".gamma"):
+            # layer scale: a block's branch is ~0.05 of its input at the trunc-normal(0.02)
+            # init; gammas of 2..6 make every block change the residual stream by O(10%)
+            p.copy_(uni(p.shape, 2.0, 6.0))
     norms = calibrate_bn_(model, random_input(list(input_shape), gen))
     for m in norms:   # a little jitter so the stats are not exactly the batch's
         m.running_var.mul_(uni(m.running_var.shape, 0.8, 1.25))

@@ -276,5 +276,99 @@ class ErrorTest(Tmp):
             convert.convert_checkpoint("kw_probe", wrong, ck, self.path("b.kwvk"))
 
 
+class ConvNeXtTest(Tmp):
+    """ConvNeXt and KW ConvNeXt: converted graphs equal PyTorch; LayerNorm, GELU, layer scale
+    and the attention's LayerNorm hidden norm appear as the format page says; the official
+    Tiny configurations convert with the README's parameter counts."""
+
+    KW_TINY_CFG = {"model": "kw_convnext_tiny", "reduction": 0.0625, "cell_num_ratio": 1,
+                   "cell_inplane_ratio": 1, "cell_outplane_ratio": 1,
+                   "sharing_range": "layer_pwconv", "drop_path": 0.3, "model_ema": True,
+                   "model_ema_eval": True}      # configs/convnext/kw1x_convnext_tiny.json
+
+    def roundtrip(self, name, cfg, hw, n=2):
+        net, c = make_net(cfg, hw=hw, n_cal=2)
+        ckpt = self.save(name + ".pth", net.state_dict())
+        out = self.path(name + ".kwvk")
+        convert.convert_checkpoint(cfg["model"], self.config(name + ".json", cfg), ckpt, out,
+                                   input_size=hw)
+        m = mf.read_model(out)
+        x = random_input([n, c, *hw], torch.Generator().manual_seed(3))
+        with torch.no_grad():
+            ref = net(x).numpy()
+        got = mf.run_model(m, x.numpy()).reshape(ref.shape)
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5 * max(1, np.abs(ref).max()))
+        return m, net
+
+    def test_small_convnext(self):
+        m, net = self.roundtrip("cnx", dict(model="convnext", depths=[1, 2, 1],
+                                            dims=[8, 12, 20], num_classes=7), (32, 32))
+        types = [op.type for op in m.ops]
+        # stem LN, 2 downsampling LNs, one per block, the final one on [N, C, 1, 1]
+        self.assertEqual(types.count(mf.OP_LAYERNORM), 1 + 2 + 4 + 1)
+        self.assertEqual(types[-3:], [mf.OP_GLOBAL_AVGPOOL, mf.OP_LAYERNORM, mf.OP_CONV2D])
+        ln = m.ops[types.index(mf.OP_LAYERNORM)]
+        self.assertEqual(ln.params[0], 8)
+        self.assertAlmostEqual(mf.bits_f32(ln.params[1]), 1e-6, delta=1e-12)
+        gelu = [op for op in m.ops if op.type == mf.OP_CONV2D and op.params[10] == mf.ACT_GELU]
+        self.assertEqual(len(gelu), 4)
+        scaled = [op for op in m.ops if op.type == mf.OP_CONV2D and op.tensors[1] is not None]
+        self.assertEqual(len(scaled), 4)          # pwconv2: gamma in the epilogue
+        blk = net.stages[0][0]
+        op = scaled[0]
+        np.testing.assert_array_equal(m.tensors[op.tensors[1]], blk.gamma.detach().numpy())
+        np.testing.assert_allclose(m.tensors[op.tensors[2]],
+                                   (blk.gamma * blk.pwconv2.bias).detach().numpy(), rtol=1e-6)
+        self.assertIsNotNone(op.inputs[2])        # the residual
+        self.assertEqual((m.meta.interpolation, m.meta.resize_short, m.meta.crop),
+                         (mf.INTERP_BICUBIC, 36, 32))
+
+    def test_small_kw_convnext(self):
+        m, net = self.roundtrip("kwcnx", dict(model="kw_convnext", depths=[2, 1, 2],
+                                              dims=[8, 12, 16], num_classes=9,
+                                              sharing_range="layer_pwconv"), (32, 32))
+        atts = [op for op in m.ops if op.type == mf.OP_KW_ATTENTION]
+        self.assertEqual(len(atts), 3 + 5 * 3)    # stem, 2 downsamplings, 3 per block
+        for op in atts:
+            self.assertEqual(op.params[7], mf.ATT_NORM_LAYERNORM)
+            self.assertAlmostEqual(mf.bits_f32(op.params[8]), 1e-5, delta=1e-11)
+            self.assertEqual(list(m.tensors[op.tensors[1]].shape), [3, op.params[1]])
+            self.assertIsNone(op.tensors[6])
+        # depthwise 7x7 assembled from cells of one input channel: [M, C, 1, 1]
+        asm = [op for op in m.ops if op.type == mf.OP_KW_ASSEMBLE]
+        dw = [op for op in asm if op.params[1:4] == [1, 7, 7]]
+        self.assertEqual(len(dw), 5)
+        # stage 0's two dwconvs share one warehouse of 2 x 49 cells [8, 1]
+        self.assertEqual(dw[0].tensors[0], dw[1].tensors[0])
+        self.assertEqual(list(m.tensors[dw[0].tensors[0]].shape), [98, 8, 1, 1])
+        # pwconv1 and pwconv2 of a stage share one warehouse, the stem and the
+        # downsamplings have their own: 3 + 3 * 2 warehouses
+        self.assertEqual(len({op.tensors[0] for op in asm}), 3 + 3 * 2)
+
+    def test_tiny_parameter_counts(self):
+        """The official Tiny configurations through the command-line converter: the printed
+        parameter count is the README's (28.59M, 39.37M)."""
+        tool = os.path.join(_util.REPO, "tools", "kwvk-convert")
+        for cfg, want in ((dict(model="convnext_tiny"), 28.59), (self.KW_TINY_CFG, 39.37)):
+            with self.subTest(cfg["model"]):
+                torch.manual_seed(0)
+                net = models.build_model(dict(cfg))
+                ckpt = self.save("tiny.pth", {"model": net.state_dict(), "epoch": 1})
+                out = self.path("tiny.kwvk")
+                cmd = [sys.executable, tool, "--checkpoint", ckpt, "--out", out]
+                if cfg["model"].startswith("kw_"):
+                    cmd += ["--kw-config", self.config("tiny.json", cfg)]
+                else:
+                    cmd += ["--arch", cfg["model"]]
+                r = subprocess.run(cmd, capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                n = int(r.stdout.split(" parameters")[0].rsplit(" ", 1)[1])
+                self.assertEqual(n, models.count_params(net))
+                self.assertEqual(round(n / 1e6, 2), want)
+                self.assertIn(f" parameters ({want:.2f}M)", r.stdout)
+                os.remove(ckpt)
+                os.remove(out)
+
+
 if __name__ == "__main__":
     unittest.main()
