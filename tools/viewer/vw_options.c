@@ -31,7 +31,7 @@ static void usage(void)
            "  --device NAME|INDEX   Vulkan device\n"
            "  --validation          enable the Vulkan validation layer; exit 1 on any message\n"
            "  --no-vsync            present as fast as possible\n"
-           "  --frames N            exit after N frames (test mode; implies --no-vsync)\n"
+           "  --frames N            exit after N frames shown with labels (test mode; no vsync)\n"
            "  --screenshot FILE     PNG written after the last --frames frame, and by the s key\n"
            "  --key FRAME:KEY       act as if KEY (q, esc, space, s, m) was pressed before FRAME;\n"
            "                        KEY resize=WxH resizes the window (for tests)\n\n"
