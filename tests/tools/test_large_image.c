@@ -1,26 +1,26 @@
 /* test_large_image - decoding of very large photos by the tools' image path
- * (tools/common/tool_util.c), with JPEGs written here row by row by libjpeg:
+ * (tools/common/tool_util.c). When the tools are built with libpng, first PNGs written here
+ * row by row by libpng:
+ *   - small PNGs of every colour type and bit depth: libpng's row-by-row decoder at scale 1
+ *     gives exactly stb_image's pixels (the decoder of normal-size PNGs), and at 1/3 exactly
+ *     the 3 x 3 box means of them;
+ *   - 200 million pixels (16320 x 12240): decoded row by row and box-filtered by 23 to
+ *     709 x 532 (the largest factor keeping a shorter side >= 512), within bounded memory
+ *     (peak resident size checked), and preprocessed for an ImageNet model (shorter side 256,
+ *     centre crop 224) to within a few levels of the exact values of the smooth test pattern;
+ *   - the same file truncated, corrupted, marked interlaced, cut after its header, or with a
+ *     header saying 201.5 million pixels: refused, with the reason;
+ * then JPEGs written here row by row by libjpeg:
  *   - 200 million pixels (16320 x 12240): decoded scaled down by libjpeg's DCT scaling (1/8)
- *     to 2040 x 1530, within bounded memory (peak resident size checked), and preprocessed
- *     for an ImageNet model (shorter side 256, centre crop 224) to within a few levels of the
- *     exact values of the smooth test pattern (the documented approximation);
+ *     to 2040 x 1530, within bounded memory, and preprocessed to within a few levels of the
+ *     exact pattern (the documented approximation);
  *   - 201.5 million pixels: refused with the limit in the message;
  *   - a 50-megapixel phone photo (8160 x 6120): decoded at full resolution;
- *   - a PNM declaring 72 million pixels (header only): refused before decoding, naming the
- *     limit for formats decoded whole;
- * and, when the tools are built with libpng, PNGs written here row by row by libpng:
- *   - small PNGs of every colour type and bit depth: libpng's row-by-row decoder at scale 1
- *     gives exactly stb_image's pixels (the path of normal-size PNGs), and at 1/3 exactly the
- *     3 x 3 box means of them;
- *   - 200 million pixels (16320 x 12240): decoded row by row and box-filtered by 23 to 709 x 532
- *     (the largest factor with a shorter side >= 512), within bounded memory, and preprocessed
- *     to within a few levels of the exact pattern;
- *   - 201.5 million pixels: refused with the limit in the message; an interlaced one of 200
- *     million pixels: refused with the reason; a header-only, a truncated and a corrupt one:
- *     refused with an error.
  *   - a truncated JPEG: refused as truncated;
  *   - a progressive JPEG declaring 72 million pixels: refused before decoding (libjpeg would
- *     hold all its coefficients in memory).
+ *     hold all its coefficients in memory);
+ * and a PNM declaring 72 million pixels (header only): refused before decoding, naming the
+ * limit for formats decoded whole.
  * Usage: test_large_image WORKDIR [PEAK_MIB] (default 160; more under the sanitizers) */
 #include "mw.h"
 #include "tool_util.h"
@@ -389,6 +389,11 @@ int main(int argc, char **argv)
     int w = 0, h = 0;
     if (!out) return 1;
 
+#ifdef KWVK_TEST_LIBPNG
+    /* first: the peak resident size only grows (the 50-megapixel JPEG is decoded whole) */
+    png_tests(argv[1], model, &info, out, peak_limit);
+#endif
+
     /* 200 million pixels */
     const unsigned W = 16320, H = 12240;
     snprintf(path, sizeof path, "%s/200mp.jpg", argv[1]);
@@ -429,11 +434,6 @@ int main(int argc, char **argv)
     check(!rgb && err && strstr(err, "at full resolution"), "... and refused where full resolution is asked for");
     tu_free_rgb8(rgb);
     remove(path);
-
-#ifdef KWVK_TEST_LIBPNG
-    /* before the 50-megapixel photo, which is decoded whole and raises the peak */
-    png_tests(argv[1], model, &info, out, peak_limit);
-#endif
 
     /* just above the limit */
     snprintf(path, sizeof path, "%s/201mp.jpg", argv[1]);

@@ -88,8 +88,9 @@ long tu_arg_long(const char *tool, const char *opt, const char *s, long lo, long
 
 void tu_print_version(const char *tool)
 {
-    printf("%s (kwvk %d.%d.%d; JPEG decoder: %s)\n", tool, KWVK_VERSION_MAJOR, KWVK_VERSION_MINOR, KWVK_VERSION_PATCH,
-           tu_have_libjpeg() ? "libjpeg" : "stb_image");
+    printf("%s (kwvk %d.%d.%d; JPEG decoder: %s; PNGs over 67.1 MP: %s)\n", tool, KWVK_VERSION_MAJOR,
+           KWVK_VERSION_MINOR, KWVK_VERSION_PATCH, tu_have_libjpeg() ? "libjpeg" : "stb_image",
+           tu_have_libpng() ? "libpng, scaled down" : "refused");
 }
 
 int tu_stderr_is_tty(void) { return isatty(2); }
