@@ -19,8 +19,8 @@
  *   - a truncated JPEG: refused as truncated;
  *   - a progressive JPEG declaring 72 million pixels: refused before decoding (libjpeg would
  *     hold all its coefficients in memory);
- * and a PNM declaring 72 million pixels (header only): refused before decoding, naming the
- * limit for formats decoded whole.
+ * and a PNM declaring 72 million pixels (header only; built without libpng, a PNG too): refused
+ * before decoding, naming the limit for formats decoded whole.
  * Usage: test_large_image WORKDIR [PEAK_MIB] (default 160; more under the sanitizers) */
 #include "mw.h"
 #include "tool_util.h"
@@ -492,6 +492,16 @@ int main(int argc, char **argv)
     check(!rgb && strstr(err, "72.0 million") && strstr(err, "decoded whole"),
           "a 72-megapixel PNM is refused before decoding, with the reason");
     tu_free_rgb8(rgb);
+#ifndef KWVK_TEST_LIBPNG
+    /* without libpng: a PNG header declaring 9000 x 8000 pixels is refused the same way */
+    static const uint8_t png[] = {0x89, 'P',  'N',  'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 'I', 'H', 'D', 'R', 0,
+                                  0,    0x23, 0x28, 0,   0,    0x1f, 0x40, 8,    2, 0, 0, 0,  0,   0,   0,   0};
+    rgb = tu_decode_rgb8_scaled(png, sizeof png, 512, &w, &h, &err);
+    printf("     72 MP PNG: %s\n", rgb ? "decoded" : err);
+    check(!rgb && strstr(err, "72.0 million") && strstr(err, "decoded whole"),
+          "a 72-megapixel PNG is refused before decoding, with the reason (built without libpng)");
+    tu_free_rgb8(rgb);
+#endif
 
     free(out);
     kwvk_model_destroy(model);
