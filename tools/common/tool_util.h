@@ -94,6 +94,8 @@ int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model *model
 /* Write `s` as a JSON string literal: quotes, backslashes and control bytes escaped; bytes that
  * are not valid UTF-8 (a file name is just bytes) become U+FFFD, so every line stays JSON. */
 void tu_json_str(FILE *f, const char *s);
+/* Does `name` end in an image extension the decoders read (.jpg, .png, ..., any case)? */
+int tu_is_image_name(const char *name);
 void tu_topk(const float *v, uint32_t n, uint32_t k, uint32_t *idx);
 void tu_softmax(const float *v, uint32_t n, float *out);
 
