@@ -8,6 +8,8 @@ agree, not that the labels are right):
                   12 labels of which some are longer than the overlay shows
   rgb_direct.kwvk 3x24x32 resized straight (aspect not kept), no labels ("class N")
   wide1000.kwvk   3x224x224 after resize_short 256 + crop 224, 1000 classes
+  rgb_bicubic.kwvk rgb_crop's network and labels, but its resize is bicubic (the viewer must
+                  preprocess it bicubic, as the model records)
 Images:
   grey/*.png      four Fashion-MNIST test images (28x28 grey), as models/samples has
   rgb/*.png       RGB pictures of several sizes and aspect ratios
@@ -87,6 +89,9 @@ def main():
     mf.write_model(os.path.join(out, "rgb_crop.kwvk"), classifier(
         mf.Meta(3, 32, 32, len(labels), imean, istd, resize_short=40, crop=32,
                 name="viewer_test_rgb", labels=labels), 2))
+    mf.write_model(os.path.join(out, "rgb_bicubic.kwvk"), classifier(
+        mf.Meta(3, 32, 32, len(labels), imean, istd, resize_short=40, crop=32, name="viewer_test_rgb",
+                labels=labels, interpolation=mf.INTERP_BICUBIC), 2))
     mf.write_model(os.path.join(out, "rgb_direct.kwvk"), classifier(
         mf.Meta(3, 24, 32, 7, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25], name="viewer_test_direct"), 3))
     rng = np.random.default_rng(4)

@@ -1,15 +1,17 @@
-/* test_viewer_gpu - the viewer's GPU path, headless, against the CPU path kwvk-classify
- * takes, on lavapipe with the validation layer (any validation message fails the test):
- *   - conversion: the RGBA frame the GPU makes from RGB24 and YUYV (padded lines, odd
- *     widths) equals the CPU conversion exactly;
- *   - preprocessing: the network input the GPU writes vs tu_preprocess_rgb8 (Pillow-style
- *     antialiased bilinear, centre crop, grey, mean/std) for grey 28x28 (no resize), RGB
- *     resize + crop, RGB straight resize with aspect change, and ImageNet-style 256/224;
- *     the largest difference is reported and must stay within one 8-bit level (sums that
- *     land on .5 may round differently in float than in double), on under 5% of elements;
- *   - softmax + top-k on the GPU vs tu_softmax + tu_topk on the same output;
- *   - the top-1 class equals the one of kwvk_net_run on the CPU-preprocessed input (what
- *     kwvk-classify prints).
+/* test_viewer_gpu - the viewer's GPU and inference path, headless, against the CPU path
+ * kwvk-classify takes, on lavapipe with the validation layer (any validation message fails):
+ *   - display conversion: the RGBA frame the GPU makes from RGB24 and YUYV (padded lines,
+ *     odd widths) equals the CPU conversion exactly;
+ *   - inference: the viewer hands each frame to the library as it came from the source
+ *     (vw_frame_image, two jobs in flight on one net, a third refused, results polled in
+ *     start order); its logits equal kwvk_net_run_images on the same frame, and stay close
+ *     to kwvk_net_run on kwvk_preprocess_images of an independently made RGB8 copy (the
+ *     CPU reference), with the same top-1 class (what kwvk-classify prints), for grey 28x28
+ *     (no resize), RGB resize + crop, straight resize with aspect change, 256/224 with 1000
+ *     classes, and a bicubic model;
+ *   - bicubic: the bicubic model's logits are closer to the bicubic CPU reference than to
+ *     the bilinear one (its bilinear twin with the same weights), which differs clearly;
+ *   - top-k: the viewer's softmax top-3 (kwvk_top_k) vs tu_softmax + tu_topk of its logits.
  *   test_viewer_gpu FIXTURE_DIR   (made by make_test_models.py) */
 #include "kwvk.h"
 #include "tool_util.h"
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -33,9 +36,11 @@
 #endif
 
 static int failures;
-static double worst_level; /* largest |gpu - cpu| in 8-bit levels (x 255 x std) */
-static double worst_abs;
-static long cases, differing, compared;
+static double worst_gpu, worst_cpu;     /* largest logit difference to run_images / the CPU reference */
+static double worst_poll_ms;            /* longest vw_infer_poll */
+static double bic_near, bic_far = 1e30; /* bicubic model: largest distance to the bicubic
+                                         * reference, smallest to the bilinear one */
+static long cases;
 
 #define CHECK(cond, ...)                                                                   \
     do {                                                                                   \
@@ -67,112 +72,179 @@ static int list_pngs(const char *dir, char paths[][512], int cap)
     return n;
 }
 
-static void run_case(vw_gpu *g, vw_slot *s, const char *image, int yuyv)
+static double max_diff(const float *a, const float *b, uint32_t n)
 {
-    const vw_model *m = s->model;
-    char err[512];
-    int w, h, comp;
-    uint8_t *rgb = stbi_load(image, &w, &h, &comp, 3);
-    if (!rgb) die(image, stbi_failure_reason());
-    /* the frame as a source would deliver it, with padded lines */
-    size_t stride = yuyv ? (size_t)((w + 1) / 2) * 4 + 12 : (size_t)w * 3 + 5;
-    uint8_t *raw = calloc(stride, (size_t)h);
-    uint8_t *cpu_rgb = malloc((size_t)w * h * 3);
-    if (yuyv) {
-        vw_rgb24_to_yuyv(rgb, w, h, stride, raw);
-        vw_yuyv_to_rgb24(raw, w, h, stride, cpu_rgb);
-    } else {
-        for (int y = 0; y < h; y++) memcpy(raw + (size_t)y * stride, rgb + (size_t)y * w * 3, (size_t)w * 3);
-        memcpy(cpu_rgb, rgb, (size_t)w * h * 3);
-    }
-    vw_frame f = {yuyv ? VW_PIX_YUYV : VW_PIX_RGB24, w, h, stride, raw, 1, "test"};
-    if (vw_slot_upload(g, s, &f, err, sizeof err)) die("vw_slot_upload", err);
-    vw_write_set(g, s->set, s, &s->text);
+    double m = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (fabs((double)a[i] - b[i]) > m) m = fabs((double)a[i] - b[i]);
+    return m;
+}
 
-    /* GPU: preprocess, network (kwvk_net_submit), top-k */
+static double max_abs(const float *a, uint32_t n)
+{
+    double m = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (fabs((double)a[i]) > m) m = fabs((double)a[i]);
+    return m;
+}
+
+/* kwvk_net_run on the CPU reference preprocessing of packed RGB8 pixels. */
+static void cpu_logits(kwvk_net *net, const vw_model *m, const uint8_t *rgb, int w, int h, float *logits)
+{
+    size_t n_in = (size_t)m->c * m->h * m->w;
+    float *in = malloc(n_in * sizeof *in);
+    kwvk_image im = {KWVK_PIXEL_RGB8, (uint32_t)w, (uint32_t)h, 0, rgb, NULL, 0, 0, 0};
+    if (kwvk_preprocess_images(m->model, &im, 1, in, n_in) != KWVK_OK) die("kwvk_preprocess_images", kwvk_last_error());
+    if (kwvk_net_run(net, in, 1, m->c, m->h, m->w, logits, m->classes) != KWVK_OK) die("kwvk_net_run", kwvk_last_error());
+    free(in);
+}
+
+/* The conversion for display: upload, convert on the GPU, read back. */
+static void check_convert(vw_gpu *g, const vw_model *m, const vw_frame *f, const uint8_t *cpu_rgb, const char *image)
+{
+    char err[512];
+    vw_slot s;
+    vw_buf text;
+    VkDescriptorSet set;
+    if (vw_slot_init(g, &s, m, err, sizeof err) || vw_slot_upload(g, &s, f, err, sizeof err) ||
+        vw_buf_create(g, 256, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, 1, &text, err, sizeof err) ||
+        vw_set_alloc(g, &set, err, sizeof err))
+        die("slot", err);
+    vw_write_set(g, set, &s, &text);
     VkCommandBuffer cmd;
     if (vw_cmd_begin(g, &cmd, err, sizeof err)) die("begin", err);
-    vw_record_preprocess(g, cmd, s);
-    if (vw_cmd_submit_wait(g, cmd, err, sizeof err)) die("preprocess", err);
-    VkFence fence;
-    VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    if (g->vk.CreateFence(g->dev, &fi, NULL, &fence) != VK_SUCCESS) die("vkCreateFence", "");
-    kwvk_submit_sync sync = {NULL, NULL, fence};
-    if (kwvk_net_submit(s->net, 1, m->c, m->h, m->w, &sync) != KWVK_OK) die("kwvk_net_submit", kwvk_last_error());
-    g->vk.WaitForFences(g->dev, 1, &fence, VK_TRUE, UINT64_MAX);
-    g->vk.DestroyFence(g->dev, fence, NULL);
-    if (vw_cmd_begin(g, &cmd, err, sizeof err)) die("begin", err);
-    vw_record_topk(g, cmd, s);
-    if (vw_cmd_submit_wait(g, cmd, err, sizeof err)) die("top-k", err);
-
-    /* 1. the converted frame */
+    vw_record_convert(g, cmd, set, &s);
+    if (vw_cmd_submit_wait(g, cmd, err, sizeof err)) die("convert", err);
+    int w = f->w, h = f->h;
     uint32_t *frame = malloc((size_t)w * h * 4);
-    if (vw_download(g, &s->frame, (VkDeviceSize)w * h * 4, frame, err, sizeof err)) die("download", err);
+    if (vw_download(g, &s.frame, (VkDeviceSize)w * h * 4, frame, err, sizeof err)) die("download", err);
     long bad_px = 0;
     for (long i = 0; i < (long)w * h; i++) {
         uint32_t v = frame[i];
         const uint8_t *c = cpu_rgb + i * 3;
         if ((v & 255) != c[0] || ((v >> 8) & 255) != c[1] || ((v >> 16) & 255) != c[2] || (v >> 24) != 255) bad_px++;
     }
-    CHECK(bad_px == 0, "%s (%s): %ld of %d converted pixels differ from the CPU conversion", image, yuyv ? "YUYV" : "RGB24",
-          bad_px, w * h);
-
-    /* 2. the network input */
-    size_t n_in = (size_t)m->c * m->h * m->w;
-    float *cpu_in = malloc(n_in * sizeof *cpu_in);
-    const char *perr = NULL;
-    if (tu_preprocess_rgb8(cpu_rgb, w, h, m->model, cpu_in, &perr)) die("tu_preprocess_rgb8", perr);
-    const float *gpu_in = s->io.input_mapped;
-    long diff = 0;
-    for (size_t i = 0; i < n_in; i++) {
-        uint32_t c = (uint32_t)(i / ((size_t)m->h * m->w));
-        double d = fabs((double)gpu_in[i] - cpu_in[i]);
-        double level = d * 255.0 * m->info.std[c];
-        if (d > worst_abs) worst_abs = d;
-        if (level > worst_level) worst_level = level;
-        if (level > 1e-3) diff++;
-        CHECK(level <= 1.001, "%s: input element %zu is %.6f on the GPU, %.6f on the CPU (%.3f levels)", image, i,
-              gpu_in[i], cpu_in[i], level);
-        if (level > 1.001) break;
-    }
-    differing += diff;
-    compared += (long)n_in;
-    /* float (GPU) vs double (CPU) accumulation may round a sum that sits on .5 the other
-     * way: one level, on a small fraction of the elements */
-    CHECK(diff * 20 <= (long)n_in, "%s: %ld of %zu input elements differ by one level", image, diff, n_in);
-
-    /* 3. top-k of the output */
-    uint32_t K = m->classes;
-    const float *out = s->io.output_mapped;
-    float *prob = malloc(K * sizeof *prob);
-    tu_softmax(out, K, prob);
-    uint32_t idx[3];
-    tu_topk(prob, K, K < 3 ? K : 3, idx);
-    const vw_topk_result *t = s->topk.map;
-    CHECK(t->count == (K < 3 ? K : 3), "top-k count %u", t->count);
-    for (uint32_t j = 0; j < t->count && j < 3; j++) {
-        CHECK(t->idx[j] == idx[j], "%s: GPU top-%u is class %u, CPU says %u", image, j + 1, t->idx[j], idx[j]);
-        CHECK(fabsf(t->prob[j] - prob[idx[j]]) < 1e-4f, "%s: GPU top-%u probability %.6f, CPU %.6f", image, j + 1,
-              t->prob[j], prob[idx[j]]);
-    }
-
-    /* 4. what kwvk-classify would print: the CPU-preprocessed input through the same net */
-    float *logits = malloc(K * sizeof *logits);
-    if (kwvk_net_run(s->net, cpu_in, 1, m->c, m->h, m->w, logits, K) != KWVK_OK) die("kwvk_net_run", kwvk_last_error());
-    tu_softmax(logits, K, prob);
-    uint32_t top1;
-    tu_topk(prob, K, 1, &top1);
-    CHECK(top1 == t->idx[0], "%s (%s, %s): viewer top-1 %u, kwvk-classify top-1 %u", image, m->short_name,
-          yuyv ? "YUYV" : "RGB24", t->idx[0], top1);
-    printf("  %-12s %-5s %-40s %4dx%-4d top-1 %4u (%.2f%%)  input diff: %ld of %zu elements\n", m->short_name,
-           yuyv ? "YUYV" : "RGB", strrchr(image, '/') + 1, w, h, t->idx[0], 100.0 * t->prob[0], diff, n_in);
-    cases++;
-    free(logits);
-    free(prob);
-    free(cpu_in);
+    CHECK(bad_px == 0, "%s (%s): %ld of %d converted pixels differ from the CPU conversion", image,
+          f->fmt == VW_PIX_YUYV ? "YUYV" : "RGB24", bad_px, w * h);
     free(frame);
-    free(raw);
-    free(cpu_rgb);
+    g->vk.FreeDescriptorSets(g->dev, g->desc_pool, 1, &set);
+    vw_buf_destroy(g, &text);
+    vw_slot_release(g, &s);
+}
+
+/* Poll the oldest job until it is done (as the frame loop does, never blocking). */
+static void poll_done(vw_infer *in, vw_topk_result *res, int *slot)
+{
+    char err[512];
+    double ms, t0 = tu_now_ms();
+    for (;;) {
+        double p0 = tu_now_ms();
+        int r = vw_infer_poll(in, res, slot, &ms, err, sizeof err);
+        double p = tu_now_ms() - p0;
+        if (p > worst_poll_ms) worst_poll_ms = p;
+        if (r < 0) die("vw_infer_poll", err);
+        if (r == 1) return;
+        if (tu_now_ms() - t0 > 120000) die("vw_infer_poll", "no result within 120 s");
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* One image through the viewer's path as RGB24 and as YUYV (two jobs in flight), each
+ * compared with the library's blocking image path and the CPU reference. `bilinear`: the
+ * bilinear twin of a bicubic model (NULL otherwise). */
+static void run_case(vw_gpu *g, vw_infer *in, const char *image, int check_conv, vw_infer *bilinear)
+{
+    const vw_model *m = in->model;
+    const uint32_t K = m->classes;
+    char err[512];
+    int w, h, comp;
+    uint8_t *rgb = stbi_load(image, &w, &h, &comp, 3);
+    if (!rgb) die(image, stbi_failure_reason());
+    /* the frames as a source would deliver them, with padded lines; the CPU's RGB of each */
+    vw_frame f[2];
+    uint8_t *raw[2], *cpu_rgb[2];
+    for (int yuyv = 0; yuyv < 2; yuyv++) {
+        size_t stride = yuyv ? (size_t)((w + 1) / 2) * 4 + 12 : (size_t)w * 3 + 5;
+        raw[yuyv] = calloc(stride, (size_t)h);
+        cpu_rgb[yuyv] = malloc((size_t)w * h * 3);
+        if (yuyv) {
+            vw_rgb24_to_yuyv(rgb, w, h, stride, raw[1]);
+            vw_yuyv_to_rgb24(raw[1], w, h, stride, cpu_rgb[1]);
+        } else {
+            for (int y = 0; y < h; y++) memcpy(raw[0] + (size_t)y * stride, rgb + (size_t)y * w * 3, (size_t)w * 3);
+            memcpy(cpu_rgb[0], rgb, (size_t)w * h * 3);
+        }
+        f[yuyv] = (vw_frame){yuyv ? VW_PIX_YUYV : VW_PIX_RGB24, w, h, stride, raw[yuyv], 1, "test"};
+        if (check_conv) check_convert(g, m, &f[yuyv], cpu_rgb[yuyv], image);
+    }
+
+    /* the viewer's inference: two jobs in flight, a third refused, results in start order */
+    CHECK(vw_infer_start(in, &f[0], 10, err, sizeof err) == 0, "start RGB24: %s", err);
+    CHECK(vw_infer_start(in, &f[1], 11, err, sizeof err) == 0, "start YUYV: %s", err);
+    CHECK(vw_infer_start(in, &f[0], 12, err, sizeof err) == 1, "a third job was not refused");
+    float *logits[2], *ref = malloc(K * sizeof(float)), *bil = malloc(K * sizeof(float));
+    float *prob = malloc(K * sizeof(float));
+    for (int yuyv = 0; yuyv < 2; yuyv++) {
+        const char *fmt = yuyv ? "YUYV" : "RGB24";
+        vw_topk_result res;
+        int slot = -1;
+        poll_done(in, &res, &slot);
+        CHECK(slot == 10 + yuyv, "%s: the %s result came back for slot %d", image, fmt, slot);
+        logits[yuyv] = malloc(K * sizeof(float));
+        memcpy(logits[yuyv], in->logits, K * sizeof(float));
+        double scale = max_abs(logits[yuyv], K) + 1.0;
+
+        /* the library's blocking path on the same frame: the same GPU preprocessing */
+        kwvk_image im = vw_frame_image(&f[yuyv]);
+        if (kwvk_net_run_images(in->net, &im, 1, ref, K) != KWVK_OK) die("kwvk_net_run_images", kwvk_last_error());
+        double dg = max_diff(logits[yuyv], ref, K);
+        if (dg > worst_gpu) worst_gpu = dg;
+        CHECK(dg <= 1e-5 * scale, "%s (%s, %s): logits differ from kwvk_net_run_images by %.3g", image, m->short_name,
+              fmt, dg);
+
+        /* the CPU reference on an RGB8 copy made without the viewer */
+        cpu_logits(in->net, m, cpu_rgb[yuyv], w, h, ref);
+        double dc = max_diff(logits[yuyv], ref, K);
+        if (dc > worst_cpu) worst_cpu = dc;
+        CHECK(dc <= 0.05 * scale, "%s (%s, %s): logits differ from the CPU reference by %.3g (scale %.3g)", image,
+              m->short_name, fmt, dc, scale);
+        tu_softmax(ref, K, prob);
+        uint32_t cpu_top1;
+        tu_topk(prob, K, 1, &cpu_top1);
+        CHECK(cpu_top1 == res.idx[0], "%s (%s, %s): viewer top-1 %u, kwvk-classify top-1 %u", image, m->short_name, fmt,
+              res.idx[0], cpu_top1);
+        if (bilinear) { /* closer to the bicubic reference than to the bilinear one */
+            cpu_logits(bilinear->net, bilinear->model, cpu_rgb[yuyv], w, h, bil);
+            double db = max_diff(logits[yuyv], bil, K);
+            CHECK(db > 2 * dc && db > 1e-3 * scale, "%s (%s): %.3g from the bicubic reference, %.3g from the bilinear one",
+                  image, fmt, dc, db);
+            if (dc > bic_near) bic_near = dc;
+            if (db < bic_far) bic_far = db;
+        }
+
+        /* top-k of the viewer's logits */
+        uint32_t kk = K < VW_TOPK ? K : VW_TOPK, idx[VW_TOPK];
+        tu_softmax(logits[yuyv], K, prob);
+        tu_topk(prob, K, kk, idx);
+        CHECK(res.count == kk, "top-k count %u, want %u", res.count, kk);
+        for (uint32_t j = 0; j < res.count && j < kk; j++) {
+            CHECK(res.idx[j] == idx[j], "%s: viewer top-%u is class %u, CPU says %u", image, j + 1, res.idx[j], idx[j]);
+            CHECK(fabsf(res.prob[j] - prob[idx[j]]) < 1e-5f, "%s: viewer top-%u probability %.6f, CPU %.6f", image,
+                  j + 1, res.prob[j], prob[idx[j]]);
+        }
+        printf("  %-12s %-5s %-28s %4dx%-4d top-1 %4u (%6.2f%%)  |logits - CPU ref| %.2g\n", m->short_name, fmt,
+               strrchr(image, '/') + 1, w, h, res.idx[0], 100.0 * res.prob[0], dc);
+        cases++;
+    }
+    for (int i = 0; i < 2; i++) {
+        free(logits[i]);
+        free(raw[i]);
+        free(cpu_rgb[i]);
+    }
+    free(ref);
+    free(bil);
+    free(prob);
     stbi_image_free(rgb);
 }
 
@@ -202,26 +274,36 @@ int main(int argc, char **argv)
     snprintf(sub, sizeof sub, "%s/rgb", dir);
     int n_rgb = list_pngs(sub, rgb, 16);
     CHECK(n_grey >= 2 && n_rgb >= 2, "fixture images missing in %s", dir);
-    const char *models[] = {"grey28", "rgb_crop", "rgb_direct", "wide1000"};
-    for (int mi = 0; mi < 4; mi++) {
-        char path[600];
+    const char *models[] = {"grey28", "rgb_crop", "rgb_direct", "wide1000", "rgb_bicubic"};
+    vw_model bil_model;
+    vw_infer bil;
+    char path[600];
+    snprintf(path, sizeof path, "%s/rgb_crop.kwvk", dir);
+    if (vw_model_load(&g, path, &bil_model, err, sizeof err) || vw_infer_init(&bil, ctx, &bil_model, err, sizeof err))
+        die("rgb_crop", err);
+    for (int mi = 0; mi < 5; mi++) {
         snprintf(path, sizeof path, "%s/%s.kwvk", dir, models[mi]);
         vw_model m;
-        vw_slot s;
+        vw_infer in;
         if (vw_model_load(&g, path, &m, err, sizeof err)) die("vw_model_load", err);
-        if (vw_slot_init(&g, &s, &m, err, sizeof err)) die("vw_slot_init", err);
+        if (vw_infer_init(&in, ctx, &m, err, sizeof err)) die("vw_infer_init", err);
+        int bicubic = m.info.interpolation == KWVK_INTERP_BICUBIC;
+        CHECK(bicubic == (mi == 4), "%s: interpolation %u", models[mi], m.info.interpolation);
         for (int i = 0; i < n_grey + n_rgb; i++)
-            for (int yuyv = 0; yuyv < 2; yuyv++) run_case(&g, &s, i < n_grey ? grey[i] : rgb[i - n_grey], yuyv);
-        vw_slot_release(&g, &s);
+            run_case(&g, &in, i < n_grey ? grey[i] : rgb[i - n_grey], mi == 0, bicubic ? &bil : NULL);
+        vw_infer_release(&in);
         vw_model_release(&g, &m);
     }
+    vw_infer_release(&bil);
+    vw_model_release(&g, &bil_model);
     vw_gpu_destroy(&g);
     uint32_t vmsg = kwvk_context_validation_messages(ctx);
     kwvk_context_destroy(ctx);
     CHECK(vmsg == 0, "%u validation message(s)", vmsg);
-    printf("GPU vs CPU preprocessing over %ld cases: max |diff| %.3g (%.3f 8-bit levels); %ld of %ld input elements "
-           "differ at all\n",
-           cases, worst_abs, worst_level, differing, compared);
+    printf("viewer inference over %ld cases: max |logits - kwvk_net_run_images| %.3g, max |logits - CPU reference| "
+           "%.3g; bicubic model: max |logits - bicubic reference| %.3g, min |logits - bilinear reference| %.3g; "
+           "longest poll %.2f ms\n",
+           cases, worst_gpu, worst_cpu, bic_near, bic_far, worst_poll_ms);
     if (failures) {
         fprintf(stderr, "test_viewer_gpu: %d failure(s)\n", failures);
         return 1;

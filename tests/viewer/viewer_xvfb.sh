@@ -31,14 +31,16 @@ RUNS=0
 
 # classify IMAGE MODEL -> sets CLS, PCT, DEVICE (kwvk-classify's top-1 for the image)
 classify() {
-  local log
-  log=$("$VW_CLASSIFY" --validation --model "$2" "$1")
-  DEVICE=$(printf '%s\n' "$log" | sed -n '1s/^model .* on //p')
+  local log info
+  # results on stdout; "kwvk-classify: model M (...) on DEVICE; N image(s) ..." on stderr
+  log=$("$VW_CLASSIFY" --validation --model "$2" "$1" 2>"$OUT/classify.err")
+  info=$(cat "$OUT/classify.err")
+  DEVICE=$(printf '%s\n' "$info" | sed -n 's/^kwvk-classify: model .* on \(.*\); [0-9]* image(s).*/\1/p' | head -n1)
   local line
   line=$(printf '%s\n' "$log" | grep -m1 -E '\(class [0-9]+\)$')
   PCT=$(printf '%s\n' "$line" | awk '{print $1}' | tr -d '%')
   CLS=$(printf '%s\n' "$line" | sed -E 's/.*\(class ([0-9]+)\)$/\1/')
-  [ -n "$DEVICE" ] && [ -n "$PCT" ] && [ -n "$CLS" ] || { echo "cannot parse kwvk-classify's output:"; echo "$log"; return 1; }
+  [ -n "$DEVICE" ] && [ -n "$PCT" ] && [ -n "$CLS" ] || { echo "cannot parse kwvk-classify's output:"; echo "$info"; echo "$log"; return 1; }
 }
 
 # view NAME -- VIEWER_ARGS... : run the viewer, its screenshot is $OUT/NAME.png

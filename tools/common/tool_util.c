@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -835,6 +836,17 @@ void tu_softmax(const float *v, uint32_t n, float *out)
     double s = 0;
     for (uint32_t i = 0; i < n; i++) s += exp((double)v[i] - mx);
     for (uint32_t i = 0; i < n; i++) out[i] = (float)(exp((double)v[i] - mx) / s);
+}
+
+int tu_is_image_name(const char *name)
+{
+    static const char *ext[] = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tga", ".psd", ".pgm", ".ppm", ".pnm"};
+    size_t len = strlen(name);
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        size_t e = strlen(ext[i]);
+        if (len > e && !strcasecmp(name + len - e, ext[i])) return 1;
+    }
+    return 0;
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. */

@@ -72,8 +72,7 @@ int tu_have_libpng(void);
  * centre crop, grey for 1-channel models, (x/255 - mean)/std). Returns 0 or -1 with *err set
  * (valid until the next call). */
 int tu_load_image(const char *path, const kwvk_model *model, float *out, const char **err);
-/* The preprocessing geometry of a w x h image for a model (the viewer's GPU copy of the
- * preprocessing plans with it): size after the resize (ow, oh),
+/* The preprocessing geometry of a w x h image for a model: size after the resize (ow, oh),
  * crop size (cw, ch) and crop origin (x0, y0; torchvision's rounding). Returns 0, or -1 with
  * *err set when the crop does not fit or the resized image would be unreasonably large. */
 typedef struct tu_geometry {
@@ -102,12 +101,14 @@ uint8_t *tu_decode_png_box(const uint8_t *data, size_t size, int s, int *w, int 
 int tu_min_decode_side(const kwvk_model_info *info);
 void tu_free_rgb8(uint8_t *rgb);
 /* Same from RGB8 pixels in memory (kwvk_preprocess_images on an RGB8 frame; used by the
- * viewer's test and the fuzzer). */
+ * fuzzer). */
 int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model *model, float *out, const char **err);
 /* Index of the k largest values (k <= 16). */
 /* Write `s` as a JSON string literal: quotes, backslashes and control bytes escaped; bytes that
  * are not valid UTF-8 (a file name is just bytes) become U+FFFD, so every line stays JSON. */
 void tu_json_str(FILE *f, const char *s);
+/* Does `name` end in an image extension the decoders read (.jpg, .png, ..., any case)? */
+int tu_is_image_name(const char *name);
 void tu_topk(const float *v, uint32_t n, uint32_t k, uint32_t *idx);
 void tu_softmax(const float *v, uint32_t n, float *out);
 

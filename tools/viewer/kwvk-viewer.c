@@ -1,15 +1,17 @@
-/* kwvk-viewer - label live webcam frames (or images, a slideshow, a test pattern) on the
- * GPU: frame upload, pixel-format conversion, resize/crop/normalise, the network's recorded
- * command buffer and top-k all run on kwvk's device and queue; an overlay with the top-3
- * labels, confidence bars, fps, inference time and the device name is drawn into the
- * presented image. Two frames are in flight: capture and upload of frame N+1 overlap the
- * GPU work of frame N.
+/* kwvk-viewer - label live webcam frames (or images, a slideshow, a test pattern) with a
+ * kwvk model: every new frame goes to the library as pixels (kwvk_net_start_images: the
+ * library converts, resizes, crops and normalises it on the GPU and runs the network; up to
+ * two jobs in flight on one net), the frame loop polls the oldest job without blocking and
+ * shows each frame, converted for display on the GPU, together with its top-3 labels
+ * (kwvk_top_k), confidence bars, fps, inference time and the device name, drawn into the
+ * presented image on kwvk's device and queue.
  *
  *   kwvk-viewer [--model M]... [--camera [DEV] | --image FILE | --dir DIR | --pattern] [options]
  *
  * Keys: q / Esc quit, space pause, s save a PNG screenshot, m next model. See --help and
  * docs/viewer.md. This file is the frame loop; the window, swapchain and presentation are in
- * vw_window.c, the GPU work on the frame in vw_gpu.c, the command line in vw_options.c. */
+ * vw_window.c, the GPU work on the frame and the jobs in vw_gpu.c, the command line in
+ * vw_options.c. */
 #include "kwvk.h"
 #include "tool_util.h"
 #include "vw_gpu.h"
@@ -25,7 +27,8 @@
 #include <string.h>
 #include <time.h>
 
-#define SLOTS 2       /* frames in flight */
+#define SYNCS 2             /* draws in flight */
+#define DATA  (VW_JOBS + 1) /* frame slots: the one on screen and one per job */
 
 static const char *TOOL = "kwvk-viewer";
 
@@ -34,15 +37,14 @@ static const char *TOOL = "kwvk-viewer";
 /* ---------------------------------------------------------------------------------------- */
 
 typedef struct frame_sync {
-    VkCommandBuffer pre, post;
+    VkCommandBuffer cmd;
     VkFence fence;
-    int pending;        /* submitted, fence not yet waited */
+    int pending; /* submitted, fence not yet waited */
     VkSemaphore acquire;
-    VkQueryPool queries;
-    int inferred;       /* the pending submission ran the network */
-    int data_slot;      /* the slot whose frame and results the pending draw reads */
-    double submit_ms;   /* host time of the submission (fallback latency) */
-    int shot;           /* the pending submission copies the image for a screenshot */
+    VkDescriptorSet set;
+    vw_buf text;   /* the overlay's host text lines of this draw */
+    int data_slot; /* the slot whose frame and results the pending draw reads (-1: none) */
+    int shot;      /* the pending submission copies the image for a screenshot */
     vw_buf shot_buf;
     int shot_w, shot_h;
 } frame_sync;
@@ -54,9 +56,13 @@ typedef struct app {
     vw_gpu g;
     vw_model models[VW_MAX_MODELS];
     int n_models, cur_model;
-    vw_slot slots[SLOTS];
-    frame_sync sync[SLOTS];
-    int cur, last_data; /* slot of the next frame; slot holding the latest results (-1: none) */
+    vw_infer inf;          /* the current model's net and its jobs */
+    vw_slot slots[DATA];   /* frames: on screen, or being labelled */
+    int labelling[DATA];   /* a job of the slot is in flight */
+    char names[DATA][256]; /* the source's name of each slot's frame */
+    vw_slot blank;         /* drawn before the first result: no frame, no labels */
+    frame_sync sync[SYNCS];
+    int cur, last_data; /* sync of the next draw; slot on screen (-1: none yet) */
     vw_window w;
     int resized, need_redraw;
     /* status */
@@ -182,32 +188,31 @@ static int recreate_swapchain(app *a)
 static int init_sync(app *a)
 {
     VkDevice dev = a->g.dev;
-    for (int i = 0; i < SLOTS; i++) {
+    for (int i = 0; i < SYNCS; i++) {
         frame_sync *y = &a->sync[i];
-        VkCommandBuffer cbs[2];
+        y->data_slot = -1;
         VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                           .commandPool = a->g.cmd_pool,
                                           .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                          .commandBufferCount = 2};
-        VkResult r = a->g.vk.AllocateCommandBuffers(dev, &ai, cbs);
+                                          .commandBufferCount = 1};
+        VkResult r = a->g.vk.AllocateCommandBuffers(dev, &ai, &y->cmd);
         if (r != VK_SUCCESS) {
             fail_vk(a, r, "vkAllocateCommandBuffers");
             return -1;
         }
-        y->pre = cbs[0];
-        y->post = cbs[1];
         VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
         VkSemaphoreCreateInfo si = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
         r = a->g.vk.CreateFence(dev, &fi, NULL, &y->fence);
         if (r == VK_SUCCESS) r = a->g.vk.CreateSemaphore(dev, &si, NULL, &y->acquire);
-        if (r == VK_SUCCESS && a->g.timestamp_bits) {
-            VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
-                                        .queryType = VK_QUERY_TYPE_TIMESTAMP,
-                                        .queryCount = 2};
-            r = a->g.vk.CreateQueryPool(dev, &qi, NULL, &y->queries);
-        }
         if (r != VK_SUCCESS) {
             fail_vk(a, r, "creating frame synchronisation objects");
+            return -1;
+        }
+        char err[512];
+        if (vw_set_alloc(&a->g, &y->set, err, sizeof err) ||
+            vw_buf_create(&a->g, VW_TEXT_LINES * VW_LINE_BYTES, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, 1, &y->text, err,
+                          sizeof err)) {
+            fail(a, "%s", err);
             return -1;
         }
     }
@@ -244,20 +249,7 @@ static void complete(app *a, int i)
     }
     a->g.vk.ResetFences(a->g.dev, 1, &y->fence);
     y->pending = 0;
-    if (y->inferred) {
-        double ms = -1;
-        if (y->queries) {
-            uint64_t ts[2];
-            if (a->g.vk.GetQueryPoolResults(a->g.dev, y->queries, 0, 2, sizeof ts, ts, sizeof ts[0], VK_QUERY_RESULT_64_BIT) ==
-                VK_SUCCESS) {
-                uint64_t mask = a->g.timestamp_bits >= 64 ? ~0ull : ((1ull << a->g.timestamp_bits) - 1);
-                ms = (double)((ts[1] - ts[0]) & mask) * a->g.props.limits.timestampPeriod / 1e6;
-            }
-        }
-        if (ms < 0) ms = now_ms() - y->submit_ms; /* no timestamps: submission to completion */
-        a->infer_ms = a->infer_ms > 0 ? 0.8 * a->infer_ms + 0.2 * ms : ms;
-        y->inferred = 0;
-    }
+    y->data_slot = -1;
     if (y->shot) {
         y->shot = 0;
         char path[1024];
@@ -275,20 +267,29 @@ static void complete(app *a, int i)
 
 static void wait_all(app *a)
 {
-    for (int i = 0; i < SLOTS; i++) complete(a, i);
+    for (int i = 0; i < SYNCS; i++) complete(a, i);
 }
 
-static int load_model_slots(app *a, int m)
+/* The slots and the net of model m (the previous ones released, their jobs finished). */
+static int load_model(app *a, int m)
 {
-    for (int i = 0; i < SLOTS; i++) {
-        char err[512];
+    char err[512];
+    vw_infer_release(&a->inf);
+    for (int i = 0; i < DATA; i++) vw_slot_release(&a->g, &a->slots[i]);
+    vw_slot_release(&a->g, &a->blank);
+    memset(a->labelling, 0, sizeof a->labelling);
+    a->cur_model = m;
+    a->last_data = -1;
+    for (int i = 0; i < DATA; i++)
         if (vw_slot_init(&a->g, &a->slots[i], &a->models[m], err, sizeof err)) {
             fail(a, "%s", err);
             return -1;
         }
+    if (vw_slot_init(&a->g, &a->blank, &a->models[m], err, sizeof err) ||
+        vw_infer_init(&a->inf, a->kctx, &a->models[m], err, sizeof err)) {
+        fail(a, "%s", err);
+        return -1;
     }
-    a->cur_model = m;
-    a->last_data = -1;
     return 0;
 }
 
@@ -297,8 +298,8 @@ static void switch_model(app *a)
     a->next_model = 0;
     if (a->n_models < 2) return;
     wait_all(a);
-    for (int i = 0; i < SLOTS; i++) vw_slot_release(&a->g, &a->slots[i]);
-    load_model_slots(a, (a->cur_model + 1) % a->n_models);
+    if (a->failed) return;
+    load_model(a, (a->cur_model + 1) % a->n_models);
     a->fps_frames = 0;
     a->fps_final = 0;
     a->fps_t0 = now_ms();
@@ -358,42 +359,71 @@ static VkResult submit(app *a, VkCommandBuffer cmd, VkSemaphore wait, VkPipeline
     return r;
 }
 
-/* One frame: maybe a new source frame through the network, then draw and present.
- * Returns 1 if a frame was presented, 0 if there was nothing to do. */
-static int frame(app *a)
+/* Take the oldest job's result if it is done (never blocks): its slot goes on screen. */
+static int take_result(app *a)
+{
+    vw_topk_result res;
+    int d;
+    double ms;
+    char err[512];
+    int r = vw_infer_poll(&a->inf, &res, &d, &ms, err, sizeof err);
+    if (r < 0) fail(a, "%s", err);
+    if (r <= 0) return 0;
+    /* no draw reads slot d: it was uploaded after the last draw that showed it completed */
+    memcpy(a->slots[d].topk.map, &res, sizeof res);
+    a->labelling[d] = 0;
+    a->last_data = d;
+    a->frame_name = a->names[d];
+    a->infer_ms = a->infer_ms > 0 ? 0.8 * a->infer_ms + 0.2 * ms : ms;
+    a->fps_frames++;
+    double t = now_ms();
+    if (t - a->fps_t0 >= 500) { /* a new reading twice a second */
+        a->fps = a->fps_frames * 1000.0 / (t - a->fps_t0);
+        a->fps_frames = 0;
+        a->fps_t0 = t;
+        a->fps_final = 1;
+    } else if (!a->fps_final && t > a->fps_t0) { /* the first half second */
+        a->fps = a->fps_frames * 1000.0 / (t - a->fps_t0);
+    }
+    return 1;
+}
+
+/* Hand the next source frame, if one is there, to the library in a free slot. */
+static void start_next(app *a)
+{
+    if (a->inf.n >= VW_JOBS) return;
+    int d = -1;
+    for (int i = 0; i < DATA && d < 0; i++)
+        if (!a->labelling[i] && i != a->last_data) d = i;
+    if (d < 0) return;
+    vw_frame f;
+    int r = vw_source_next(a->src, &f, a->inf.n || a->last_data >= 0 ? 2 : 20);
+    if (r < 0) fail(a, "%s", a->src->err);
+    if (r != 1) return;
+    /* a draw still in flight may read the slot's buffers, which the upload may reallocate */
+    for (int i = 0; i < SYNCS; i++)
+        if (a->sync[i].pending && a->sync[i].data_slot == d) complete(a, i);
+    if (a->failed) return;
+    char err[512];
+    if (vw_slot_upload(&a->g, &a->slots[d], &f, err, sizeof err) ||
+        vw_infer_start(&a->inf, &f, d, err, sizeof err) < 0) {
+        fail(a, "%s: %s", f.name, err);
+        return;
+    }
+    snprintf(a->names[d], sizeof a->names[d], "%s", f.name ? f.name : "");
+    a->labelling[d] = 1;
+}
+
+/* Draw the slot on screen (or the blank one) with the overlay and present it. Returns 1 if
+ * a frame was presented. */
+static int draw(app *a)
 {
     int i = a->cur;
     frame_sync *y = &a->sync[i];
-    vw_slot *s = &a->slots[i];
     complete(a, i);
     if (a->failed) return 0;
-
-    int infer = 0;
-    if (!a->paused) {
-        int busy = a->sync[i ^ 1].pending;
-        vw_frame f;
-        int r = vw_source_next(a->src, &f, busy ? 2 : 20);
-        if (r < 0) {
-            fail(a, "%s", a->src->err);
-            return 0;
-        }
-        if (r == 1) {
-            /* a redraw from the other frame in flight may still read this slot's buffers,
-             * which the upload may reallocate */
-            if (a->sync[i ^ 1].pending && a->sync[i ^ 1].data_slot == i) complete(a, i ^ 1);
-            if (a->failed) return 0;
-            char err[512];
-            if (vw_slot_upload(&a->g, s, &f, err, sizeof err)) {
-                fail(a, "%s: %s", f.name, err);
-                return 0;
-            }
-            a->frame_name = f.name;
-            infer = 1;
-        }
-    }
-    if (!infer && !a->need_redraw) return 0;
-    int d = infer ? i : a->last_data;
-    const vw_slot *data = d >= 0 ? &a->slots[d] : NULL;
+    int d = a->last_data;
+    vw_slot *data = d >= 0 ? &a->slots[d] : &a->blank;
     if (a->lost_at > 0 && a->frames_done + 1 >= a->lost_at) {
         fail_vk(a, VK_ERROR_DEVICE_LOST, "vkQueueSubmit, injected by KWVK_VIEWER_FAULT");
         return 0;
@@ -432,69 +462,48 @@ static int frame(app *a)
         a->shot_requested = 0;
     }
 
-    set_text(a, &s->text);
-    if (data) vw_write_set(&a->g, s->set, data, &s->text);
-    else vw_write_set(&a->g, s->set, s, &s->text);
-    y->submit_ms = now_ms();
-    if (infer) {
-        if (begin_cb(a, y->pre)) return 0;
-        if (y->queries) {
-            a->g.vk.CmdResetQueryPool(y->pre, y->queries, 0, 2);
-            a->g.vk.CmdWriteTimestamp(y->pre, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, y->queries, 0);
-        }
-        vw_record_preprocess(&a->g, y->pre, s);
-        r = a->g.vk.EndCommandBuffer(y->pre);
-        if (r == VK_SUCCESS) r = submit(a, y->pre, VK_NULL_HANDLE, 0, VK_NULL_HANDLE, VK_NULL_HANDLE);
-        if (r != VK_SUCCESS) {
-            fail_vk(a, r, "vkQueueSubmit (preprocessing)");
-            return 0;
-        }
-        const vw_model *m = s->model;
-        kwvk_result kr = kwvk_net_submit(s->net, 1, m->c, m->h, m->w, NULL);
-        if (kr != KWVK_OK) {
-            fail_kwvk(a, kr, "kwvk_net_submit");
-            return 0;
-        }
+    set_text(a, &y->text);
+    vw_write_set(&a->g, y->set, data, &y->text);
+    if (begin_cb(a, y->cmd)) return 0;
+    if (data->have_frame && !data->converted) {
+        vw_record_convert(&a->g, y->cmd, y->set, data);
+        data->converted = 1;
     }
-    if (begin_cb(a, y->post)) return 0;
-    if (infer) {
-        if (y->queries) a->g.vk.CmdWriteTimestamp(y->post, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, y->queries, 1);
-        vw_record_topk(&a->g, y->post, s);
-    }
-    vw_window_record_draw(&a->w, y->post, image, data, s->set, y->shot ? &y->shot_buf : NULL);
-    r = a->g.vk.EndCommandBuffer(y->post);
+    vw_window_record_draw(&a->w, y->cmd, image, d >= 0 ? data : NULL, y->set, y->shot ? &y->shot_buf : NULL);
+    r = a->g.vk.EndCommandBuffer(y->cmd);
     if (r == VK_SUCCESS)
-        r = submit(a, y->post, y->acquire, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT, a->w.done[image], y->fence);
+        r = submit(a, y->cmd, y->acquire, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT, a->w.done[image], y->fence);
     if (r != VK_SUCCESS) {
         fail_vk(a, r, "vkQueueSubmit (draw)");
         return 0;
     }
     y->pending = 1;
-    y->inferred = infer;
-    y->data_slot = d >= 0 ? d : i;
+    y->data_slot = d;
     r = vw_window_present(&a->w, image);
     if (r == VK_ERROR_OUT_OF_DATE_KHR || r == VK_SUBOPTIMAL_KHR) a->resized = 1;
     else if (r != VK_SUCCESS) {
         fail_vk(a, r, "vkQueuePresentKHR");
         return 0;
     }
-    if (infer) {
-        a->last_data = i;
-        a->fps_frames++;
-        double t = now_ms();
-        if (t - a->fps_t0 >= 500) { /* a new reading twice a second */
-            a->fps = a->fps_frames * 1000.0 / (t - a->fps_t0);
-            a->fps_frames = 0;
-            a->fps_t0 = t;
-            a->fps_final = 1;
-        } else if (!a->fps_final && t > a->fps_t0) { /* the first half second */
-            a->fps = a->fps_frames * 1000.0 / (t - a->fps_t0);
-        }
-    }
     a->need_redraw = 0;
     a->last_draw_ms = now_ms();
-    a->cur ^= 1;
+    a->cur = (a->cur + 1) % SYNCS;
     return 1;
+}
+
+/* One turn of the loop: a finished result goes on screen, the next source frame goes to the
+ * library, and the screen is drawn when there is something new. Never waits for inference.
+ * Returns 2 if a frame with a result was presented, 1 if one without, 0 if nothing. */
+static int frame(app *a)
+{
+    int fresh = a->paused ? 0 : take_result(a);
+    if (a->failed) return 0;
+    if (!a->paused) start_next(a);
+    if (a->failed) return 0;
+    if (!fresh && !a->need_redraw) return 0;
+    int had = a->last_data >= 0;
+    if (!draw(a)) return 0;
+    return had ? 2 : 1;
 }
 
 static void print_result(app *a)
@@ -519,20 +528,22 @@ static uint32_t cleanup(app *a)
 {
     if (a->g.dev) {
         wait_all(a);
+        vw_infer_release(&a->inf); /* waits for the jobs */
         kwvk_context_queue_lock(a->kctx);
         a->g.vk.DeviceWaitIdle(a->g.dev);
         kwvk_context_queue_unlock(a->kctx);
-        for (int i = 0; i < SLOTS; i++) {
+        for (int i = 0; i < SYNCS; i++) {
             frame_sync *y = &a->sync[i];
             vw_buf_destroy(&a->g, &y->shot_buf);
+            vw_buf_destroy(&a->g, &y->text);
             if (y->fence) a->g.vk.DestroyFence(a->g.dev, y->fence, NULL);
             if (y->acquire) a->g.vk.DestroySemaphore(a->g.dev, y->acquire, NULL);
-            if (y->queries) a->g.vk.DestroyQueryPool(a->g.dev, y->queries, NULL);
-            vw_slot_release(&a->g, &a->slots[i]);
         }
+        for (int i = 0; i < DATA; i++) vw_slot_release(&a->g, &a->slots[i]);
+        vw_slot_release(&a->g, &a->blank);
         vw_window_release(&a->w); /* swapchain, pipeline, render pass, surface */
         for (int m = 0; m < a->n_models; m++) vw_model_release(&a->g, &a->models[m]);
-        vw_gpu_destroy(&a->g); /* frees the command buffers with its pool */
+        vw_gpu_destroy(&a->g); /* frees the command buffers and sets with their pools */
     }
     uint32_t vmsg = a->kctx ? kwvk_context_validation_messages(a->kctx) : 0;
     kwvk_context_destroy(a->kctx);
@@ -586,7 +597,7 @@ int main(int argc, char **argv)
         }
         a->n_models++;
     }
-    if (load_model_slots(a, 0)) goto done;
+    if (load_model(a, 0)) goto done;
     if (init_sync(a)) goto done;
 
     char title[256];
@@ -632,10 +643,10 @@ int main(int argc, char **argv)
         if (a->opt.frames && a->frames_done + 1 == a->opt.frames && a->opt.screenshot) a->shot_requested = 1;
         if (a->paused && now_ms() - a->last_draw_ms >= 100) a->need_redraw = 1; /* paused: 10 redraws/s */
         int drew = frame(a);
-        if (drew) {
+        if (drew == 2) { /* frames shown before the first result do not count */
             a->frames_done++;
             if (a->opt.frames && a->frames_done >= a->opt.frames) break;
-        } else if (!a->failed) {
+        } else if (!drew && !a->failed) {
             glfwWaitEventsTimeout(a->paused ? 0.05 : 0.002);
         }
     }

@@ -11,9 +11,6 @@
 #include <string.h>
 
 #include "convert_comp.spv.h"
-#include "resize_h_comp.spv.h"
-#include "resize_v_comp.spv.h"
-#include "topk_comp.spv.h"
 
 #define PUSH_BYTES 128
 #define MAX_SETS 16
@@ -143,13 +140,6 @@ int vw_gpu_init(vw_gpu *g, kwvk_context *kctx, char *err, size_t err_len)
     g->queue_family = h.queue_family;
     g->vk.GetPhysicalDeviceProperties(g->phys, &g->props);
     g->vk.GetPhysicalDeviceMemoryProperties(g->phys, &g->memp);
-    uint32_t nq = 0;
-    g->vk.GetPhysicalDeviceQueueFamilyProperties(g->phys, &nq, NULL);
-    VkQueueFamilyProperties qf[16];
-    if (nq > 16) nq = 16;
-    g->vk.GetPhysicalDeviceQueueFamilyProperties(g->phys, &nq, qf);
-    if (g->queue_family < nq && g->props.limits.timestampPeriod > 0)
-        g->timestamp_bits = qf[g->queue_family].timestampValidBits;
 
     VkDescriptorSetLayoutBinding b[VW_B_COUNT];
     for (uint32_t i = 0; i < VW_B_COUNT; i++)
@@ -170,11 +160,7 @@ int vw_gpu_init(vw_gpu *g, kwvk_context *kctx, char *err, size_t err_len)
                                       .pPushConstantRanges = &pr};
     r = g->vk.CreatePipelineLayout(g->dev, &pli, NULL, &g->layout);
     if (r != VK_SUCCESS) return vw_vk_fail(r, "vkCreatePipelineLayout", err, err_len);
-    if (make_compute(g, convert_comp, sizeof convert_comp, &g->convert, err, err_len) ||
-        make_compute(g, resize_h_comp, sizeof resize_h_comp, &g->resize_h, err, err_len) ||
-        make_compute(g, resize_v_comp, sizeof resize_v_comp, &g->resize_v, err, err_len) ||
-        make_compute(g, topk_comp, sizeof topk_comp, &g->topk, err, err_len))
-        return -1;
+    if (make_compute(g, convert_comp, sizeof convert_comp, &g->convert, err, err_len)) return -1;
 
     VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = MAX_SETS * VW_B_COUNT};
     VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
@@ -207,9 +193,7 @@ void vw_gpu_destroy(vw_gpu *g)
     vw_buf_destroy(g, &g->dummy);
     if (g->cmd_pool) g->vk.DestroyCommandPool(g->dev, g->cmd_pool, NULL);
     if (g->desc_pool) g->vk.DestroyDescriptorPool(g->dev, g->desc_pool, NULL);
-    VkPipeline ps[4] = {g->convert, g->resize_h, g->resize_v, g->topk};
-    for (int i = 0; i < 4; i++)
-        if (ps[i]) g->vk.DestroyPipeline(g->dev, ps[i], NULL);
+    if (g->convert) g->vk.DestroyPipeline(g->dev, g->convert, NULL);
     if (g->layout) g->vk.DestroyPipelineLayout(g->dev, g->layout, NULL);
     if (g->set_layout) g->vk.DestroyDescriptorSetLayout(g->dev, g->set_layout, NULL);
     memset(g, 0, sizeof *g);
@@ -273,130 +257,26 @@ int vw_slot_init(vw_gpu *g, vw_slot *s, const vw_model *m, char *err, size_t err
 {
     memset(s, 0, sizeof *s);
     s->model = m;
-    kwvk_result r = kwvk_net_create(g->kctx, m->model, NULL, &s->net);
-    if (r == KWVK_OK) r = kwvk_net_prepare(s->net, 1, m->c, m->h, m->w);
-    if (r == KWVK_OK) r = kwvk_net_get_io(s->net, 1, m->c, m->h, m->w, &s->io);
-    if (r != KWVK_OK) {
-        snprintf(err, err_len, "%s: %s: %s", m->path, r == KWVK_ERROR_DEVICE_LOST ? "the GPU device was lost" : "network setup",
-                 kwvk_last_error()[0] ? kwvk_last_error() : kwvk_result_name(r));
-        vw_slot_release(g, s);
-        return -1;
-    }
-    if (s->io.output_bytes < (uint64_t)m->classes * 4) {
-        snprintf(err, err_len, "%s: the network output (%llu floats) is smaller than its %u classes", m->path,
-                 (unsigned long long)(s->io.output_bytes / 4), m->classes);
-        vw_slot_release(g, s);
-        return -1;
-    }
-    const VkBufferUsageFlags storage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
-    if (vw_buf_create(g, sizeof(vw_topk_result), storage, 1, &s->topk, err, err_len) ||
-        vw_buf_create(g, VW_TEXT_LINES * VW_LINE_BYTES, storage, 1, &s->text, err, err_len)) {
-        vw_slot_release(g, s);
-        return -1;
-    }
+    if (vw_buf_create(g, sizeof(vw_topk_result), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, 1, &s->topk, err, err_len)) return -1;
     memset(s->topk.map, 0, sizeof(vw_topk_result));
-    memset(s->text.map, 0, VW_TEXT_LINES * VW_LINE_BYTES);
-    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-                                      .descriptorPool = g->desc_pool,
-                                      .descriptorSetCount = 1,
-                                      .pSetLayouts = &g->set_layout};
-    VkResult vr = g->vk.AllocateDescriptorSets(g->dev, &ai, &s->set);
-    if (vr != VK_SUCCESS) {
-        vw_slot_release(g, s);
-        return vw_vk_fail(vr, "vkAllocateDescriptorSets", err, err_len);
-    }
     return 0;
 }
 
 void vw_slot_release(vw_gpu *g, vw_slot *s)
 {
-    kwvk_net_destroy(s->net); /* waits for the device to be idle */
-    vw_buf *bufs[] = {&s->raw, &s->frame, &s->tmp, &s->weights, &s->topk, &s->text};
+    vw_buf *bufs[] = {&s->raw, &s->frame, &s->topk};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vw_buf_destroy(g, bufs[i]);
-    if (s->set) g->vk.FreeDescriptorSets(g->dev, g->desc_pool, 1, &s->set);
     memset(s, 0, sizeof *s);
 }
 
-/* Resampling coefficients of outputs first .. first+count-1 of an in_len -> out_len pass,
- * computed exactly as tools/common/tool_util.c does (double precision), stored as floats:
- * [count] first input, [count] taps, [count * ksize] weights. Returns the word count. */
-static uint32_t axis_table(uint32_t *t, double *wt, int in_len, int out_len, int first, int count, int ksize)
+int vw_set_alloc(vw_gpu *g, VkDescriptorSet *set, char *err, size_t err_len)
 {
-    double scale = (double)in_len / out_len;
-    double filterscale = scale < 1.0 ? 1.0 : scale;
-    double support = 1.0 * filterscale;
-    for (int j = 0; j < count; j++) {
-        int o = first + j;
-        double center = (o + 0.5) * scale;
-        int xmin = (int)(center - support + 0.5);
-        if (xmin < 0) xmin = 0;
-        int xmax = (int)(center + support + 0.5);
-        if (xmax > in_len) xmax = in_len;
-        int n = xmax - xmin;
-        if (n > ksize) n = ksize;
-        if (n < 0) n = 0;
-        double total = 0;
-        for (int k = 0; k < n; k++) {
-            double x = (k + xmin - center + 0.5) / filterscale;
-            double tri = fabs(x) < 1.0 ? 1.0 - fabs(x) : 0.0;
-            wt[k] = tri;
-            total += tri;
-        }
-        t[j] = (uint32_t)xmin;
-        t[count + j] = (uint32_t)n;
-        for (int k = 0; k < ksize; k++) {
-            float f = (k < n && total != 0) ? (float)(wt[k] / total) : 0.0f;
-            memcpy(&t[2 * count + j * ksize + k], &f, 4);
-        }
-    }
-    return (uint32_t)(2 * count + count * ksize);
-}
-
-static int axis_ksize(int in_len, int out_len)
-{
-    double scale = (double)in_len / out_len;
-    double support = scale < 1.0 ? 1.0 : scale;
-    return (int)ceil(support) * 2 + 1;
-}
-
-/* Plan the resampling of a w x h frame for the slot's model (mirrors tu_preprocess_rgb8). */
-static int plan_resize(vw_gpu *g, vw_slot *s, int w, int h, char *err, size_t err_len)
-{
-    tu_geometry geo;
-    const char *why = NULL;
-    if (tu_resize_geometry(w, h, &s->model->info, &geo, &why) != 0) {
-        snprintf(err, err_len, "a %dx%d frame cannot be preprocessed for %s: %s", w, h, s->model->short_name, why);
-        return -1;
-    }
-    const int ow = geo.ow, oh = geo.oh, cw = geo.cw, ch = geo.ch;
-    if ((uint32_t)cw != s->model->w || (uint32_t)ch != s->model->h) {
-        snprintf(err, err_len, "internal: crop %dx%d differs from the network input %ux%u", cw, ch, s->model->w,
-                 s->model->h);
-        return -1;
-    }
-    const int x0 = geo.x0, y0 = geo.y0;
-    int kx = axis_ksize(w, ow), ky = axis_ksize(h, oh);
-    size_t words = (size_t)(2 + kx) * cw + (size_t)(2 + ky) * ch;
-    if (!s->weights.buf || s->weights.size < words * 4) {
-        vw_buf_destroy(g, &s->weights);
-        if (vw_buf_create(g, words * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, 1, &s->weights, err, err_len)) return -1;
-    }
-    double *wt = malloc(sizeof(double) * (size_t)(kx > ky ? kx : ky));
-    if (!wt) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
-    uint32_t *t = s->weights.map;
-    s->hoff = 0;
-    s->voff = axis_table(t, wt, w, ow, x0, cw, kx);
-    axis_table(t + s->voff, wt, h, oh, y0, ch, ky);
-    free(wt);
-    s->cw = (uint32_t)cw;
-    s->ch = (uint32_t)ch;
-    s->kx = (uint32_t)kx;
-    s->ky = (uint32_t)ky;
-    s->plan_w = w;
-    s->plan_h = h;
+    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                      .descriptorPool = g->desc_pool,
+                                      .descriptorSetCount = 1,
+                                      .pSetLayouts = &g->set_layout};
+    VkResult r = g->vk.AllocateDescriptorSets(g->dev, &ai, set);
+    if (r != VK_SUCCESS) return vw_vk_fail(r, "vkAllocateDescriptorSets", err, err_len);
     return 0;
 }
 
@@ -423,16 +303,13 @@ int vw_slot_upload(vw_gpu *g, vw_slot *s, const vw_frame *f, char *err, size_t e
     if (ensure_buf(g, &s->raw, bytes + 4, 1, err, err_len) ||
         ensure_buf(g, &s->frame, (VkDeviceSize)f->w * f->h * 4, 0, err, err_len))
         return -1;
-    if (f->w != s->plan_w || f->h != s->plan_h || !s->weights.buf) {
-        if (plan_resize(g, s, f->w, f->h, err, err_len)) return -1;
-    }
-    if (ensure_buf(g, &s->tmp, (VkDeviceSize)s->cw * f->h * 4, 0, err, err_len)) return -1;
     memcpy(s->raw.map, f->data, bytes);
     s->fw = f->w;
     s->fh = f->h;
     s->fmt = f->fmt;
     s->stride = f->stride;
     s->have_frame = 1;
+    s->converted = 0;
     return 0;
 }
 
@@ -440,14 +317,9 @@ void vw_write_set(vw_gpu *g, VkDescriptorSet set, const vw_slot *d, const vw_buf
 {
     VkDescriptorBufferInfo bi[VW_B_COUNT];
     VkWriteDescriptorSet w[VW_B_COUNT];
-    const vw_buf *bufs[VW_B_COUNT] = {&d->raw, &d->frame, &d->tmp, &d->weights, NULL, NULL, &d->topk, text,
-                                      &d->model->labels, &g->glyphs};
+    const vw_buf *bufs[VW_B_COUNT] = {&d->raw, &d->frame, &d->topk, text, &d->model->labels, &g->glyphs};
     for (uint32_t i = 0; i < VW_B_COUNT; i++) {
-        if (i == VW_B_NET_IN)
-            bi[i] = (VkDescriptorBufferInfo){(VkBuffer)d->io.input_buffer, d->io.input_offset, d->io.input_bytes};
-        else if (i == VW_B_NET_OUT)
-            bi[i] = (VkDescriptorBufferInfo){(VkBuffer)d->io.output_buffer, d->io.output_offset, d->io.output_bytes};
-        else if (bufs[i] && bufs[i]->buf)
+        if (bufs[i] && bufs[i]->buf)
             bi[i] = (VkDescriptorBufferInfo){bufs[i]->buf, 0, VK_WHOLE_SIZE};
         else bi[i] = (VkDescriptorBufferInfo){g->dummy.buf, 0, VK_WHOLE_SIZE};
         w[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
@@ -478,68 +350,121 @@ static void push(vw_gpu *g, VkCommandBuffer cmd, const void *data, uint32_t byte
 
 static uint32_t groups(uint32_t n, uint32_t per) { return (n + per - 1) / per; }
 
-void vw_record_preprocess(vw_gpu *g, VkCommandBuffer cmd, const vw_slot *s)
+void vw_record_convert(vw_gpu *g, VkCommandBuffer cmd, VkDescriptorSet set, const vw_slot *s)
 {
-    /* earlier work of any slot (drawing from this slot's frame, the network reading its
-     * input) must be done before these buffers are written again */
-    barrier(g, cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT,
-            VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
-    g->vk.CmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->layout, 0, 1, &s->set, 0, NULL);
-
+    /* an earlier draw or copy may still read this slot's frame buffer */
+    barrier(g, cmd, VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
+            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT);
+    g->vk.CmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->layout, 0, 1, &set, 0, NULL);
     struct {
         uint32_t w, h, stride, fmt;
-    } pc_conv = {(uint32_t)s->fw, (uint32_t)s->fh, (uint32_t)s->stride, (uint32_t)s->fmt};
+    } pc = {(uint32_t)s->fw, (uint32_t)s->fh, (uint32_t)s->stride, (uint32_t)s->fmt};
     g->vk.CmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->convert);
-    push(g, cmd, &pc_conv, sizeof pc_conv);
+    push(g, cmd, &pc, sizeof pc);
     g->vk.CmdDispatch(cmd, groups((uint32_t)s->fw, 16), groups((uint32_t)s->fh, 16), 1);
-    barrier(g, cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-            VK_ACCESS_SHADER_READ_BIT);
-
-    struct {
-        uint32_t src_w, src_h, out_w, off, ksize;
-    } pc_h = {(uint32_t)s->fw, (uint32_t)s->fh, s->cw, s->hoff, s->kx};
-    g->vk.CmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->resize_h);
-    push(g, cmd, &pc_h, sizeof pc_h);
-    g->vk.CmdDispatch(cmd, groups(s->cw, 16), groups((uint32_t)s->fh, 16), 1);
-    barrier(g, cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-            VK_ACCESS_SHADER_READ_BIT);
-
-    const kwvk_model_info *info = &s->model->info;
-    struct {
-        uint32_t cw, ch, channels, off, ksize;
-        float mean[4], std_[4];
-    } pc_v = {s->cw, s->ch, s->model->c, s->voff, s->ky, {0}, {1, 1, 1, 1}};
-    for (int c = 0; c < 4; c++) {
-        pc_v.mean[c] = info->mean[c];
-        pc_v.std_[c] = info->std[c];
-    }
-    g->vk.CmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->resize_v);
-    push(g, cmd, &pc_v, sizeof pc_v);
-    g->vk.CmdDispatch(cmd, groups(s->cw, 16), groups(s->ch, 16), 1);
-    /* the network's command buffer copies its input buffer (transfer) or reads it in a shader */
     barrier(g, cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-            VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-            VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_SHADER_READ_BIT);
+            VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT);
 }
 
-void vw_record_topk(vw_gpu *g, VkCommandBuffer cmd, const vw_slot *s)
+/* ---------------------------------------------------------------------------------------- */
+/* Inference through the library                                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+kwvk_image vw_frame_image(const vw_frame *f)
 {
-    /* the network wrote its output buffer (copy or shader) in the previous submission; an
-     * earlier draw may still read this slot's top-k */
-    barrier(g, cmd, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT,
-            VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
-    g->vk.CmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->layout, 0, 1, &s->set, 0, NULL);
-    struct {
-        uint32_t n, k;
-    } pc = {s->model->classes, VW_TOPK};
-    g->vk.CmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->topk);
-    push(g, cmd, &pc, sizeof pc);
-    g->vk.CmdDispatch(cmd, 1, 1, 1);
-    barrier(g, cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-            VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
-            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_HOST_READ_BIT);
+    kwvk_image im = {0};
+    im.format = f->fmt == VW_PIX_YUYV ? KWVK_PIXEL_YUYV : KWVK_PIXEL_RGB8;
+    im.width = (uint32_t)f->w;
+    im.height = (uint32_t)f->h;
+    im.stride = (uint32_t)f->stride;
+    im.data = f->data;
+    return im;
+}
+
+static int kwvk_fail(kwvk_result r, const char *what, char *err, size_t err_len)
+{
+    const char *msg = kwvk_last_error()[0] ? kwvk_last_error() : kwvk_result_name(r);
+    if (r == KWVK_ERROR_DEVICE_LOST) snprintf(err, err_len, "the GPU device was lost (%s: %s)", what, msg);
+    else snprintf(err, err_len, "%s: %s", what, msg);
+    return -1;
+}
+
+int vw_infer_init(vw_infer *in, kwvk_context *kctx, const vw_model *m, char *err, size_t err_len)
+{
+    memset(in, 0, sizeof *in);
+    in->model = m;
+    if (m->classes < 1) {
+        snprintf(err, err_len, "%s: the model has no classes to label frames with", m->path);
+        return -1;
+    }
+    in->logits = calloc(m->classes ? m->classes : 1, sizeof(float));
+    if (!in->logits) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    kwvk_net_desc nd = {.max_in_flight = VW_JOBS};
+    kwvk_result r = kwvk_net_create(kctx, m->model, &nd, &in->net);
+    if (r != KWVK_OK) {
+        char what[600];
+        snprintf(what, sizeof what, "%s: network setup", m->path);
+        vw_infer_release(in);
+        return kwvk_fail(r, what, err, err_len);
+    }
+    return 0;
+}
+
+void vw_infer_release(vw_infer *in)
+{
+    for (int i = 0; i < in->n; i++) kwvk_job_destroy(in->job[i]); /* waits for the GPU */
+    kwvk_net_destroy(in->net);
+    free(in->logits);
+    memset(in, 0, sizeof *in);
+}
+
+int vw_infer_start(vw_infer *in, const vw_frame *f, int slot, char *err, size_t err_len)
+{
+    if (in->n >= VW_JOBS) return 1;
+    kwvk_image im = vw_frame_image(f);
+    kwvk_job *job = NULL;
+    kwvk_result r = kwvk_net_start_images(in->net, &im, 1, &job);
+    if (r == KWVK_ERROR_BUSY) return 1;
+    if (r != KWVK_OK) return kwvk_fail(r, "kwvk_net_start_images", err, err_len);
+    in->job[in->n] = job;
+    in->slot[in->n] = slot;
+    in->t0[in->n] = tu_now_ms();
+    in->n++;
+    return 0;
+}
+
+int vw_infer_poll(vw_infer *in, vw_topk_result *res, int *slot, double *ms, char *err, size_t err_len)
+{
+    if (in->n == 0) return 0;
+    int done = 0;
+    kwvk_result r = kwvk_job_poll(in->job[0], &done);
+    if (r != KWVK_OK) return kwvk_fail(r, "kwvk_job_poll", err, err_len);
+    if (!done) return 0;
+    *ms = tu_now_ms() - in->t0[0];
+    *slot = in->slot[0];
+    uint32_t n = in->model->classes;
+    r = kwvk_job_output(in->job[0], in->logits, n);
+    kwvk_job_destroy(in->job[0]);
+    in->n--;
+    for (int i = 0; i < in->n; i++) {
+        in->job[i] = in->job[i + 1];
+        in->slot[i] = in->slot[i + 1];
+        in->t0[i] = in->t0[i + 1];
+    }
+    if (r != KWVK_OK) return kwvk_fail(r, "kwvk_job_output", err, err_len);
+    kwvk_class_score top[VW_TOPK];
+    uint32_t k = n < VW_TOPK ? n : VW_TOPK;
+    r = kwvk_top_k(in->model->model, in->logits, n, k, KWVK_SCORES_SOFTMAX, top);
+    if (r != KWVK_OK) return kwvk_fail(r, "kwvk_top_k", err, err_len);
+    memset(res, 0, sizeof *res);
+    for (uint32_t j = 0; j < 4; j++) res->idx[j] = j < k ? top[j].index : 0xFFFFFFFFu;
+    for (uint32_t j = 0; j < k; j++) res->prob[j] = top[j].score;
+    res->count = k;
+    return 1;
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -6,14 +6,14 @@
 layout(location = 0) out vec4 out_color;
 
 layout(std430, set = 0, binding = 1) readonly buffer Frame { uint frame[]; };
-layout(std430, set = 0, binding = 6) readonly buffer TopK {
+layout(std430, set = 0, binding = 2) readonly buffer TopK {
     uint idx[4];
     float prob[4];
     uint count;
 } res;
-layout(std430, set = 0, binding = 7) readonly buffer Text { uint text[]; };
-layout(std430, set = 0, binding = 8) readonly buffer Labels { uint labels[]; };
-layout(std430, set = 0, binding = 9) readonly buffer Glyphs { uint glyphs[]; };
+layout(std430, set = 0, binding = 3) readonly buffer Text { uint text[]; };
+layout(std430, set = 0, binding = 4) readonly buffer Labels { uint labels[]; };
+layout(std430, set = 0, binding = 5) readonly buffer Glyphs { uint glyphs[]; };
 
 layout(push_constant) uniform PC {
     int win_w, win_h;
