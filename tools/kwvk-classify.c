@@ -191,17 +191,6 @@ static void list_add(file_list *l, const char *path)
     if (!(l->paths[l->n++] = strdup(path))) tu_die(TOOL, "out of memory");
 }
 
-static int has_image_extension(const char *name)
-{
-    static const char *ext[] = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tga", ".psd", ".pgm", ".ppm", ".pnm"};
-    size_t len = strlen(name);
-    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
-        size_t e = strlen(ext[i]);
-        if (len > e && !strcasecmp(name + len - e, ext[i])) return 1;
-    }
-    return 0;
-}
-
 /* Append the images under `dir` (recursively, sorted) to `l`. Unreadable directories are
  * reported and counted in *failed. */
 static void walk_dir(const char *dir, file_list *l, int depth, int *failed)
@@ -232,7 +221,7 @@ static void walk_dir(const char *dir, file_list *l, int depth, int *failed)
         struct stat st, lst;
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
             if (lstat(path, &lst) == 0 && !S_ISLNK(lst.st_mode)) walk_dir(path, l, depth + 1, failed);
-        } else if (has_image_extension(names.paths[i])) {
+        } else if (tu_is_image_name(names.paths[i])) {
             list_add(l, path);
         }
         free(path);

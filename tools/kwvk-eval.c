@@ -184,17 +184,6 @@ static char **list_dir(const char *dir, uint32_t *count)
     return names ? names : calloc(1, sizeof *names);
 }
 
-static int image_name(const char *name)
-{
-    static const char *ext[] = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tga", ".psd", ".pgm", ".ppm", ".pnm"};
-    size_t len = strlen(name);
-    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
-        size_t e = strlen(ext[i]);
-        if (len > e && !strcasecmp(name + len - e, ext[i])) return 1;
-    }
-    return 0;
-}
-
 static char *join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
@@ -215,7 +204,7 @@ static void collect(const char *dir, uint32_t label, sample_list *out, int depth
         if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
             if (depth < 32 && lstat(p, &lst) == 0 && !S_ISLNK(lst.st_mode)) collect(p, label, out, depth + 1);
             free(p);
-        } else if (image_name(names[i])) {
+        } else if (tu_is_image_name(names[i])) {
             if (out->n == out->cap) {
                 out->cap = out->cap ? out->cap * 2 : 256;
                 sample *nv = realloc(out->v, out->cap * sizeof *nv);

@@ -25,6 +25,10 @@ for t in kwvk-run kwvk-classify kwvk-eval kwvk-bench; do
   expect 2 "unknown option --frobnicate" "$bin/$t" --frobnicate
   expect 2 "--device needs a value" "$bin/$t" --device
 done
+if [ -n "${KWVK_VIEWER:-}" ]; then
+  expect 0 "^kwvk-viewer $version" "$KWVK_VIEWER" --version
+  expect 0 "default" "$KWVK_VIEWER" --help
+fi
 if [ -n "${KWVK_PY_TOOLS:-}" ]; then
   expect 0 "^kwvk-convert $version" "$KWVK_PY_TOOLS/kwvk-convert" --version
   expect 0 "^kwvk-train $version" "$KWVK_PY_TOOLS/kwvk-train" --version

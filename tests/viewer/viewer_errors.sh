@@ -1,7 +1,7 @@
 #!/bin/bash
 # viewer_errors.sh FIXTURE_DIR - kwvk-viewer's failures: each must print exactly one line to
-# stderr naming the problem and exit with status 1 (not a signal, not a crash, nothing on
-# stdout). No display, no camera, a node that is not a camera, an image that does not decode,
+# stderr naming the problem and exit with status 1 (2 for a usage error, as every kwvk tool;
+# not a signal, not a crash, nothing on stdout). No display, no camera, a node that is not a camera, an image that does not decode,
 # a model that does not load, a bad option, and the GPU device lost in the middle of the frame
 # loop (simulated: KWVK_VIEWER_FAULT=device_lost@N makes frame N's submission report
 # VK_ERROR_DEVICE_LOST; a real loss takes the same path).
@@ -18,15 +18,15 @@ FAILED=0
 M=$DIR/grey28.kwvk
 IMG=$DIR/grey/sample_0.png
 
-expect() { # NAME REGEX -- command...
-  local name=$1 re=$2
+expect() { # NAME REGEX -- command...   (exit status 1, or $RC)
+  local name=$1 re=$2 want=${RC:-1}
   shift 3
   timeout 120 "$@" >"$OUT/$name.out" 2>"$OUT/$name.err"
   local rc=$?
   local lines
   lines=$(wc -l <"$OUT/$name.err")
-  if [ $rc -ne 1 ] || [ "$lines" -ne 1 ] || ! grep -qE "^kwvk-viewer: .*$re" "$OUT/$name.err" || [ -s "$OUT/$name.out" ]; then
-    echo "FAIL $name: exit $rc, $lines stderr line(s), expected one line matching /$re/ and exit 1:"
+  if [ $rc -ne "$want" ] || [ "$lines" -ne 1 ] || ! grep -qE "^kwvk-viewer: .*$re" "$OUT/$name.err" || [ -s "$OUT/$name.out" ]; then
+    echo "FAIL $name: exit $rc, $lines stderr line(s), expected one line matching /$re/ and exit $want:"
     cat "$OUT/$name.err" "$OUT/$name.out"
     FAILED=$((FAILED + 1))
   else
@@ -43,8 +43,10 @@ expect bad_image "cannot decode" -- "${V[@]}" --image "$M"
 expect missing_image "cannot open" -- "${V[@]}" --image "$DIR/none.png"
 expect empty_dir "no images" -- "${V[@]}" --dir "$OUT"
 expect bad_model "cannot load the model" -- "$VW_VIEWER" --model "$IMG" --image "$IMG"
-expect bad_option "unknown option" -- "${V[@]}" --frobnicate 1
-expect bad_size "--size wants WxH" -- "${V[@]}" --size 0x0
+RC=2 expect bad_option "unknown option --frobnicate" -- "${V[@]}" --frobnicate 1
+RC=2 expect bad_size "--size wants WxH" -- "${V[@]}" --size 0x0
+RC=2 expect missing_value "--device needs a value" -- "${V[@]}" --device
+RC=2 expect bad_frames "--frames expects an integer" -- "${V[@]}" --frames abc
 expect lost_in_loop "GPU device was lost" -- env KWVK_VIEWER_FAULT=device_lost@3 "${V[@]}" --validation --image "$IMG" --frames 10
 
 if [ $FAILED -ne 0 ]; then

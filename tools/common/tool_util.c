@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,10 @@
 #ifdef KWVK_HAVE_LIBJPEG
 #include <jpeglib.h>
 #include <jerror.h>
+#include <setjmp.h>
+#endif
+#ifdef KWVK_HAVE_LIBPNG
+#include <png.h>
 #include <setjmp.h>
 #endif
 
@@ -84,11 +89,21 @@ long tu_arg_long(const char *tool, const char *opt, const char *s, long lo, long
 
 void tu_print_version(const char *tool)
 {
-    printf("%s (kwvk %d.%d.%d; JPEG decoder: %s)\n", tool, KWVK_VERSION_MAJOR, KWVK_VERSION_MINOR, KWVK_VERSION_PATCH,
-           tu_have_libjpeg() ? "libjpeg" : "stb_image");
+    printf("%s (kwvk %d.%d.%d; JPEG decoder: %s; PNGs over 67.1 MP: %s)\n", tool, KWVK_VERSION_MAJOR,
+           KWVK_VERSION_MINOR, KWVK_VERSION_PATCH, tu_have_libjpeg() ? "libjpeg" : "stb_image",
+           tu_have_libpng() ? "libpng, scaled down" : "refused");
 }
 
 int tu_stderr_is_tty(void) { return isatty(2); }
+
+int tu_have_libpng(void)
+{
+#ifdef KWVK_HAVE_LIBPNG
+    return 1;
+#else
+    return 0;
+#endif
+}
 
 int tu_have_libjpeg(void)
 {
@@ -532,6 +547,146 @@ static uint8_t *decode_jpeg(const uint8_t *data, size_t size, int min_short, int
 }
 #endif
 
+#ifdef KWVK_HAVE_LIBPNG
+/* libpng reports errors by calling the error function, which must not return: the message is
+ * kept and png_error's default longjmp to the setjmp in tu_decode_png_box follows. */
+static void tu_png_error(png_structp png, png_const_charp m)
+{
+    snprintf(tu_msg, sizeof tu_msg, "corrupt or unsupported PNG: %s", m);
+    png_longjmp(png, 1);
+}
+
+static void tu_png_warning(png_structp png, png_const_charp m)
+{
+    (void)png;
+    (void)m;
+}
+
+typedef struct tu_png_src {
+    const uint8_t *data;
+    size_t size, pos;
+} tu_png_src;
+
+static void tu_png_read(png_structp png, png_bytep out, size_t n)
+{
+    tu_png_src *s = png_get_io_ptr(png);
+    if (n > s->size - s->pos) png_error(png, "the file is truncated");
+    memcpy(out, s->data + s->pos, n);
+    s->pos += n;
+}
+#endif
+
+uint8_t *tu_decode_png_box(const uint8_t *data, size_t size, int s, int *w, int *h, const char **err)
+{
+#ifdef KWVK_HAVE_LIBPNG
+    png_structp png = NULL;
+    png_infop pinfo = NULL;
+    uint8_t *volatile out = NULL;
+    uint8_t *volatile row = NULL;
+    uint32_t *volatile acc = NULL;
+    tu_png_src src = {data, size, 0};
+    *err = NULL;
+    if (s < 1 || s > 65535) {
+        *err = "bad PNG scale factor";
+        return NULL;
+    }
+    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, tu_png_error, tu_png_warning);
+    if (png) pinfo = png_create_info_struct(png);
+    if (!pinfo) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        *err = "out of memory decoding a PNG";
+        return NULL;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &pinfo, NULL);
+        free(out);
+        free(row);
+        free(acc);
+        *err = tu_msg;
+        return NULL;
+    }
+    png_set_read_fn(png, &src, tu_png_read);
+    png_read_info(png, pinfo);
+    png_uint_32 pw, ph;
+    int depth, type, interlace;
+    png_get_IHDR(png, pinfo, &pw, &ph, &depth, &type, &interlace, NULL, NULL);
+    if (interlace != PNG_INTERLACE_NONE) {
+        /* an interlaced (Adam7) image is complete only after its last pass: libpng's row
+         * interface would need it whole */
+        snprintf(tu_msg, sizeof tu_msg,
+                 "the PNG is interlaced and has %.1f million pixels (%ux%u); interlaced PNGs are decoded whole, up to "
+                 "%.1f million pixels (non-interlaced ones up to %.1f million)",
+                 (double)pw * ph / 1e6, (unsigned)pw, (unsigned)ph, TU_MAX_IMAGE_PIXELS / 1e6,
+                 TU_MAX_SCALED_PIXELS / 1e6);
+        png_longjmp(png, 1);
+    }
+    uint32_t ow = pw / (uint32_t)s, oh = ph / (uint32_t)s;
+    if (ow == 0 || oh == 0 || (uint64_t)ow * oh > TU_MAX_IMAGE_PIXELS) {
+        snprintf(tu_msg, sizeof tu_msg, "the PNG (%ux%u) cannot be decoded at 1/%d scale", (unsigned)pw,
+                 (unsigned)ph, s);
+        png_longjmp(png, 1);
+    }
+    /* to 8-bit RGB as stb_image gives it: 16-bit samples keep their high byte, grey is
+     * replicated, palette entries looked up, alpha (also from tRNS) dropped, gamma ignored */
+    png_set_strip_16(png);
+    png_set_packing(png);
+    if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (type == PNG_COLOR_TYPE_GRAY || type == PNG_COLOR_TYPE_GRAY_ALPHA) {
+        png_set_expand_gray_1_2_4_to_8(png);
+        png_set_gray_to_rgb(png);
+    }
+    png_set_strip_alpha(png);
+    png_read_update_info(png, pinfo);
+    if (png_get_channels(png, pinfo) != 3 || png_get_bit_depth(png, pinfo) != 8 ||
+        png_get_rowbytes(png, pinfo) != (size_t)pw * 3)
+        png_error(png, "unexpected layout after the conversion to RGB");
+    row = malloc((size_t)pw * 3);
+    acc = calloc((size_t)ow * 3, sizeof *acc);
+    out = malloc((size_t)ow * oh * 3);
+    if (!row || !acc || !out) {
+        snprintf(tu_msg, sizeof tu_msg, "out of memory decoding a %ux%u PNG", (unsigned)pw, (unsigned)ph);
+        png_longjmp(png, 1);
+    }
+    /* the box filter: each output pixel is the rounded mean of an s x s block; the last
+     * pw % s columns and ph % s rows are dropped */
+    const uint32_t n = (uint32_t)s * (uint32_t)s, xs = ow * (uint32_t)s;
+    for (uint32_t y = 0; y < ph; y++) {
+        png_read_row(png, row, NULL);
+        uint32_t oy = y / (uint32_t)s;
+        if (oy >= oh) continue; /* read (checked) but not used */
+        for (uint32_t x = 0; x < xs; x++) {
+            uint32_t *a = acc + (size_t)(x / (uint32_t)s) * 3;
+            const uint8_t *p = row + (size_t)x * 3;
+            a[0] += p[0];
+            a[1] += p[1];
+            a[2] += p[2];
+        }
+        if ((y + 1) % (uint32_t)s == 0) {
+            uint8_t *o = out + (size_t)oy * ow * 3;
+            for (size_t i = 0; i < (size_t)ow * 3; i++) {
+                o[i] = (uint8_t)((acc[i] + n / 2) / n);
+                acc[i] = 0;
+            }
+        }
+    }
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &pinfo, NULL);
+    free(row);
+    free(acc);
+    *w = (int)ow;
+    *h = (int)oh;
+    return out;
+#else
+    (void)data;
+    (void)size;
+    (void)s;
+    (void)w;
+    (void)h;
+    *err = "built without libpng";
+    return NULL;
+#endif
+}
+
 int tu_min_decode_side(const kwvk_model_info *info)
 {
     uint32_t s = info->resize_short;
@@ -559,6 +714,30 @@ uint8_t *tu_decode_rgb8_scaled(const uint8_t *data, size_t size, int min_short, 
 #else
     (void)min_short;
 #endif
+#ifdef KWVK_HAVE_LIBPNG
+    /* a non-interlaced PNG above TU_MAX_IMAGE_PIXELS: read row by row by libpng and box-filtered
+     * down by the largest integer factor keeping min_short pixels (the width and height come
+     * from the IHDR chunk, which the PNG format puts first) */
+    static const uint8_t png_sig[16] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+    if (size >= 24 && memcmp(data, png_sig, sizeof png_sig) == 0) {
+        uint32_t pw = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19];
+        uint32_t ph = (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 | data[23];
+        uint64_t pixels = (uint64_t)pw * ph;
+        if (pixels > TU_MAX_IMAGE_PIXELS) {
+            if (pixels > TU_MAX_SCALED_PIXELS || min_short <= 0) {
+                snprintf(tu_msg, sizeof tu_msg, "the PNG has %.1f million pixels (%ux%u); the limit is %.1f million%s",
+                         pixels / 1e6, (unsigned)pw, (unsigned)ph,
+                         (min_short > 0 ? TU_MAX_SCALED_PIXELS : TU_MAX_IMAGE_PIXELS) / 1e6,
+                         min_short > 0 ? "" : " at full resolution");
+                *err = tu_msg;
+                return NULL;
+            }
+            uint32_t short_side = pw < ph ? pw : ph;
+            uint32_t f = short_side / (uint32_t)min_short;
+            return tu_decode_png_box(data, size, f < 2 ? 2 : (int)(f > 65535 ? 65535 : f), w, h, err);
+        }
+    }
+#endif
     if (!jpeg_dht_ok(data, size)) {
         *err = "corrupt JPEG (bad Huffman table)";
         return NULL;
@@ -566,10 +745,14 @@ uint8_t *tu_decode_rgb8_scaled(const uint8_t *data, size_t size, int min_short, 
     /* a few hundred bytes may declare 16384 x 16384 pixels: check before decoding */
     if (stbi_info_from_memory(data, (int)size, w, h, &comp) && (uint64_t)*w * (uint64_t)*h > TU_MAX_IMAGE_PIXELS) {
         snprintf(tu_msg, sizeof tu_msg,
-                 "the image has %.1f million pixels (%dx%d); images other than JPEG are decoded whole, up to "
+                 "the image has %.1f million pixels (%dx%d); images of its format are decoded whole, up to "
                  "%.1f million pixels%s",
                  (double)*w * *h / 1e6, *w, *h, TU_MAX_IMAGE_PIXELS / 1e6,
-                 tu_have_libjpeg() ? " (larger JPEGs are decoded scaled down)" : "");
+                 tu_have_libjpeg() && tu_have_libpng()
+                     ? " (larger JPEGs and PNGs are decoded scaled down)"
+                 : tu_have_libjpeg() ? " (larger JPEGs are decoded scaled down)"
+                 : tu_have_libpng()  ? " (larger PNGs are decoded scaled down)"
+                                     : "");
         *err = tu_msg;
         return NULL;
     }
@@ -653,6 +836,17 @@ void tu_softmax(const float *v, uint32_t n, float *out)
     double s = 0;
     for (uint32_t i = 0; i < n; i++) s += exp((double)v[i] - mx);
     for (uint32_t i = 0; i < n; i++) out[i] = (float)(exp((double)v[i] - mx) / s);
+}
+
+int tu_is_image_name(const char *name)
+{
+    static const char *ext[] = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tga", ".psd", ".pgm", ".ppm", ".pnm"};
+    size_t len = strlen(name);
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        size_t e = strlen(ext[i]);
+        if (len > e && !strcasecmp(name + len - e, ext[i])) return 1;
+    }
+    return 0;
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. */

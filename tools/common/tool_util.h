@@ -53,13 +53,17 @@ void tu_print_model_info(FILE *f, const char *path, const kwvk_model *model);
 const char *tu_default_model(void);
 
 /* Image size limits. Images are decoded whole up to TU_MAX_IMAGE_PIXELS (a 48-50 MP phone
- * photo fits). Larger JPEGs, up to TU_MAX_JPEG_PIXELS, are decoded scaled down by libjpeg's
- * DCT scaling (when the tools are built with libjpeg) to the least size the model's
- * preprocessing needs; other formats above the first limit are refused. */
-#define TU_MAX_IMAGE_PIXELS (1u << 26) /* 67.1 million */
-#define TU_MAX_JPEG_PIXELS 200000000u  /* 200 million */
+ * photo fits). Larger baseline JPEGs and non-interlaced PNGs, up to TU_MAX_SCALED_PIXELS, are
+ * decoded scaled down while decoding (JPEG: libjpeg's DCT scaling; PNG: row by row by libpng,
+ * box-filtered by an integer factor; each when the tools are built with that library) to the
+ * least size the model's preprocessing needs; other images above the first limit are refused. */
+#define TU_MAX_IMAGE_PIXELS (1u << 26)     /* 67.1 million */
+#define TU_MAX_SCALED_PIXELS 200000000u    /* 200 million */
+#define TU_MAX_JPEG_PIXELS TU_MAX_SCALED_PIXELS
 /* 1 when JPEGs are decoded by libjpeg (huge ones scaled down), 0 when by stb_image. */
 int tu_have_libjpeg(void);
+/* 1 when PNGs above TU_MAX_IMAGE_PIXELS are decoded scaled down by libpng, 0 when refused. */
+int tu_have_libpng(void);
 
 /* Decode an image file (JPEG via libjpeg when built with it, else stb_image; PNG/BMP/GIF/...
  * via stb_image; a JPEG above TU_MAX_IMAGE_PIXELS scaled down while decoding, see
@@ -79,11 +83,20 @@ int tu_resize_geometry(int w, int h, const kwvk_model_info *info, tu_geometry *g
  * corrupt memory in Debian's stb_image or that have more than TU_MAX_IMAGE_PIXELS pixels.
  * Free with tu_free_rgb8. NULL + *err on failure. */
 uint8_t *tu_decode_rgb8(const uint8_t *data, size_t size, int *w, int *h, const char **err);
-/* The same for a caller that needs a shorter side of at least `min_short` pixels: a JPEG of
- * more than TU_MAX_IMAGE_PIXELS (up to TU_MAX_JPEG_PIXELS) is decoded scaled down by 1/8 ..
- * 7/8, the smallest scale whose shorter side is still >= min_short (0: never scaled). Images
- * within TU_MAX_IMAGE_PIXELS are always decoded at full resolution. */
+/* The same for a caller that needs a shorter side of at least `min_short` pixels (0: never
+ * scaled). Images within TU_MAX_IMAGE_PIXELS are always decoded at full resolution. Above it,
+ * up to TU_MAX_SCALED_PIXELS: a baseline JPEG is decoded scaled down by 1/8 .. 7/8, the
+ * smallest scale whose shorter side is still >= min_short; a non-interlaced PNG by 1/s, s the
+ * largest integer (at least 2) whose shorter side (rounded down) is still >= min_short, with
+ * tu_decode_png_box (memory: the scaled image plus one row and one row of sums). */
 uint8_t *tu_decode_rgb8_scaled(const uint8_t *data, size_t size, int min_short, int *w, int *h, const char **err);
+/* Decode a PNG held in memory with libpng, row by row, to RGB8 at 1/s scale: each output pixel
+ * is the rounded mean of an s x s block (the last width % s columns and height % s rows are
+ * dropped); s = 1 gives what tu_decode_rgb8 gives (stb_image's conversions: 16-bit samples
+ * keep their high byte, grey replicated, palette looked up, alpha dropped, no gamma). Refuses
+ * interlaced PNGs, and any output above TU_MAX_IMAGE_PIXELS (no other size limit:
+ * callers check). Without libpng it always fails. Free with tu_free_rgb8. */
+uint8_t *tu_decode_png_box(const uint8_t *data, size_t size, int s, int *w, int *h, const char **err);
 /* The shorter side tu_load_image asks the decoder for: twice the model's resize target. */
 int tu_min_decode_side(const kwvk_model_info *info);
 void tu_free_rgb8(uint8_t *rgb);
@@ -94,6 +107,8 @@ int tu_preprocess_rgb8(const uint8_t *rgb, int w, int h, const kwvk_model *model
 /* Write `s` as a JSON string literal: quotes, backslashes and control bytes escaped; bytes that
  * are not valid UTF-8 (a file name is just bytes) become U+FFFD, so every line stays JSON. */
 void tu_json_str(FILE *f, const char *s);
+/* Does `name` end in an image extension the decoders read (.jpg, .png, ..., any case)? */
+int tu_is_image_name(const char *name);
 void tu_topk(const float *v, uint32_t n, uint32_t k, uint32_t *idx);
 void tu_softmax(const float *v, uint32_t n, float *out);
 

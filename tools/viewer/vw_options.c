@@ -32,6 +32,7 @@ static void usage(void)
            "  --validation          enable the Vulkan validation layer; exit 1 on any message\n"
            "  --no-vsync            present as fast as possible\n"
            "  --frames N            exit after N frames shown with labels (test mode; no vsync)\n"
+           "  --version             print the version and exit\n"
            "  --screenshot FILE     PNG written after the last --frames frame, and by the s key\n"
            "  --key FRAME:KEY       act as if KEY (q, esc, space, s, m) was pressed before FRAME;\n"
            "                        KEY resize=WxH resizes the window (for tests)\n\n"
@@ -62,6 +63,16 @@ static int key_code(const char *name)
     return -1;
 }
 
+/* The options that take a value (the others are flags). */
+static int takes_value(const char *a)
+{
+    static const char *const names[] = {"--model", "--image",    "--dir",     "--camera-size", "--camera-format", "--interval",
+                                        "--size",  "--device",   "--frames",  "--screenshot",  "--key"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(a, names[i])) return 1;
+    return 0;
+}
+
 void vw_options_parse(int argc, char **argv, vw_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -75,6 +86,10 @@ void vw_options_parse(int argc, char **argv, vw_options *o)
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
+            exit(0);
+        }
+        if (!strcmp(a, "--version")) {
+            tu_print_version(TOOL);
             exit(0);
         }
         if (!strcmp(a, "--validation")) {
@@ -98,9 +113,9 @@ void vw_options_parse(int argc, char **argv, vw_options *o)
             }
             continue;
         }
-        if (a[0] != '-' || a[1] != '-') tu_die(TOOL, "unexpected argument %s (see --help)", a);
-        if (!next) tu_die(TOOL, "%s needs a value (see --help)", a);
-        i++;
+        if (a[0] != '-' || a[1] != '-') tu_usage_error(TOOL, "unexpected argument %s", a);
+        if (!takes_value(a)) tu_usage_error(TOOL, "unknown option %s", a);
+        next = tu_arg_value(TOOL, argc, argv, &i);
         if (!strcmp(a, "--model")) {
             if (o->n_models == VW_MAX_MODELS) tu_die(TOOL, "at most %d models", VW_MAX_MODELS);
             o->models[o->n_models++] = next;
@@ -111,7 +126,7 @@ void vw_options_parse(int argc, char **argv, vw_options *o)
             o->src = VW_SRC_DIR;
             o->src_arg = next;
         } else if (!strcmp(a, "--camera-size")) {
-            if (parse_size(next, &o->cam_w, &o->cam_h)) tu_die(TOOL, "--camera-size wants WxH, got %s", next);
+            if (parse_size(next, &o->cam_w, &o->cam_h)) tu_usage_error(TOOL, "--camera-size wants WxH, got %s", next);
         } else if (!strcmp(a, "--camera-format")) {
             if (!strcmp(next, "yuyv"))
                 o->cam_fourcc = VW_FOURCC_YUYV;
@@ -120,22 +135,18 @@ void vw_options_parse(int argc, char **argv, vw_options *o)
             else if (!strcmp(next, "auto"))
                 o->cam_fourcc = 0;
             else
-                tu_die(TOOL, "--camera-format wants yuyv, mjpeg or auto, got %s", next);
+                tu_usage_error(TOOL, "--camera-format wants yuyv, mjpeg or auto, got %s", next);
         } else if (!strcmp(a, "--interval")) {
             char *end;
             o->interval = strtod(next, &end);
             if (end == next || *end || o->interval < 0 || o->interval > 86400)
-                tu_die(TOOL, "--interval wants seconds, got %s", next);
+                tu_usage_error(TOOL, "--interval wants seconds from 0 to 86400, got %s", next);
         } else if (!strcmp(a, "--size")) {
-            if (parse_size(next, &o->win_w, &o->win_h)) tu_die(TOOL, "--size wants WxH, got %s", next);
+            if (parse_size(next, &o->win_w, &o->win_h)) tu_usage_error(TOOL, "--size wants WxH, got %s", next);
         } else if (!strcmp(a, "--device")) {
             o->device = next;
         } else if (!strcmp(a, "--frames")) {
-            char *end;
-            long n = strtol(next, &end, 10);
-            if (end == next || *end || n < 1 || n > 100000000)
-                tu_die(TOOL, "--frames wants a count >= 1, got %s", next);
-            o->frames = (int)n;
+            o->frames = (int)tu_arg_long(TOOL, "--frames", next, 1, 100000000);
             o->vsync = 0;
         } else if (!strcmp(a, "--screenshot")) {
             o->screenshot = next;
@@ -146,7 +157,7 @@ void vw_options_parse(int argc, char **argv, vw_options *o)
             int k = colon ? key_code(colon + 1) : -1, rw = 0, rh = 0;
             if (colon && !strncmp(colon + 1, "resize=", 7) && parse_size(colon + 8, &rw, &rh) == 0) k = VW_KEY_RESIZE;
             if (!colon || end != colon || f < 0 || k == -1)
-                tu_die(TOOL, "--key wants FRAME:KEY (q, esc, space, s, m, resize=WxH), got %s", next);
+                tu_usage_error(TOOL, "--key wants FRAME:KEY (q, esc, space, s, m, resize=WxH), got %s", next);
             if (o->n_keys == VW_MAX_KEYS) tu_die(TOOL, "at most %d --key options", VW_MAX_KEYS);
             o->keys[o->n_keys].frame = (int)f;
             o->keys[o->n_keys].key = k;
@@ -154,7 +165,7 @@ void vw_options_parse(int argc, char **argv, vw_options *o)
             o->keys[o->n_keys].h = rh;
             o->n_keys++;
         } else {
-            tu_die(TOOL, "unknown option %s (see --help)", a);
+            tu_usage_error(TOOL, "unknown option %s", a);
         }
     }
     if (o->n_models == 0) o->models[o->n_models++] = tu_default_model();

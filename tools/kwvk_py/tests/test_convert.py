@@ -263,7 +263,7 @@ class ErrorTest(Tmp):
         junk = self.path("junk.pth")
         with open(junk, "wb") as f:
             f.write(b"not a checkpoint at all")
-        with self.assertRaisesRegex(convert.ConvertError, "cannot load checkpoint"):
+        with self.assertRaisesRegex(convert.ConvertError, "junk.pth is not a PyTorch checkpoint"):
             convert.convert_checkpoint("kw_resnet_fm", None, junk, self.path("n.kwvk"))
 
     def test_basis_start_cells_need_matching_ratio(self):
