@@ -57,7 +57,9 @@ const char *tu_default_model(void);
  * decoded scaled down while decoding (JPEG: libjpeg's DCT scaling; PNG: row by row by libpng,
  * box-filtered by an integer factor; each when the tools are built with that library) to the
  * least size the model's preprocessing needs; other images above the first limit are refused. */
+#ifndef TU_MAX_IMAGE_PIXELS /* the libFuzzer build lowers it (tests/fuzz/CMakeLists.txt) */
 #define TU_MAX_IMAGE_PIXELS (1u << 26)     /* 67.1 million */
+#endif
 #define TU_MAX_SCALED_PIXELS 200000000u    /* 200 million */
 #define TU_MAX_JPEG_PIXELS TU_MAX_SCALED_PIXELS
 /* 1 when JPEGs are decoded by libjpeg (huge ones scaled down), 0 when by stb_image. */
