@@ -39,8 +39,16 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
-MODELS = ["resnet18", "kw1d4x_resnet18", "kw1x_resnet18", "kw4x_resnet18",
+MODELS = ["resnet18", "kw1d4x_resnet18", "kw1x_resnet18", "kw4x_resnet18", "resnet50",
           "mobilenetv2_100", "kw1x_mobilenetv2_100"]
+
+# The ratio rows of the main table: (numerator, denominator, target), each at batch 1 and 8.
+RATIOS = [("kw1x_resnet18", "resnet18", "<= 1.3x"), ("kw4x_resnet18", "resnet18", "<= 2x"),
+          ("resnet50", "resnet18", "<= 2.6x"), ("kw1d4x_resnet18", "resnet18", ""),
+          ("kw1x_mobilenetv2_100", "mobilenetv2_100", "")]
+# The model every first-time user runs (README, tools/demo): its start-up is the one measured.
+SHIPPED_MODEL = os.path.join(REPO, "models", "fmnist_kw1x.kwvk")
+KINDS = ["attention", "assembly", "convolution", "other"]
 
 # Parts of the page measured apart from the main table, each by `tools/bench --section NAME`:
 # its models, default batch sizes and the (KW, static) pairs of its ratio rows.
@@ -141,22 +149,27 @@ def run_kwvk(build, paths, runs, cache, json_out, batches):
         return json.load(f)
 
 
-def pipeline_starts(build, model, cache):
-    """Two consecutive kwvk-run starts sharing a fresh cache: (start ms, pipeline ms, first
-    run ms) of each. lavapipe compiles a pipeline's machine code at its first dispatch, so the
-    first run carries most of a cold start's compile time."""
+def pipeline_starts(build, model, cache, shape="1,3,224,224"):
+    """Two consecutive kwvk-run processes sharing a fresh cache (kwvk's pipeline cache and
+    Mesa's shader cache): (process wall ms, pipeline creation ms, first run ms) of each.
+    lavapipe compiles a pipeline's machine code at its first dispatch, so the first run of
+    the first process carries most of a cold start's compile time."""
     shutil.rmtree(cache, ignore_errors=True)
     env = cache_env(cache)
+    n, c, h, w = (int(v) for v in shape.split(","))
     with tempfile.TemporaryDirectory() as tmp:
-        x = zero_image(tmp)
+        x = os.path.join(tmp, "x.f32")
+        with open(x, "wb") as f:
+            f.write(bytes(n * c * h * w * 4))
         out = []
         for _ in range(2):
+            t0 = time.perf_counter()
             res = subprocess.run([os.path.join(build, "tools", "kwvk-run"), "--model", model, "--input", x,
-                                  "--shape", "1,3,224,224", "--output", os.path.join(tmp, "y.f32")],
+                                  "--shape", shape, "--output", os.path.join(tmp, "y.f32")],
                                  check=True, env=env, capture_output=True, text=True, errors="replace")
-            m = re.search(r"start ([0-9.]+) ms \(pipelines ([0-9.]+) ms.*run first ([0-9.]+) ms",
-                          res.stderr + res.stdout)
-            out.append(tuple(float(v) for v in m.groups()))
+            wall = (time.perf_counter() - t0) * 1e3
+            m = re.search(r"pipelines ([0-9.]+) ms.*run first ([0-9.]+) ms", res.stderr + res.stdout)
+            out.append((wall, float(m.group(1)), float(m.group(2))))
     return out
 
 
@@ -292,7 +305,7 @@ def command_line(argv):
     """The command as a reader reruns it: this machine's directories become placeholders."""
     words = list(argv if argv is not None else sys.argv[1:])
     placeholders = {"--official": "OFFICIAL_REPO", "--ncnn-src": "NCNN_SRC", "--ncnn-git-dir": "NCNN_GIT_DIR",
-                    "--ncnn-build": "NCNN_BUILD"}
+                    "--ncnn-build": "NCNN_BUILD", "--baseline": "BASELINE_BUILD"}
     for i in range(len(words) - 1):
         if words[i] in placeholders:
             words[i + 1] = placeholders[words[i]]
@@ -318,7 +331,41 @@ def fmt(v):
     return f"{v:.2f}x" if v is not None else "-"
 
 
-def main_part(args, cmd, cold, rows, starts, start_model, ncnn):
+def before_after(args, rows, base):
+    """Lines of the before / after table: `base` holds the rows of --baseline's build, measured
+    in this run just before the current build's."""
+    old = {r["name"]: r for r in base["rows"]}
+    lines = ["\n## Before / after (within this run)\n",
+             f"`--baseline`: {base['label']}, measured by the same kwvk-bench command just before this build "
+             "(same models, same machine, minutes apart). GPU ms per op kind at batch 1 (profiling run).\n",
+             "| model | b1 ms before / after | b8 ms before / after | " +
+             " | ".join(f"{k} before / after" for k in KINDS) + " |",
+             "|---|---|---|" + "---|" * len(KINDS)]
+    for r in rows:
+        o = old.get(r["name"])
+        if not o:
+            continue
+        cells = [r["name"], f"{o['b1']:.1f} / {r['b1']:.1f}",
+                 f"{o['b8_ms']:.0f} / {r['b8_ms']:.0f}" if o.get("b8_ms") and r.get("b8_ms") else "-"]
+        cells += [f"{o['gpu'][k]:.1f} / {r['gpu'][k]:.1f}" for k in KINDS]
+        lines.append("| " + " | ".join(cells) + " |")
+    by, ob = {r["name"]: r for r in rows}, old
+    lines += ["\n| ratio | before | after | target |", "|---|---|---|---|"]
+    for a, b, target in RATIOS:
+        for key, label in (("b1", "batch 1"), ("b8_ms", "batch 8")):
+            if all(n in d and d[n].get(key) for d in (by, ob) for n in (a, b)):
+                lines.append(f"| {a} / {b}, {label} | {fmt(ob[a][key] / ob[b][key])} | "
+                             f"{fmt(by[a][key] / by[b][key])} | {target} |")
+    for name, (cold_s, warm_s), target, ptarget in base["starts"]:
+        lines.append(f"| start-up cold / warm, {name} ({cold_s[0]:.0f} / {warm_s[0]:.0f} ms after) | "
+                     f"{fmt(base['starts_before'][name][0][0] / base['starts_before'][name][1][0])} | "
+                     f"{fmt(cold_s[0] / warm_s[0])} | {target} |")
+        lines.append(f"| warm pipeline creation ms, {name} | {base['starts_before'][name][1][1]:.0f} | "
+                     f"{warm_s[1]:.0f} | {ptarget} |")
+    return lines
+
+
+def main_part(args, cmd, cold, rows, starts, ncnn, base):
     """The main part of the page (all but the sections and the notes) and the plot."""
     by = {r["name"]: r for r in rows}
 
@@ -338,8 +385,8 @@ def main_part(args, cmd, cold, rows, starts, start_model, ncnn):
     lines.append("|---|---|---|---|---|---|---|---|")
     for r in rows:
         g = r["gpu"]
-        lines.append(f"| {r['name']} | {r['params'] / 1e6:.2f} | {r['b1']:.1f} | {r['b8'] or 0:.1f} | "
-                     f"{r['b32'] or 0:.1f} | {g['attention']:.1f} / {g['assembly']:.1f} / {g['convolution']:.1f} / "
+        lines.append(f"| {r['name']} | {r['params'] / 1e6:.2f} | {r['b1']:.1f} | {'%.1f' % r['b8'] if r['b8'] else '-'} | "
+                     f"{'%.1f' % r['b32'] if r['b32'] else '-'} | {g['attention']:.1f} / {g['assembly']:.1f} / {g['convolution']:.1f} / "
                      f"{g['other']:.1f} | {r['mem'] / 1048576:.1f} | "
                      f"{'%.1f' % r['torch_ms'] if r['torch_ms'] else '-'} |")
     if ncnn:
@@ -357,18 +404,22 @@ def main_part(args, cmd, cold, rows, starts, start_model, ncnn):
     lines.append("\n## Ratios (within this run)\n")
     lines.append("| ratio | kwvk | PyTorch | target |")
     lines.append("|---|---|---|---|")
-    for a, b, target in [("kw1x_resnet18", "resnet18", "<= 1.3x"), ("kw4x_resnet18", "resnet18", "<= 2x"),
-                         ("kw1d4x_resnet18", "resnet18", ""), ("kw1x_mobilenetv2_100", "mobilenetv2_100", "")]:
+    for a, b, target in RATIOS:
         lines.append(f"| {a} / {b}, batch 1 | {fmt(ratio(a, b, 'b1'))} | {fmt(ratio(a, b, 'torch_ms'))} | {target} |")
         lines.append(f"| {a} / {b}, batch 8 | {fmt(ratio(a, b, 'b8_ms'))} | - | {target} |")
-    start_name = os.path.splitext(os.path.basename(start_model))[0]
-    (s0, p0, f0), (s1, p1, f1) = starts
-    lines.append(f"| second / first `kwvk-run` start, start-up + first run, {start_name} "
-                 f"({s1 + f1:.0f} / {s0 + f0:.0f} ms) | {fmt((s1 + f1) / (s0 + f0))} | - | <= 0.2x |")
-    lines.append(f"| second / first `kwvk-run` start, pipeline creation only ({p1:.0f} / {p0:.0f} ms) | "
-                 f"{fmt(p1 / p0)} | - | |")
     if "kw1d4x_resnet18" in by and "resnet18" in by:
         lines.append(f"| device memory KW 1/4x / static ResNet18 | {fmt(by['kw1d4x_resnet18']['mem'] / by['resnet18']['mem'])} | - | < 1x |")
+    lines.append("\n## Start-up (within this run)\n")
+    lines.append("Two `kwvk-run` processes one after the other, sharing a fresh kwvk pipeline cache and Mesa "
+                 "shader cache: the first starts with empty caches (cold), the second finds them filled "
+                 "(warm). Whole-process wall time, and the pipeline creation time kwvk-run reports.\n")
+    lines.append("| model | cold process ms | warm process ms | cold / warm | target | pipeline creation cold / warm ms | target (warm) |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for name, (cold_s, warm_s), target, ptarget in starts:
+        lines.append(f"| {name} | {cold_s[0]:.0f} | {warm_s[0]:.0f} | {fmt(cold_s[0] / warm_s[0])} | {target} | "
+                     f"{cold_s[1]:.0f} / {warm_s[1]:.0f} | {ptarget} |")
+    if base:
+        lines += before_after(args, rows, base)
     png = os.path.splitext(args.doc)[0] + ".png"
     if plot(rows, png):
         lines.append(f"\n![kwvk GPU time per op kind and PyTorch CPU time]({os.path.basename(png)})\n")
@@ -436,6 +487,10 @@ def main(argv=None):
     ap.add_argument("--ncnn-build", default=os.path.join(REPO, "build-ncnn"))
     ap.add_argument("--ncnn-loops", type=int, default=8)
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "benchmarks.md"))
+    ap.add_argument("--baseline", default=None, metavar="BUILD",
+                    help="a build directory of an earlier version, measured in the same run for a "
+                         "before / after table (main part only)")
+    ap.add_argument("--baseline-label", default=None, help="how the page names --baseline's version")
     args = ap.parse_args(argv)
     spec = SECTIONS[args.section] if args.section else None
     if spec and (args.ncnn_src or args.ncnn_git_dir):
@@ -460,6 +515,10 @@ def main(argv=None):
     paths = write_models(names, os.path.join(out, "models"))
     cache = os.path.join(out, "cache")
     shutil.rmtree(cache, ignore_errors=True)
+    if args.baseline and not spec:  # the earlier version first, then this one, in the same run
+        base_cold = run_kwvk(args.baseline, [paths[n] for n in names], args.runs, cache,
+                             os.path.join(out, "baseline.json"), batches_arg)
+        shutil.rmtree(cache, ignore_errors=True)
     cold = run_kwvk(args.build, [paths[n] for n in names], args.runs, cache, os.path.join(out, "cold.json"),
                     batches_arg)
     if spec:
@@ -468,12 +527,25 @@ def main(argv=None):
         part = section_part(args.section, spec, args, command_line(argv), cold, rows, batches)
         sections = replace_section(sections, args.section, part)
     else:
-        start_model = paths.get("kw1x_resnet18", paths[names[0]])
-        starts = pipeline_starts(args.build, start_model, os.path.join(out, "cache-starts"))
+        start_models = [("fmnist_kw1x (shipped, 28x28)", SHIPPED_MODEL, "1,1,28,28", "<= 2x", "<= 200")]
+        if "kw1x_resnet18" in paths:
+            start_models.append(("kw1x_resnet18 (224x224)", paths["kw1x_resnet18"], "1,3,224,224", "", ""))
+
+        def measure_starts(build):
+            return [(label, pipeline_starts(build, model, os.path.join(out, "cache-starts"), shape), t, pt)
+                    for label, model, shape, t, pt in start_models]
+
+        base = None
+        if args.baseline:
+            base = dict(rows=bench_rows(names, base_cold, {}), label=args.baseline_label or "--baseline",
+                        starts_before={label: v for label, v, _, _ in measure_starts(args.baseline)})
+        starts = measure_starts(args.build)
+        if base:
+            base["starts"] = starts
         ncnn = run_ncnn(args, paths) if (args.ncnn_src or args.ncnn_git_dir) else {}
         torch_ms = {} if args.skip_torch else time_torch(names, args.torch_runs, args.official)
         rows = bench_rows(names, cold, torch_ms)
-        part = head = main_part(args, command_line(argv), cold, rows, starts, start_model, ncnn)
+        part = head = main_part(args, command_line(argv), cold, rows, starts, ncnn, base)
     with open(args.doc, "w") as f:
         f.write(join_page(head, sections, notes))
     print(part)
