@@ -7,7 +7,10 @@
  * every eligible conv; a recording check proves that the cases really take it (3 dispatches),
  * that KWVK_WINOGRAD=0, the default rule below 32 channels and a sample above the
  * storage-range limit leave the conv to the direct path, that a batch above it is split into
- * chunks of samples, and the split cases still compute the right result.
+ * chunks of samples, and the split cases still compute the right result. Run with
+ * KWVK_GPU_KERNELS=1 (the _gpu test) the GEMM is the shared-memory conv_wino_gemm_sm; cases
+ * with partial 64 x 64 blocks and C not a multiple of its 16-channel slice cover it, and a
+ * check proves which GEMM ran.
  * KWVK_TEST_FILTER=substring runs only matching cases. */
 #include "op_harness.h"
 #include "ops.h"
@@ -139,6 +142,14 @@ static int check_path(oh_env *env, const char *what, const wino_desc *d, int wan
 
 #define WINO(...) run_wino(env, &(wino_desc){__VA_ARGS__})
 
+/* Has the context created a pipeline for shader `name`? */
+static bool has_pipeline(oh_env *env, const char *name)
+{
+    for (const kw_pipeline *p = oh_ctx(env)->pipelines; p; p = p->next)
+        if (strcmp(p->shader->name, name) == 0) return true;
+    return false;
+}
+
 /* KWVK_WINOGRAD as the context reads it at creation (0, 1, or unset: -1), switched here on the
  * harness's context */
 static void set_winograd(oh_env *env, int v) { oh_ctx(env)->winograd = v; }
@@ -175,6 +186,24 @@ int main(void)
     WINO(.n = 3, .C = 36, .H = 9, .W = 8, .O = 33, .pad = 2, .bias = true, .act = KW_ACT_RELU6, .dyn = true);
     WINO(.n = 2, .C = 32, .H = 14, .W = 14, .O = 32, .pad = 1, .scale = true, .bias = true, .res = true,
          .act = KW_ACT_RELU, .dyn = true, .ohwi = true);
+
+    /* the shared-memory GEMM (conv_wino_gemm_sm, KWVK_GPU_KERNELS=1 or a GPU) works in 64 x 64
+     * blocks of (output channel, tile) and 16-channel slices of C: partial blocks in both
+     * dimensions (O 72: blocks of 64 + 8; 98 tiles padded to 112: 64 + 48), C not a multiple of
+     * the slice (20, 33, 17), exact multiples (C 32, O 64, 128 tiles), a single partial tile
+     * block with three channel blocks (O 130), and per-sample weights */
+    WINO(.n = 2, .C = 20, .H = 14, .W = 14, .O = 72, .pad = 1, .bias = true, .act = KW_ACT_RELU);
+    WINO(.n = 2, .C = 32, .H = 16, .W = 16, .O = 64, .pad = 1, .scale = true, .res = true);
+    WINO(.n = 1, .C = 33, .H = 9, .W = 11, .O = 130, .pad = 0, .bias = true, .act = KW_ACT_RELU6);
+    WINO(.n = 1, .C = 17, .H = 18, .W = 18, .O = 70, .pad = 1, .scale = true, .bias = true, .dyn = true);
+
+    /* which GEMM ran: the shared-memory one exactly where the context asks for GPU kernels */
+    if (!filter || ran) {
+        const bool want = oh_ctx(env)->gpu_kernels, got = has_pipeline(env, "conv_wino_gemm_sm");
+        printf("%s GEMM variant: conv_wino_gemm_sm %s, gpu_kernels %d\n", got == want ? "ok  " : "FAIL",
+               got ? "used" : "not used", want);
+        bad |= got != want;
+    }
 
     /* the path each setting takes */
     const wino_desc big = {.n = 3, .C = 32, .H = 14, .W = 14, .O = 32, .pad = 1, .bias = true, .res = true};

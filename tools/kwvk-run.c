@@ -91,6 +91,26 @@ static const char *report_path(int has, const char *name, const char *used, cons
     return buf;
 }
 
+/* The kernel family kwvk picks on a device (kw_ctx.gpu_kernels, as kwvk_context_create decides
+ * it): GPU-shaped (shared-memory tiles) unless the device is a CPU, KWVK_FORCE_FALLBACKS names
+ * "gpu", or KWVK_GPU_KERNELS=0 / 1 says otherwise. */
+static const char *report_kernels(const kwvk_device_info *d)
+{
+    static char buf[256];
+    const char *env = getenv("KWVK_GPU_KERNELS");
+    const int forced = env && (!strcmp(env, "0") || !strcmp(env, "1"));
+    const int cpu = d->device_type == 4; /* VK_PHYSICAL_DEVICE_TYPE_CPU */
+    const int on = forced ? !strcmp(env, "1") : !cpu && !report_forced("gpu");
+    snprintf(buf, sizeof buf, "%s (%s)",
+             on ? "GPU kernels: shared-memory tiles (Winograd GEMM: conv_wino_gemm_sm)"
+                : "CPU-device kernels: register tiles, texel buffers (Winograd GEMM: conv_wino_gemm)",
+             forced ? (on ? "forced by KWVK_GPU_KERNELS=1" : "forced by KWVK_GPU_KERNELS=0")
+             : cpu  ? "the device is a CPU"
+             : on   ? "the device is not a CPU; KWVK_GPU_KERNELS=0 turns them off"
+                    : "forced by KWVK_FORCE_FALLBACKS");
+    return buf;
+}
+
 /* Two identical GPUs (same ids, name and driver) cannot be told apart here: the first one is
  * marked as the default choice. */
 static int same_device(const kwvk_device_info *a, const kwvk_device_info *b)
@@ -117,9 +137,10 @@ static int list_devices(void)
 
     const char *forced = getenv("KWVK_FORCE_FALLBACKS");
     const char *want = getenv("KWVK_DEVICE");
-    printf("kwvk %d.%d.%d: %u Vulkan device(s); KWVK_FORCE_FALLBACKS=%s; KWVK_DEVICE=%s\n", KWVK_VERSION_MAJOR,
-           KWVK_VERSION_MINOR, KWVK_VERSION_PATCH, n, forced && forced[0] ? forced : "(unset)",
-           want && want[0] ? want : "(unset)");
+    const char *gk = getenv("KWVK_GPU_KERNELS");
+    printf("kwvk %d.%d.%d: %u Vulkan device(s); KWVK_FORCE_FALLBACKS=%s; KWVK_DEVICE=%s; KWVK_GPU_KERNELS=%s\n",
+           KWVK_VERSION_MAJOR, KWVK_VERSION_MINOR, KWVK_VERSION_PATCH, n, forced && forced[0] ? forced : "(unset)",
+           want && want[0] ? want : "(unset)", gk && gk[0] ? gk : "(unset)");
 
     /* the device kwvk_context_create picks when no device is named */
     int chosen = -1;
@@ -172,6 +193,7 @@ static int list_devices(void)
         kwvk_context_destroy(ctx);
         const uint64_t lim = report_storage_limit(d);
         printf("  kwvk paths         (a context opens on this device)\n");
+        printf("    kernels          %s\n", report_kernels(d));
         printf("    reductions       %s\n",
                report_path(d->has_subgroup_arithmetic, "subgroup",
                            "subgroupAdd / subgroupMax, one shared slot per subgroup",
@@ -305,6 +327,7 @@ int main(int argc, char **argv)
                 repeat > 1 ? "; best and mean leave it out" : "; --repeat 2 or more times the runs after it");
     fprintf(stderr, "kwvk-run: device memory: weights %.2f MiB, activations %.2f MiB, peak %.2f MiB\n",
             st.weight_bytes / 1048576.0, st.activation_bytes / 1048576.0, st.peak_device_bytes / 1048576.0);
+    fprintf(stderr, "kwvk-run: %s\n", report_kernels(&di));
     if (fp16)
         fprintf(stderr, "kwvk-run: fp16 weights: %u tensors%s\n", st.fp16_tensors,
                 st.fp16_tensors ? "" : " (the device has no 16-bit storage, or KWVK_FORCE_FALLBACKS=fp16)");

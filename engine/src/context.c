@@ -515,6 +515,9 @@ kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **ou
     /* KWVK_WINOGRAD=0: no Winograd convs; =1: every eligible conv (ops_wino.c); else the rule */
     const char *wino = getenv("KWVK_WINOGRAD");
     ctx->winograd = wino && strcmp(wino, "0") == 0 ? 0 : wino && strcmp(wino, "1") == 0 ? 1 : -1;
+    /* KWVK_GPU_KERNELS=0 / 1: force the kernel family; unset: by device type (below) */
+    const char *gk = getenv("KWVK_GPU_KERNELS");
+    const int gpu_kernels = gk && strcmp(gk, "0") == 0 ? 0 : gk && strcmp(gk, "1") == 0 ? 1 : -1;
     const char *fault = getenv("KWVK_FAULT");
     ctx->fault = !fault                              ? KW_FAULT_NONE
                  : strcmp(fault, "device_lost") == 0 ? KW_FAULT_DEVICE_LOST
@@ -543,8 +546,14 @@ kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **ou
         free(c);
         return r;
     }
-    kw_log(ctx, KWVK_LOG_INFO, "device: %s (%s), subgroup %u, max storage range %llu", ctx->info.name,
-           ctx->info.driver_info, ctx->subgroup_size, (unsigned long long)ctx->max_storage_range);
+    /* unset: GPU kernels where the device is not a CPU, unless KWVK_FORCE_FALLBACKS names "gpu"
+     * (so the fallbacks test mode runs the lavapipe-shaped kernels on GPUs too) */
+    ctx->gpu_kernels = gpu_kernels >= 0
+                           ? gpu_kernels == 1
+                           : ctx->info.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU && !fallback_forced("gpu");
+    kw_log(ctx, KWVK_LOG_INFO, "device: %s (%s), subgroup %u, max storage range %llu, %s kernels%s", ctx->info.name,
+           ctx->info.driver_info, ctx->subgroup_size, (unsigned long long)ctx->max_storage_range,
+           ctx->gpu_kernels ? "GPU" : "CPU-device", gpu_kernels >= 0 ? " (KWVK_GPU_KERNELS)" : "");
     *out = c;
     return KWVK_OK;
 }

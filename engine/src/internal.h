@@ -46,7 +46,8 @@ static inline bool kw_mul_u64(uint64_t a, uint64_t b, uint64_t *out)
 /* ======================================================================================== */
 
 /* Run-time feature switches. Each optional feature has a fallback; KWVK_FORCE_FALLBACKS=1
- * (or a comma list: "subgroup,timestamps,host_visible,texel,fused,fp16") forces the fallback path. */
+ * (or a comma list: "subgroup,timestamps,host_visible,texel,fused,fp16,gpu") forces the fallback
+ * path ("gpu": kw_ctx.gpu_kernels off unless KWVK_GPU_KERNELS=1). */
 typedef struct kw_features {
     bool subgroup_arithmetic; /* subgroupAdd/Max in compute shaders */
     bool timestamps;
@@ -88,6 +89,11 @@ typedef struct kw_ctx {
     /* run-time switches, read from the environment once, at context creation */
     int winograd; /* KWVK_WINOGRAD: 0 never, 1 every eligible conv, -1 (unset) the default rule */
     int fault;    /* KWVK_FAULT (tests): KW_FAULT_* injected into every submission */
+    /* Kernels shaped for GPUs (shared-memory tiles, e.g. conv_wino_gemm_sm) rather than for
+     * lavapipe (register tiles, texel buffers): on where the device is not a CPU and
+     * KWVK_FORCE_FALLBACKS does not name "gpu"; KWVK_GPU_KERNELS=0 / 1 forces the choice
+     * (the op tests force it on lavapipe). */
+    bool gpu_kernels;
 
     kwvk_log_fn log;
     void *log_user;

@@ -23,6 +23,11 @@ uint64_t kw_wino_weights_count(const kw_op *op);
 void kw_wino_transform_weights(const kw_op *op, const float *w, float *u);
 uint64_t kw_wino_scratch(const kw_ctx *ctx, const kw_op *op, uint32_t n, kw_shape out);
 kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done);
+/* The Winograd GEMMs M = U x V (C deep, Op x Tp) with shared-memory tiles (ops_wino_sm.c):
+ * records them and sets *done where ctx->gpu_kernels is set and the grid fits, else leaves
+ * them to conv_wino_gemm (*done = false). */
+kwvk_result kw_wino_gemm_sm(kw_rec *rec, kw_view u, kw_view v, kw_view m, uint32_t C, uint32_t Op, uint32_t Tp,
+                            bool *done);
 
 /* The epilogue bits of a conv's shader flags (KW_EPI_*: activation, scale, bias, residual)
  * (ops_conv.c). */

@@ -233,8 +233,10 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, uint32_t s0
         KW_TRY(kw_pipeline_get(ctx, "conv_wino_in", spec, 1, &pipe));
         KW_TRY(kw_rec_dispatch(rec, pipe, v, 2, 1u << 1, &pc, sizeof pc, gx[0], gy[0], 1));
     }
-    /* 2. the 16 GEMMs (gl_WorkGroupID.z = xi) */
-    {
+    /* 2. the 16 GEMMs (gl_WorkGroupID.z = xi); on GPUs with shared-memory tiles */
+    bool sm = false;
+    KW_TRY(kw_wino_gemm_sm(rec, uv, vv, mv, g.C, g.Op, g.Tp, &sm));
+    if (!sm) {
         gemm_push pc = {g.C, g.Op / 4, Tp4, ntb, ntb * (g.Op / WINO_TO), gx[1]};
         kw_view v[3] = {uv, vv, mv};
         if (texel) v[0].texel = v[1].texel = 16;
