@@ -23,6 +23,18 @@ uint64_t kw_wino_weights_count(const kw_op *op);
 void kw_wino_transform_weights(const kw_op *op, const float *w, float *u);
 uint64_t kw_wino_scratch(const kw_ctx *ctx, const kw_op *op, uint32_t n, kw_shape out);
 kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done);
+/* Does this conv2d assemble its KW kernel itself, in the Winograd domain, from the attention that
+ * its kw_peer (a kw_assemble) copies into the kernel value and that kw_assemble's warehouse?
+ * The kw_assemble asks the same question of its peer and then records only that copy. */
+bool kw_wino_kw_fused(const kw_ctx *ctx, const kw_op *conv);
+
+/* Winograd-domain KW assembly (ops_kw.c): for n samples whose attention rows (as kw_assemble's
+ * input) start at float a0 of `alpha`, alpha_stride floats apart, and the warehouse of `a` (a
+ * kw_assemble of 3x3 kernels of 1x1 cells): U[s][16][Cg][Op] = G W G^T of each sample's kernel W
+ * in conv_wino_gemm's layout (kw_wino_transform_weights), Op >= O a multiple of 4. Rows o >= O of
+ * U are not written (the GEMM's rows for them are never read). */
+kwvk_result kw_assemble_wino_record(kw_rec *rec, const kw_op *a, uint32_t n, kw_view alpha, uint64_t a0,
+                                    uint64_t alpha_stride, kw_view warehouse, kw_view u, uint32_t Op);
 
 /* The epilogue bits of a conv's shader flags (KW_EPI_*: activation, scale, bias, residual)
  * (ops_conv.c). */
