@@ -209,11 +209,13 @@ int main(void)
     const wino_desc kw7 = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true};
     bad |= check_path(env, "default rule, per-sample weights, 7x7", &kw7, 1);
     /* a kernel from a kw_assemble peer: one Winograd-domain assembly for the 3 samples, then 3
-     * dispatches per sample, also on the 7x7 plane; KWVK_KW_WINOGRAD=0: as above */
+     * dispatches per sample; on a 7x7 plane only at batch 1; KWVK_KW_WINOGRAD=0: as above */
     const wino_desc kwf = {.n = 3, .C = 32, .H = 14, .W = 14, .O = 32, .pad = 1, .dyn = true, .fused = true};
-    const wino_desc kwf7 = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true, .fused = true};
+    const wino_desc kwf7 = {.n = 1, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true, .fused = true};
+    const wino_desc kwf7b = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true, .fused = true};
     bad |= check_path(env, "default rule, Winograd-domain KW kernel", &kwf, 10);
-    bad |= check_path(env, "default rule, Winograd-domain KW kernel, 7x7", &kwf7, 10);
+    bad |= check_path(env, "default rule, Winograd-domain KW kernel, 7x7", &kwf7, 4);
+    bad |= check_path(env, "default rule, KW kernel, 7x7, batch 3", &kwf7b, 1);
     oh_ctx(env)->kw_wino = 0;
     bad |= check_path(env, "KWVK_KW_WINOGRAD=0, KW kernel", &kwf, 12);
     bad |= check_path(env, "KWVK_KW_WINOGRAD=0, KW kernel, 7x7", &kwf7, 1);

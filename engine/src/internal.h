@@ -395,6 +395,7 @@ typedef struct kw_op_call {
     kw_view scratch;               /* per-op temporary device memory (size from kw_op_scratch) */
     kw_view derived;               /* weights derived at net creation (kw_op_def.derive), or buf NULL */
     kw_view peer_wh;               /* conv2d with a kw_peer: that kw_assemble's warehouse */
+    kw_shape peer_out;             /* an op with a kw_peer: the output shape of the conv of the pair */
     /* Kernel layout [O, kh, kw, Cg] instead of [O, Cg, kh, kw] (kw_op_value_ohwi): */
     bool out_ohwi;    /* write the output so (set where every reader takes it, kw_op_def.kernel_in) */
     uint32_t in_ohwi; /* bit k: input k comes so (from a producer with out_ohwi) */

@@ -141,6 +141,9 @@ void kw_op_call_make(kw_op_call *call, const kw_op *op, const kw_op_operands *o)
         call->vt[k].f16 = f16;
     }
     if (o->derived && o->derived->buffer) call->derived = kw_view_of(o->derived, 0, o->derived->size);
+    /* a pair's ops lie in one array (the model's), the conv's output value o->out + (kw_peer - op) */
+    if (op->kw_peer && o->values)
+        call->peer_out = op->type == KW_OP_CONV2D ? call->out : o->values[o->out + (op->kw_peer - op)];
     if (op->type == KW_OP_CONV2D && op->kw_peer && o->tensors && o->weights) {
         const uint32_t t = op->kw_peer->tensors[0];
         if (t != KW_NONE) call->peer_wh = kw_view_of(&o->weights[t], 0, o->tensors[t].count * 4);

@@ -23,10 +23,11 @@ uint64_t kw_wino_weights_count(const kw_op *op);
 void kw_wino_transform_weights(const kw_op *op, const float *w, float *u);
 uint64_t kw_wino_scratch(const kw_ctx *ctx, const kw_op *op, uint32_t n, kw_shape out);
 kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done);
-/* Does this conv2d assemble its KW kernel itself, in the Winograd domain, from the attention that
- * its kw_peer (a kw_assemble) copies into the kernel value and that kw_assemble's warehouse?
- * The kw_assemble asks the same question of its peer and then records only that copy. */
-bool kw_wino_kw_fused(const kw_ctx *ctx, const kw_op *conv);
+/* Does this conv2d (batch n, output shape out) assemble its KW kernel itself, in the Winograd
+ * domain, from the attention that its kw_peer (a kw_assemble) copies into the kernel value and
+ * that kw_assemble's warehouse? The kw_assemble asks the same question of its peer (with
+ * kw_op_call.peer_out) and then records only that copy. */
+bool kw_wino_kw_fused(const kw_ctx *ctx, const kw_op *conv, uint32_t n, kw_shape out);
 
 /* Winograd-domain KW assembly (ops_kw.c): for n samples whose attention rows (as kw_assemble's
  * input) start at float a0 of `alpha`, alpha_stride floats apart, and the warehouse of `a` (a

@@ -12,7 +12,11 @@
  * kw_assemble (docs/kw-math.md section 3): kw_assemble (vec4 warehouse) / kw_assemble1 (scalar), a
  *   GEMM alpha[s] x warehouse batched over the samples: each invocation keeps a register tile
  *   of up to 8 samples x 8 mixture rows (8 pairs in all) x 8 cell elements, so the warehouse
- *   is read once per block of samples, and writes straight in conv2d's weight layout.
+ *   is read once per block of samples, and writes straight in conv2d's weight layout. Where
+ *   its reader conv assembles in the Winograd domain (kw_wino_kw_fused), kw_assemble only
+ *   copies the attention into the kernel value and the conv records kw_assemble_wino_record
+ *   (kw_assemble_wino[_tb]: 9 taps x up to 2 samples x 16 cell elements per invocation, the
+ *   F(2x2,3x3) weight transform applied in registers, U written in conv_wino_gemm's layout).
  *
  * Every binding is a sub-range of the op's views, bound at an offset aligned for the device
  * (the remainder goes to the shader as an element offset). Work is split into several
@@ -503,7 +507,7 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
     /* the conv reading this kernel assembles it in the Winograd domain (ops_wino.c): it only
      * needs the attention, which the kernel value holds for it (the attention's own value may be
      * reused before the conv runs) */
-    if (call->op->kw_peer && kw_wino_kw_fused(ctx, call->op->kw_peer)) {
+    if (call->op->kw_peer && kw_wino_kw_fused(ctx, call->op->kw_peer, call->n, call->peer_out)) {
         const uint64_t bytes = (uint64_t)call->n * kw_shape_count(call->in[0]) * 4;
         if (bytes > call->vout.size || bytes > call->vin[0].size)
             return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kw_assemble: the attention does not fit the kernel value");

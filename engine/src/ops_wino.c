@@ -2,9 +2,11 @@
  * (any padding, any fused epilogue), with static or per-sample (KW) weights.
  *
  * Static weights are transformed once, at net creation (kw_wino_transform_weights: U = G g G^T,
- * 4x4 per (output, input) channel pair); per-sample weights, which kw_assemble writes on every
- * run, are transformed on the device, one sample at a time, by conv_wino_wt into the op's
- * scratch, and each sample then runs the three steps below with its own U. Each run records:
+ * 4x4 per (output, input) channel pair). Per-sample (KW) weights get U in the op's scratch on
+ * every run: from the conv's kw_assemble peer's attention and warehouse directly
+ * (kw_wino_kw_fused: kw_assemble_wino, a group of samples at a time), or else by transforming
+ * the kernel kw_assemble wrote (conv_wino_wt, one sample at a time); each sample then runs the
+ * three steps below with its own U. Each run records:
  *   1. conv_wino_in:    V[16][C][Tp] = B^T d B of every 4x4 input patch (stride 2), the
  *                       tiles of all samples of a chunk along the contiguous axis;
  *   2. conv_wino_gemm:  M[16][Op][Tp] = U[16] x V[16], 16 GEMMs with a register tile of
@@ -156,12 +158,16 @@ static uint32_t chunk_samples(const kw_op *op, uint32_t n, kw_shape out, uint64_
 /* Winograd-domain KW assembly (kw_wino_kw_fused): the conv's kw_peer mixes the warehouse straight
  * into U (kw_assemble_wino_record: 9 taps per register tile, transformed in registers), so there is no
  * per-run weight transform and no [O, C, 3, 3] kernel pass; only cells of single taps of 3x3 kernels,
- * whose attention fits the kernel value it is copied into. The plane rule above does not apply: with
- * the transform gone the GEMM's saving holds at every plane (measured in docs/benchmarks.md). */
-bool kw_wino_kw_fused(const kw_ctx *ctx, const kw_op *conv)
+ * whose attention fits the kernel value it is copied into. With the transform gone the plane rule
+ * above applies only to batches: KW 1x ResNet18 on lavapipe (224x224; per stage, assembly + conv of
+ * the stride-1 3x3 layers over the unchanged layers of the same run, medians of alternated runs):
+ * batch 1, 7x7: 1.08 plain -> 0.78 fused; batch 8, 7x7: 1.09 -> 1.19 (the direct conv batches the
+ * samples, the Winograd GEMMs run one sample at a time); 14x14 and larger gained at both. */
+bool kw_wino_kw_fused(const kw_ctx *ctx, const kw_op *conv, uint32_t n, kw_shape out)
 {
     const kw_op *a = conv->kw_peer;
     if (!a || conv->type != KW_OP_CONV2D || !ctx->kw_wino || !kw_wino_selected(ctx, conv)) return false;
+    if (n > 1 && ctx->winograd != 1 && (uint64_t)out.h * out.w < WINO_DYN_MIN_PIXELS) return false;
     const kw_assemble_params *p = &a->assemble;
     const uint64_t nlm = (uint64_t)(p->O / p->co) * (p->Cg / p->ci) * 9;
     return p->kh == 3 && p->kw == 3 && p->ckh == 1 && p->ckw == 1 && p->O == conv->conv.O && p->Cg == conv->conv.C &&
@@ -179,22 +185,22 @@ static uint32_t fused_samples(const kw_ctx *ctx, const kw_op *op, uint32_t n)
     return k < n ? (uint32_t)k : n;
 }
 
-static bool wino_dyn_plane(const kw_ctx *ctx, const kw_op *op, kw_shape out)
+static bool wino_dyn_plane(const kw_ctx *ctx, const kw_op *op, uint32_t n, kw_shape out)
 {
     if (ctx->winograd == 1) return true; /* KWVK_WINOGRAD=1: every eligible conv, whatever its plane */
-    if (kw_wino_kw_fused(ctx, op)) return true;
+    if (kw_wino_kw_fused(ctx, op, n, out)) return true;
     return op->inputs[1] == KW_NONE || (uint64_t)out.h * out.w >= WINO_DYN_MIN_PIXELS;
 }
 
 uint64_t kw_wino_scratch(const kw_ctx *ctx, const kw_op *op, uint32_t n, kw_shape out)
 {
-    if (!kw_wino_selected(ctx, op) || !wino_dyn_plane(ctx, op, out)) return 0;
+    if (!kw_wino_selected(ctx, op) || !wino_dyn_plane(ctx, op, n, out)) return 0;
     uint32_t k = chunk_samples(op, n, out, WINO_CHUNK_BYTES);
     if (k == 0) return 0;
     if (op->inputs[1] != KW_NONE) k = 1; /* per-sample weights: one sample at a time */
     wino_geom g;
     geom(op, k, out, &g);
-    if (g.u_bytes && kw_wino_kw_fused(ctx, op)) return g.u_off + g.u_bytes * fused_samples(ctx, op, n);
+    if (g.u_bytes && kw_wino_kw_fused(ctx, op, n, out)) return g.u_off + g.u_bytes * fused_samples(ctx, op, n);
     return g.u_bytes ? g.u_off + g.u_bytes : g.m_off + g.m_bytes;
 }
 
@@ -307,12 +313,12 @@ kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done)
     const kw_op *op = call->op;
     const bool dyn = op->inputs[1] != KW_NONE;
     /* fused: the kernel value holds the attention, not a kernel, so the direct path is no option */
-    const bool fused = dyn && kw_wino_kw_fused(ctx, op);
+    const bool fused = dyn && kw_wino_kw_fused(ctx, op, call->n, call->out);
     *done = false;
     if (fused && (!call->vin[1].buf || !call->peer_wh.buf))
         return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "conv2d (KW, Winograd domain): no attention or warehouse view");
     if (!(dyn ? call->vin[1].buf != NULL : call->derived.buf != NULL) || !call->scratch.buf ||
-        !kw_wino_selected(ctx, op) || !wino_dyn_plane(ctx, op, call->out))
+        !kw_wino_selected(ctx, op) || !wino_dyn_plane(ctx, op, call->n, call->out))
         return KWVK_OK;
     if (call->n == 0 || kw_shape_count(call->out) == 0) { /* the direct path: nothing */
         *done = fused;
