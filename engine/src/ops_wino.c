@@ -170,9 +170,17 @@ bool kw_wino_kw_fused(const kw_ctx *ctx, const kw_op *conv, uint32_t n, kw_shape
     if (n > 1 && ctx->winograd != 1 && (uint64_t)out.h * out.w < WINO_DYN_MIN_PIXELS) return false;
     const kw_assemble_params *p = &a->assemble;
     const uint64_t nlm = (uint64_t)(p->O / p->co) * (p->Cg / p->ci) * 9;
-    return p->kh == 3 && p->kw == 3 && p->ckh == 1 && p->ckw == 1 && p->O == conv->conv.O && p->Cg == conv->conv.C &&
-           nlm * p->M <= 9ull * p->O * p->Cg && ctx->props.limits.maxComputeWorkGroupCount[2] >= 16 &&
-           kw_wino_weights_count(conv) * 4 <= kw_bind_limit(ctx);
+    if (!(p->kh == 3 && p->kw == 3 && p->ckh == 1 && p->ckw == 1 && p->O == conv->conv.O && p->Cg == conv->conv.C &&
+          nlm * p->M <= 9ull * p->O * p->Cg && ctx->props.limits.maxComputeWorkGroupCount[2] >= 16))
+        return false;
+    /* what kw_wino_record needs for one sample (the kernel value holds no kernel for the direct
+     * path to fall back on): U, V, M, the input (3x3, stride 1) and the output within a binding */
+    const uint64_t lim = kw_bind_limit(ctx), chunk = lim < WINO_CHUNK_BYTES ? lim : WINO_CHUNK_BYTES;
+    const int64_t ih = (int64_t)out.h + 2 - 2 * (int64_t)conv->conv.ph,
+                  iw = (int64_t)out.w + 2 - 2 * (int64_t)conv->conv.pw;
+    const uint64_t in_bytes = (uint64_t)p->Cg * (uint64_t)(ih > 1 ? ih : 1) * (uint64_t)(iw > 1 ? iw : 1) * 4;
+    return kw_wino_weights_count(conv) * 4 <= lim && chunk_samples(conv, 1, out, chunk) == 1 &&
+           (uint64_t)p->O * out.h * out.w * 4 <= lim && in_bytes <= lim;
 }
 
 /* Fused: samples whose U the assembly writes at once (each warehouse pass serves all of them),
@@ -315,8 +323,9 @@ kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done)
     /* fused: the kernel value holds the attention, not a kernel, so the direct path is no option */
     const bool fused = dyn && kw_wino_kw_fused(ctx, op, call->n, call->out);
     *done = false;
-    if (fused && (!call->vin[1].buf || !call->peer_wh.buf))
-        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "conv2d (KW, Winograd domain): no attention or warehouse view");
+    if (fused && (!call->vin[1].buf || !call->peer_wh.buf || !call->scratch.buf))
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT,
+                       "conv2d (KW, Winograd domain): no attention, warehouse or scratch view");
     if (!(dyn ? call->vin[1].buf != NULL : call->derived.buf != NULL) || !call->scratch.buf ||
         !kw_wino_selected(ctx, op) || !wino_dyn_plane(ctx, op, call->n, call->out))
         return KWVK_OK;
