@@ -24,6 +24,7 @@
 typedef struct wino_desc {
     uint32_t n, C, H, W, O, pad, act;
     bool scale, bias, res, dyn, ohwi;
+    bool fused; /* dispatches() only: the kernel comes from a kw_assemble peer (kw_wino_kw_fused) */
 } wino_desc;
 
 static const char *filter;
@@ -90,8 +91,22 @@ static void run_wino(oh_env *env, const wino_desc *d)
 static int dispatches(oh_env *env, const wino_desc *d)
 {
     kw_ctx *ctx = oh_ctx(env);
-    kw_op op;
+    kw_op op, peer;
     make_op(d, &op);
+    if (d->fused) { /* a kw_assemble of 3x3 kernels of 1x1 cells [O, C], 4 cells */
+        memset(&peer, 0, sizeof peer);
+        peer.type = KW_OP_KW_ASSEMBLE;
+        peer.assemble = (kw_assemble_params){.O = (int32_t)d->O,
+                                             .Cg = (int32_t)d->C,
+                                             .kh = 3,
+                                             .kw = 3,
+                                             .co = (int32_t)d->O,
+                                             .ci = (int32_t)d->C,
+                                             .ckh = 1,
+                                             .ckw = 1,
+                                             .M = 4};
+        op.kw_peer = &peer;
+    }
     kw_op_call call;
     memset(&call, 0, sizeof call);
     call.op = &op;
@@ -121,6 +136,7 @@ static int dispatches(oh_env *env, const wino_desc *d)
     if (d->bias) call.vt[2] = kw_view_of(&b[4], 0, 4ull * d->O);
     if (d->res) call.vin[2] = kw_view_of(&b[5], 0, yb);
     if (sb) call.scratch = kw_view_of(&b[7], 0, sb);
+    if (d->fused) call.peer_wh = kw_view_of(&b[2], 0, 4ull * d->O * d->C * 4); /* never run */
     kw_rec rec;
     memset(&rec, 0, sizeof rec);
     if (r == KWVK_OK) r = kw_rec_begin(ctx, &rec, 0);
@@ -152,7 +168,10 @@ static bool has_pipeline(oh_env *env, const char *name)
 
 /* KWVK_WINOGRAD as the context reads it at creation (0, 1, or unset: -1), switched here on the
  * harness's context */
-static void set_winograd(oh_env *env, int v) { oh_ctx(env)->winograd = v; }
+static void set_winograd(oh_env *env, int v)
+{
+    oh_ctx(env)->winograd = v;
+}
 
 int main(void)
 {
@@ -181,8 +200,8 @@ int main(void)
     WINO(.n = 3, .C = 33, .H = 7, .W = 7, .O = 36, .pad = 1, .scale = true, .bias = true, .act = KW_ACT_RELU);
     /* per-sample weights (a KW conv), both layouts, odd and padded channel counts */
     WINO(.n = 1, .C = 5, .H = 7, .W = 6, .O = 9, .pad = 1, .bias = true, .dyn = true);
-    WINO(.n = 3, .C = 7, .H = 5, .W = 5, .O = 15, .pad = 1, .scale = true, .res = true, .act = KW_ACT_RELU,
-         .dyn = true, .ohwi = true);
+    WINO(.n = 3, .C = 7, .H = 5, .W = 5, .O = 15, .pad = 1, .scale = true, .res = true, .act = KW_ACT_RELU, .dyn = true,
+         .ohwi = true);
     WINO(.n = 3, .C = 36, .H = 9, .W = 8, .O = 33, .pad = 2, .bias = true, .act = KW_ACT_RELU6, .dyn = true);
     WINO(.n = 2, .C = 32, .H = 14, .W = 14, .O = 32, .pad = 1, .scale = true, .bias = true, .res = true,
          .act = KW_ACT_RELU, .dyn = true, .ohwi = true);
@@ -218,6 +237,18 @@ int main(void)
     bad |= check_path(env, "default rule, per-sample weights", &kw, 12); /* 4 per sample */
     const wino_desc kw7 = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true};
     bad |= check_path(env, "default rule, per-sample weights, 7x7", &kw7, 1);
+    /* a kernel from a kw_assemble peer: one Winograd-domain assembly for the 3 samples, then 3
+     * dispatches per sample; on a 7x7 plane only at batch 1; KWVK_KW_WINOGRAD=0: as above */
+    const wino_desc kwf = {.n = 3, .C = 32, .H = 14, .W = 14, .O = 32, .pad = 1, .dyn = true, .fused = true};
+    const wino_desc kwf7 = {.n = 1, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true, .fused = true};
+    const wino_desc kwf7b = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true, .fused = true};
+    bad |= check_path(env, "default rule, Winograd-domain KW kernel", &kwf, 10);
+    bad |= check_path(env, "default rule, Winograd-domain KW kernel, 7x7", &kwf7, 4);
+    bad |= check_path(env, "default rule, KW kernel, 7x7, batch 3", &kwf7b, 1);
+    oh_ctx(env)->kw_wino = 0;
+    bad |= check_path(env, "KWVK_KW_WINOGRAD=0, KW kernel", &kwf, 12);
+    bad |= check_path(env, "KWVK_KW_WINOGRAD=0, KW kernel, 7x7", &kwf7, 1);
+    oh_ctx(env)->kw_wino = 1;
     set_winograd(env, 1);
     /* V of the whole batch (16 x 32 x 160 floats = 320 KiB) above a 64 KiB storage range: the
      * direct path, which splits */

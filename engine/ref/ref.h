@@ -29,6 +29,12 @@ kw_ref_fn kw_ref_kw_attention;   /* ref_kw.c */
 kw_ref_fn kw_ref_kw_assemble;    /* ref_kw.c */
 kw_ref_fn kw_ref_layernorm;      /* ref_norm.c */
 
+/* kw_assemble of 3x3 kernels, then the Winograd F(2x2,3x3) weight transform of each kernel:
+ * u gets n x [16][Cg][Op] floats (Op >= O; rows o >= O zero), the layout the engine's
+ * Winograd-domain assembly writes (ref_kw.c). */
+void kw_ref_kw_assemble_wino(const kw_op *op, const kw_tensor *const *t, uint32_t n, const kw_shape *in,
+                             const float *const *x, uint32_t Op, float *u);
+
 
 /* The activation codes of docs/model-format.md (ref_conv.c). */
 double kw_ref_act(double v, int32_t act);

@@ -518,6 +518,9 @@ kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **ou
     /* KWVK_GPU_KERNELS=0 / 1: force the kernel family; unset: by device type (below) */
     const char *gk = getenv("KWVK_GPU_KERNELS");
     const int gpu_kernels = gk && strcmp(gk, "0") == 0 ? 0 : gk && strcmp(gk, "1") == 0 ? 1 : -1;
+    /* KWVK_KW_WINOGRAD=0: KW convs assemble [O, C, 3, 3] kernels, never Winograd-domain ones */
+    const char *kww = getenv("KWVK_KW_WINOGRAD");
+    ctx->kw_wino = kww && strcmp(kww, "0") == 0 ? 0 : 1;
     const char *fault = getenv("KWVK_FAULT");
     ctx->fault = !fault                              ? KW_FAULT_NONE
                  : strcmp(fault, "device_lost") == 0 ? KW_FAULT_DEVICE_LOST

@@ -88,6 +88,7 @@ typedef struct kw_ctx {
     uint32_t timeout_ms;
     /* run-time switches, read from the environment once, at context creation */
     int winograd; /* KWVK_WINOGRAD: 0 never, 1 every eligible conv, -1 (unset) the default rule */
+    int kw_wino;  /* KWVK_KW_WINOGRAD=0: no Winograd-domain KW assembly (ops_wino.c); else 1 */
     int fault;    /* KWVK_FAULT (tests): KW_FAULT_* injected into every submission */
     /* Kernels shaped for GPUs (shared-memory tiles, e.g. conv_wino_gemm_sm) rather than for
      * lavapipe (register tiles, texel buffers): on where the device is not a CPU and
@@ -348,6 +349,12 @@ typedef struct kw_op {
         kw_add_params add;
         kw_layernorm_params ln;
     };
+    /* Set at load (kw_op_load): a kw_assemble whose output only a conv2d reads, as its kernel
+     * (input 1), and that conv point at each other, so that the conv may assemble its kernel
+     * itself, in the Winograd domain (ops_wino.c); NULL otherwise. kw_readers counts the
+     * assemble's readers seen so far. */
+    const struct kw_op *kw_peer;
+    uint32_t kw_readers;
 } kw_op;
 
 struct kwvk_model {
@@ -393,6 +400,8 @@ typedef struct kw_op_call {
     const kw_tensor *t[KW_MAX_OP_TENSORS];
     kw_view scratch;               /* per-op temporary device memory (size from kw_op_scratch) */
     kw_view derived;               /* weights derived at net creation (kw_op_def.derive), or buf NULL */
+    kw_view peer_wh;               /* conv2d with a kw_peer: that kw_assemble's warehouse */
+    kw_shape peer_out;             /* an op with a kw_peer: the output shape of the conv of the pair */
     /* Kernel layout [O, kh, kw, Cg] instead of [O, Cg, kh, kw] (kw_op_value_ohwi): */
     bool out_ohwi;    /* write the output so (set where every reader takes it, kw_op_def.kernel_in) */
     uint32_t in_ohwi; /* bit k: input k comes so (from a producer with out_ohwi) */

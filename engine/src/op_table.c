@@ -47,10 +47,30 @@ bool kw_op_decode(kw_op *op, char *msg, size_t msg_len)
     return true;
 }
 
+/* Pair a kw_assemble with its reader where that is one conv2d taking it as its kernel (kw_op.kw_peer);
+ * a second reader, any other use or the value being the network's output unpairs it for good. */
+static void link_kw_peers(const kwvk_model *m, kw_op *op, uint32_t index)
+{
+    for (uint32_t k = 0; k < KW_MAX_OP_INPUTS; k++) {
+        const uint32_t v = op->inputs[k];
+        if (v == KW_NONE || v == 0 || v > index || !m->ops) continue;
+        kw_op *a = &m->ops[v - 1];
+        if (a->type != KW_OP_KW_ASSEMBLE) continue;
+        if (a->kw_peer) ((kw_op *)a->kw_peer)->kw_peer = NULL;
+        a->kw_peer = NULL;
+        if (++a->kw_readers == 1 && op->type == KW_OP_CONV2D && k == 1 && v < m->n_ops) {
+            a->kw_peer = op;
+            op->kw_peer = a;
+        }
+    }
+}
+
 bool kw_op_load(const kwvk_model *m, kw_op *op, uint32_t index, char *msg, size_t msg_len)
 {
     if (!kw_op_decode(op, msg, msg_len)) return false;
-    return kw_op_def_of(op->type)->validate(m, op, index, msg, msg_len);
+    if (!kw_op_def_of(op->type)->validate(m, op, index, msg, msg_len)) return false;
+    link_kw_peers(m, op, index);
+    return true;
 }
 
 bool kw_op_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len)
@@ -121,6 +141,13 @@ void kw_op_call_make(kw_op_call *call, const kw_op *op, const kw_op_operands *o)
         call->vt[k].f16 = f16;
     }
     if (o->derived && o->derived->buffer) call->derived = kw_view_of(o->derived, 0, o->derived->size);
+    /* a pair's ops lie in one array (the model's), the conv's output value o->out + (kw_peer - op) */
+    if (op->kw_peer && o->values)
+        call->peer_out = op->type == KW_OP_CONV2D ? call->out : o->values[o->out + (op->kw_peer - op)];
+    if (op->type == KW_OP_CONV2D && op->kw_peer && o->tensors && o->weights) {
+        const uint32_t t = op->kw_peer->tensors[0];
+        if (t != KW_NONE) call->peer_wh = kw_view_of(&o->weights[t], 0, o->tensors[t].count * 4);
+    }
     call->out_ohwi = o->out_ohwi;
     call->in_ohwi = o->in_ohwi;
 }

@@ -28,6 +28,19 @@ kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done);
  * them to conv_wino_gemm (*done = false). */
 kwvk_result kw_wino_gemm_sm(kw_rec *rec, kw_view u, kw_view v, kw_view m, uint32_t C, uint32_t Op, uint32_t Tp,
                             bool *done);
+/* Does this conv2d (batch n, output shape out) assemble its KW kernel itself, in the Winograd
+ * domain, from the attention that its kw_peer (a kw_assemble) copies into the kernel value and
+ * that kw_assemble's warehouse? The kw_assemble asks the same question of its peer (with
+ * kw_op_call.peer_out) and then records only that copy. */
+bool kw_wino_kw_fused(const kw_ctx *ctx, const kw_op *conv, uint32_t n, kw_shape out);
+
+/* Winograd-domain KW assembly (ops_kw.c): for n samples whose attention rows (as kw_assemble's
+ * input) start at float a0 of `alpha`, alpha_stride floats apart, and the warehouse of `a` (a
+ * kw_assemble of 3x3 kernels of 1x1 cells): U[s][16][Cg][Op] = G W G^T of each sample's kernel W
+ * in conv_wino_gemm's layout (kw_wino_transform_weights), Op >= O a multiple of 4. Rows o >= O of
+ * U are not written (the GEMM's rows for them are never read). */
+kwvk_result kw_assemble_wino_record(kw_rec *rec, const kw_op *a, uint32_t n, kw_view alpha, uint64_t a0,
+                                    uint64_t alpha_stride, kw_view warehouse, kw_view u, uint32_t Op);
 
 /* The epilogue bits of a conv's shader flags (KW_EPI_*: activation, scale, bias, residual)
  * (ops_conv.c). */

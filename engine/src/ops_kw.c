@@ -12,7 +12,11 @@
  * kw_assemble (docs/kw-math.md section 3): kw_assemble (vec4 warehouse) / kw_assemble1 (scalar), a
  *   GEMM alpha[s] x warehouse batched over the samples: each invocation keeps a register tile
  *   of up to 8 samples x 8 mixture rows (8 pairs in all) x 8 cell elements, so the warehouse
- *   is read once per block of samples, and writes straight in conv2d's weight layout.
+ *   is read once per block of samples, and writes straight in conv2d's weight layout. Where
+ *   its reader conv assembles in the Winograd domain (kw_wino_kw_fused), kw_assemble only
+ *   copies the attention into the kernel value and the conv records kw_assemble_wino_record
+ *   (kw_assemble_wino[_tb]: 9 taps x up to 2 samples x 16 cell elements per invocation, the
+ *   F(2x2,3x3) weight transform applied in registers, U written in conv_wino_gemm's layout).
  *
  * Every binding is a sub-range of the op's views, bound at an offset aligned for the device
  * (the remainder goes to the shader as an element offset). Work is split into several
@@ -55,14 +59,20 @@ static bool choose_chunks(const void *u, fit_fn fit, const uint64_t total[3], ui
     return true;
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
-static uint32_t div_up64(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+static uint32_t div_up64(uint64_t a, uint64_t b)
+{
+    return (uint32_t)((a + b - 1) / b);
+}
 
 static bool need_tensor(const kw_op_call *call, int slot, const char *what, kwvk_result *r)
 {
     if (call->vt[slot].buf && call->t[slot]) return true;
-    *r = kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "%s: tensor %d (%s) has no device view",
-                 kwvk_op_name(call->op->type), slot, what);
+    *r = kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "%s: tensor %d (%s) has no device view", kwvk_op_name(call->op->type),
+                 slot, what);
     return false;
 }
 
@@ -72,16 +82,19 @@ static bool need_tensor(const kw_op_call *call, int slot, const char *what, kwvk
 
 typedef struct att_geom {
     uint32_t C, hid, nlm, M, nlc, nb, start;
-    uint32_t rpm;        /* fc2 rows per mixture row: M + 1 or nlc + nb + 1 */
-    uint64_t hw;         /* spatial size of the input */
+    uint32_t rpm;                        /* fc2 rows per mixture row: M + 1 or nlc + nb + 1 */
+    uint64_t hw;                         /* spatial size of the input */
     uint64_t g_off, h_off, z_off, bytes; /* scratch sections (bytes) */
-    uint64_t l_off, d_off; /* fused path only: logits [n, nlm, M + 1], denominators [n, nlm] */
-    bool ln;               /* LayerNorm hidden norm (fc1_b holds [3, hid]: bias, LN weight, LN bias) */
+    uint64_t l_off, d_off;               /* fused path only: logits [n, nlm, M + 1], denominators [n, nlm] */
+    bool ln;                             /* LayerNorm hidden norm (fc1_b holds [3, hid]: bias, LN weight, LN bias) */
     float eps;
-    uint64_t ln_off;       /* multi-dispatch path with ln: the normalised hidden vectors [n, hid] */
+    uint64_t ln_off; /* multi-dispatch path with ln: the normalised hidden vectors [n, hid] */
 } att_geom;
 
-static uint64_t round256(uint64_t v) { return (v + 255) & ~(uint64_t)255; }
+static uint64_t round256(uint64_t v)
+{
+    return (v + 255) & ~(uint64_t)255;
+}
 
 static att_geom att_geometry(const kw_op *op, uint32_t n, const kw_shape *in)
 {
@@ -128,14 +141,12 @@ static bool pool_fit(const void *u, const uint64_t ch[3])
     const pool_job *j = u; /* ch: spatial, channels, samples */
     const VkPhysicalDeviceLimits *lim = &j->ctx->props.limits;
     uint64_t gx = j->wg_mode ? ch[1] : div_up64(ch[1], KW_LS);
-    if (gx > lim->maxComputeWorkGroupCount[0] || ch[2] > lim->maxComputeWorkGroupCount[1])
-        return false;
+    if (gx > lim->maxComputeWorkGroupCount[0] || ch[2] > lim->maxComputeWorkGroupCount[1]) return false;
     return kw_bind_fits(j->ctx, (ch[2] - 1) * j->C * j->hw + (ch[1] - 1) * j->hw + ch[0]) &&
            kw_bind_fits(j->ctx, (ch[2] - 1) * j->C + ch[1]);
 }
 
-static kwvk_result record_pool(kw_rec *rec, const kw_op_call *call, const att_geom *g,
-                               kw_view gview)
+static kwvk_result record_pool(kw_rec *rec, const kw_op_call *call, const att_geom *g, kw_view gview)
 {
     kw_ctx *ctx = rec->ctx;
     pool_job job = {ctx, g->C, g->hw, g->hw > 16};
@@ -160,7 +171,7 @@ static kwvk_result record_pool(kw_rec *rec, const kw_op_call *call, const att_ge
                 uint64_t np = min_u64(ch[0], g->hw - p0);
                 kw_view v[2];
                 v[0] = kw_view_floats(ctx, call->vin[0], (s0 * g->C + c0) * g->hw + p0,
-                                (ns - 1) * g->C * g->hw + (nc - 1) * g->hw + np, &pc.xoff);
+                                      (ns - 1) * g->C * g->hw + (nc - 1) * g->hw + np, &pc.xoff);
                 v[1] = kw_view_floats(ctx, gview, s0 * g->C + c0, (ns - 1) * g->C + nc, &pc.goff);
                 pc.xs = (uint32_t)(g->C * g->hw);
                 pc.xc = (uint32_t)g->hw;
@@ -193,12 +204,10 @@ static bool fc_fit(const void *u, const uint64_t ch[3])
     const fc_job *j = u; /* ch: rows, samples */
     const VkPhysicalDeviceLimits *lim = &j->ctx->props.limits;
     uint64_t gx = j->wg_mode ? ch[0] : div_up64(ch[0], KW_LS);
-    if (gx > lim->maxComputeWorkGroupCount[0] ||
-        div_up64(ch[1], j->sb) > lim->maxComputeWorkGroupCount[1])
+    if (gx > lim->maxComputeWorkGroupCount[0] || div_up64(ch[1], j->sb) > lim->maxComputeWorkGroupCount[1])
         return false;
     return kw_bind_fits(j->ctx, ch[0] * j->K) && kw_bind_fits(j->ctx, ch[0]) &&
-           kw_bind_fits(j->ctx, (ch[1] - 1) * j->vs + j->K) &&
-           kw_bind_fits(j->ctx, (ch[1] - 1) * j->ys + ch[0]);
+           kw_bind_fits(j->ctx, (ch[1] - 1) * j->vs + j->K) && kw_bind_fits(j->ctx, (ch[1] - 1) * j->ys + ch[0]);
 }
 
 static kwvk_result record_fc(kw_rec *rec, fc_job *job, uint32_t n, const char *what)
@@ -214,8 +223,12 @@ static kwvk_result record_fc(kw_rec *rec, fc_job *job, uint32_t n, const char *w
                        "storage range of %llu bytes",
                        what, (unsigned long long)job->K, (unsigned long long)ctx->max_storage_range);
     bool bias = job->b.buf != NULL;
-    uint32_t spec[6] = {KW_LS, ctx->feat.subgroup_arithmetic ? 1u : 0u, job->wg_mode ? 1u : 0u,
-                        job->sb, bias ? 1u : 0u, job->relu ? 1u : 0u};
+    uint32_t spec[6] = {KW_LS,
+                        ctx->feat.subgroup_arithmetic ? 1u : 0u,
+                        job->wg_mode ? 1u : 0u,
+                        job->sb,
+                        bias ? 1u : 0u,
+                        job->relu ? 1u : 0u};
     kw_pipeline *pipe;
     KW_TRY(kw_pipeline_get(ctx, "kw_fc", spec, 6, &pipe));
     struct {
@@ -237,8 +250,7 @@ static kwvk_result record_fc(kw_rec *rec, fc_job *job, uint32_t n, const char *w
             pc.nr = (uint32_t)nr;
             pc.ns = (uint32_t)ns;
             uint32_t gx = job->wg_mode ? (uint32_t)nr : div_up64(nr, KW_LS);
-            KW_TRY(kw_rec_dispatch(rec, pipe, v, 4, 8u, &pc, sizeof pc, gx, div_up64(ns, job->sb),
-                                   1));
+            KW_TRY(kw_rec_dispatch(rec, pipe, v, 4, 8u, &pc, sizeof pc, gx, div_up64(ns, job->sb), 1));
         }
     return KWVK_OK;
 }
@@ -257,14 +269,12 @@ static bool mix_fit(const void *u, const uint64_t ch[3])
     const mix_job *j = u; /* ch: mixture rows, samples */
     const att_geom *g = j->g;
     const VkPhysicalDeviceLimits *lim = &j->ctx->props.limits;
-    if (ch[0] > lim->maxComputeWorkGroupCount[0] ||
-        div_up64(ch[1], j->sb) > lim->maxComputeWorkGroupCount[1])
+    if (ch[0] > lim->maxComputeWorkGroupCount[0] || div_up64(ch[1], j->sb) > lim->maxComputeWorkGroupCount[1])
         return false;
     uint64_t out_span = (ch[1] - 1) * g->nlm * g->M + ch[0] * g->M;
     if (!kw_bind_fits(j->ctx, out_span) || !kw_bind_fits(j->ctx, ch[0] * (g->M + 1))) return false;
     if (g->nb == 0)
-        return kw_bind_fits(j->ctx, ch[0] * (g->M + 1) * g->hid) &&
-               kw_bind_fits(j->ctx, (ch[1] - 1) * j->vs + g->hid);
+        return kw_bind_fits(j->ctx, ch[0] * (g->M + 1) * g->hid) && kw_bind_fits(j->ctx, (ch[1] - 1) * j->vs + g->hid);
     return kw_bind_fits(j->ctx, (uint64_t)(g->M - g->nlc) * g->nb) &&
            kw_bind_fits(j->ctx, (ch[1] - 1) * j->vs + ch[0] * g->rpm);
 }
@@ -294,21 +304,19 @@ static kwvk_result record_mix(kw_rec *rec, const kw_op_call *call, const att_geo
             uint64_t ns = min_u64(ch[1], call->n - s0), nm = min_u64(ch[0], g->nlm - m0);
             kw_view b[4];
             if (basis) {
-                b[0] = kw_view_floats(ctx, v, s0 * job.vs + m0 * g->rpm, (ns - 1) * job.vs + nm * g->rpm,
-                                &pc.voff);
+                b[0] = kw_view_floats(ctx, v, s0 * job.vs + m0 * g->rpm, (ns - 1) * job.vs + nm * g->rpm, &pc.voff);
                 if (has_w) b[1] = kw_view_floats(ctx, wv, 0, (uint64_t)(g->M - g->nlc) * g->nb, &pc.woff);
             } else {
                 b[0] = kw_view_floats(ctx, v, s0 * job.vs, (ns - 1) * job.vs + g->hid, &pc.voff);
-                b[1] = kw_view_floats(ctx, wv, m0 * (g->M + 1) * g->hid, nm * (g->M + 1) * g->hid,
-                                &pc.woff);
+                b[1] = kw_view_floats(ctx, wv, m0 * (g->M + 1) * g->hid, nm * (g->M + 1) * g->hid, &pc.woff);
             }
             b[2] = kw_view_floats(ctx, bv, m0 * (g->M + 1), nm * (g->M + 1), &pc.boff);
             if (!has_w) { /* M == nlc: no nonlocal cells, binding 1 is never read */
                 b[1] = b[2];
                 pc.woff = 0;
             }
-            b[3] = kw_view_floats(ctx, call->vout, s0 * g->nlm * g->M + m0 * g->M,
-                            (ns - 1) * g->nlm * g->M + nm * g->M, &pc.aoff);
+            b[3] = kw_view_floats(ctx, call->vout, s0 * g->nlm * g->M + m0 * g->M, (ns - 1) * g->nlm * g->M + nm * g->M,
+                                  &pc.aoff);
             pc.K = basis ? g->nb : g->hid;
             pc.M = g->M;
             pc.nlc = g->nlc;
@@ -318,8 +326,7 @@ static kwvk_result record_mix(kw_rec *rec, const kw_op_call *call, const att_geo
             pc.as_ = g->nlm * g->M;
             pc.nm = (uint32_t)nm;
             pc.ns = (uint32_t)ns;
-            KW_TRY(kw_rec_dispatch(rec, pipe, b, 4, 8u, &pc, sizeof pc, (uint32_t)nm,
-                                   div_up64(ns, job.sb), 1));
+            KW_TRY(kw_rec_dispatch(rec, pipe, b, 4, 8u, &pc, sizeof pc, (uint32_t)nm, div_up64(ns, job.sb), 1));
         }
     return KWVK_OK;
 }
@@ -391,15 +398,13 @@ static kwvk_result attention_record(kw_rec *rec, const kw_op_call *call)
     att_geom g = att_geometry(call->op, call->n, call->in);
     if (!call->vin[0].buf || !call->vout.buf)
         return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kw_attention: missing input or output view");
-    if (!need_tensor(call, 0, "fc1_w", &r) || !need_tensor(call, 1, "fc1_b", &r) ||
-        !need_tensor(call, 2, "fc2_w", &r))
+    if (!need_tensor(call, 0, "fc1_w", &r) || !need_tensor(call, 1, "fc1_b", &r) || !need_tensor(call, 2, "fc2_w", &r))
         return r;
     if (g.nb == 0 && !need_tensor(call, 3, "fc2_b", &r)) return r;
     if (g.nb != 0 && !need_tensor(call, 5, "basis_bias", &r)) return r;
     if (g.nb != 0 && g.M > g.nlc && !need_tensor(call, 4, "fc3_w", &r)) return r;
     if (!call->scratch.buf || (call->scratch.size && call->scratch.size < g.bytes))
-        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT,
-                       "kw_attention: scratch of %llu bytes given, %llu needed",
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kw_attention: scratch of %llu bytes given, %llu needed",
                        (unsigned long long)call->scratch.size, (unsigned long long)g.bytes);
 
     if (call->n == 0) return KWVK_OK;
@@ -430,8 +435,8 @@ static kwvk_result attention_record(kw_rec *rec, const kw_op_call *call)
         kw_view lnview = kw_view_of(sv.buf, sv.offset + g.ln_off, (uint64_t)call->n * g.hid * 4);
         KW_TRY(kw_layernorm_dispatch(rec, hview,
                                      kw_view_of(b1.buf, b1.offset + (uint64_t)g.hid * 4, (uint64_t)g.hid * 4),
-                                     kw_view_of(b1.buf, b1.offset + (uint64_t)g.hid * 8, (uint64_t)g.hid * 4),
-                                     lnview, call->n, g.hid, 1, g.eps, KW_ACT_RELU));
+                                     kw_view_of(b1.buf, b1.offset + (uint64_t)g.hid * 8, (uint64_t)g.hid * 4), lnview,
+                                     call->n, g.hid, 1, g.eps, KW_ACT_RELU));
         hview = lnview;
     }
     if (g.nb == 0) return record_mix(rec, call, &g, hview);
@@ -473,7 +478,8 @@ static bool asm_fit(const void *u, const uint64_t ch[3])
     if (div_up64(ch[1], j->sb) > j->ctx->props.limits.maxComputeWorkGroupCount[2]) return false;
     uint64_t alpha_span = (ch[1] - 1) * j->nlm * j->M + (j->nlm - 1) * j->M + ch[0];
     if (j->texel && !(texels_fit(j->ctx, ch[0] * j->L, 16) && texels_fit(j->ctx, alpha_span, 4))) return false;
-    return kw_bind_fits(j->ctx, ch[0] * j->L) && kw_bind_fits(j->ctx, alpha_span) && kw_bind_fits(j->ctx, ch[1] * j->out);
+    return kw_bind_fits(j->ctx, ch[0] * j->L) && kw_bind_fits(j->ctx, alpha_span) &&
+           kw_bind_fits(j->ctx, ch[1] * j->out);
 }
 
 /* Can this kw_assemble write [O, kh, kw, Cg] (conv2d's OHWI weights) instead of [O, Cg, kh, kw]?
@@ -498,6 +504,15 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
     if (!call->vin[0].buf || !call->vout.buf)
         return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kw_assemble: missing input or output view");
     if (!need_tensor(call, 0, "warehouse", &r)) return r;
+    /* the conv reading this kernel assembles it in the Winograd domain (ops_wino.c): it only
+     * needs the attention, which the kernel value holds for it (the attention's own value may be
+     * reused before the conv runs) */
+    if (call->op->kw_peer && kw_wino_kw_fused(ctx, call->op->kw_peer, call->n, call->peer_out)) {
+        const uint64_t bytes = (uint64_t)call->n * kw_shape_count(call->in[0]) * 4;
+        if (bytes > call->vout.size || bytes > call->vin[0].size)
+            return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kw_assemble: the attention does not fit the kernel value");
+        return kw_rec_copy(rec, call->vin[0], call->vout, bytes);
+    }
 
     asm_job job;
     job.ctx = ctx;
@@ -536,12 +551,11 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
     const bool vec4_out = ohwi && ci % 4 == 0 && Cg % 4 == 0 && call->vout.offset % 16 == 0;
     uint32_t spec[5] = {KW_LS, job.sb, tr, cv, vec4_out};
     kw_pipeline *pipe;
-    KW_TRY(kw_pipeline_get(ctx, job.texel ? "kw_assemble_tb" : vec4 ? "kw_assemble" : "kw_assemble1", spec, 5,
-                           &pipe));
+    KW_TRY(kw_pipeline_get(ctx, job.texel ? "kw_assemble_tb" : vec4 ? "kw_assemble" : "kw_assemble1", spec, 5, &pipe));
 
     struct {
-        uint32_t aoff, eoff, ooff, L, Lq, nq, mc, M, as_, os, co, ci, ckh, ckw, GO, GI, SW, so, sc, sy,
-            sx, nlm, ns, rg0, qg0, accumulate;
+        uint32_t aoff, eoff, ooff, L, Lq, nq, mc, M, as_, os, co, ci, ckh, ckw, GO, GI, SW, so, sc, sy, sx, nlm, ns,
+            rg0, qg0, accumulate;
     } pc;
     pc.L = (uint32_t)job.L;
     pc.Lq = div_up64(job.L, 4);
@@ -572,7 +586,7 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
             uint64_t ns = min_u64(ch[1], call->n - s0), mc = min_u64(ch[0], M - m0);
             kw_view v[3];
             v[0] = kw_view_floats(ctx, call->vin[0], s0 * job.nlm * M + m0,
-                            (ns - 1) * job.nlm * M + (job.nlm - 1) * M + mc, &pc.aoff);
+                                  (ns - 1) * job.nlm * M + (job.nlm - 1) * M + mc, &pc.aoff);
             v[1] = kw_view_floats(ctx, call->vt[0], m0 * job.L, mc * job.L, &pc.eoff);
             if (vec4) pc.eoff /= 4; /* a multiple of 4: aligned start, L % 4 == 0 */
             if (job.texel) {
@@ -589,8 +603,98 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
                     uint64_t gx = min_u64(xg_all - x0, lim->maxComputeWorkGroupCount[0]);
                     pc.rg0 = (uint32_t)y0;
                     pc.qg0 = (uint32_t)(x0 * KW_LS);
-                    KW_TRY(kw_rec_dispatch(rec, pipe, v, 3, 4u, &pc, sizeof pc, (uint32_t)gx,
-                                           (uint32_t)gy, div_up64(ns, job.sb)));
+                    KW_TRY(kw_rec_dispatch(rec, pipe, v, 3, 4u, &pc, sizeof pc, (uint32_t)gx, (uint32_t)gy,
+                                           div_up64(ns, job.sb)));
+                }
+        }
+    return KWVK_OK;
+}
+
+/* --- Winograd-domain assembly (kw_assemble_wino.glsl) ------------------------------------ */
+
+typedef struct wasm_job {
+    const kw_ctx *ctx;
+    uint64_t M, L, nlm, as, us; /* cells, cell size, rows, per-sample strides of alpha and U */
+    uint32_t sb;
+    bool texel;
+} wasm_job;
+
+static bool wasm_fit(const void *u, const uint64_t ch[3])
+{
+    const wasm_job *j = u; /* ch: cells, samples */
+    if (div_up64(ch[1], j->sb) > j->ctx->props.limits.maxComputeWorkGroupCount[2]) return false;
+    const uint64_t alpha_span = (ch[1] - 1) * j->as + (j->nlm - 1) * j->M + ch[0];
+    if (j->texel && !(texels_fit(j->ctx, ch[0] * j->L, 16) && texels_fit(j->ctx, alpha_span, 4))) return false;
+    return kw_bind_fits(j->ctx, ch[0] * j->L) && kw_bind_fits(j->ctx, alpha_span) &&
+           kw_bind_fits(j->ctx, ch[1] * j->us);
+}
+
+kwvk_result kw_assemble_wino_record(kw_rec *rec, const kw_op *a, uint32_t n, kw_view alpha, uint64_t a0,
+                                    uint64_t alpha_stride, kw_view warehouse, kw_view u, uint32_t Op)
+{
+    kw_ctx *ctx = rec->ctx;
+    const kw_assemble_params *ap = &a->assemble;
+    const uint32_t O = (uint32_t)ap->O, Cg = (uint32_t)ap->Cg, co = (uint32_t)ap->co, ci = (uint32_t)ap->ci;
+    const uint32_t M = (uint32_t)ap->M, GO = O / co, GI = Cg / ci;
+    if (ap->kh != 3 || ap->kw != 3 || ap->ckh != 1 || ap->ckw != 1 || Op < O || Op % 4)
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kw_assemble (Winograd domain): not a 3x3 kernel of 1x1 cells");
+    wasm_job job = {ctx, M, (uint64_t)co * ci, 9ull * GO * GI, alpha_stride, 16ull * Cg * Op, n > 1 ? 2u : 1u, false};
+    const bool vec4 = job.L % 4 == 0 && warehouse.offset % 16 == 0;
+    const uint64_t one[3] = {1, 1, 1}, total[3] = {M, n, 1};
+    job.texel = vec4 && ctx->feat.texel_buffers;
+    if (job.texel && !wasm_fit(&job, one)) job.texel = false;
+    uint64_t ch[3];
+    if (!choose_chunks(&job, wasm_fit, total, ch))
+        return kw_fail(KWVK_ERROR_UNSUPPORTED,
+                       "kw_assemble (Winograd domain): one sample's U or one warehouse cell cannot be bound "
+                       "within the storage range of %llu bytes",
+                       (unsigned long long)ctx->max_storage_range);
+    /* register tile: SB samples x 9 taps x 4 vec4 columns, as kw_assemble's 18 x 4 */
+    const uint32_t cv = 4, vec4_o = co % 4 == 0 && ci % 4 == 0 && u.offset % 16 == 0;
+    const uint32_t spec[4] = {KW_LS, job.sb, cv, vec4_o};
+    kw_pipeline *pipe;
+    KW_TRY(kw_pipeline_get(ctx, job.texel ? "kw_assemble_wino_tb" : "kw_assemble_wino", spec, 4, &pipe));
+    struct {
+        uint32_t aoff, eoff, uoff, L, Lq, nq, mc, M, as_, us, co, ci, GO, GI, Cg, Op, ns, bg0, qg0, accumulate;
+    } pc;
+    pc.L = (uint32_t)job.L;
+    pc.Lq = div_up64(job.L, 4);
+    pc.nq = vec4_o ? (co / 4) * (ci / 4) : div_up64(pc.Lq, cv);
+    pc.M = M;
+    pc.as_ = (uint32_t)alpha_stride;
+    pc.us = (uint32_t)job.us;
+    pc.co = co;
+    pc.ci = ci;
+    pc.GO = GO;
+    pc.GI = GI;
+    pc.Cg = Cg;
+    pc.Op = Op;
+    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
+    const uint64_t xg_all = div_up64(pc.nq, KW_LS), yg_all = (uint64_t)GO * GI;
+    for (uint64_t s0 = 0; s0 < n; s0 += ch[1])
+        for (uint64_t m0 = 0; m0 < M; m0 += ch[0]) {
+            const uint64_t ns = min_u64(ch[1], n - s0), mc = min_u64(ch[0], M - m0);
+            kw_view v[3];
+            v[0] = kw_view_floats(ctx, alpha, a0 + s0 * alpha_stride + m0,
+                                  (ns - 1) * alpha_stride + (job.nlm - 1) * M + mc, &pc.aoff);
+            v[1] = kw_view_floats(ctx, warehouse, m0 * job.L, mc * job.L, &pc.eoff);
+            if (job.texel) {
+                pc.eoff /= 4; /* a multiple of 4: aligned start, L % 4 == 0 */
+                v[0].texel = 4;
+                v[1].texel = 16;
+            }
+            v[2] = kw_view_floats(ctx, u, s0 * job.us, ns * job.us, &pc.uoff);
+            pc.mc = (uint32_t)mc;
+            pc.ns = (uint32_t)ns;
+            pc.accumulate = m0 > 0;
+            for (uint64_t y0 = 0; y0 < yg_all; y0 += lim->maxComputeWorkGroupCount[1])
+                for (uint64_t x0 = 0; x0 < xg_all; x0 += lim->maxComputeWorkGroupCount[0]) {
+                    const uint64_t gy = min_u64(yg_all - y0, lim->maxComputeWorkGroupCount[1]);
+                    const uint64_t gx = min_u64(xg_all - x0, lim->maxComputeWorkGroupCount[0]);
+                    pc.bg0 = (uint32_t)y0;
+                    pc.qg0 = (uint32_t)(x0 * KW_LS);
+                    KW_TRY(kw_rec_dispatch(rec, pipe, v, 3, 4u, &pc, sizeof pc, (uint32_t)gx, (uint32_t)gy,
+                                           div_up64(ns, job.sb)));
                 }
         }
     return KWVK_OK;
@@ -610,8 +714,16 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
 static void attention_decode(kw_op *op)
 {
     const int32_t *p = op->p;
-    op->att = (kw_attention_params){.C = p[0], .hid = p[1], .nlm = p[2], .M = p[3], .nlc = p[4], .nb = p[5],
-                                    .start = p[6], .norm = p[7], .eps = kw_param_f32(p[8]), .eps_bits = p[8]};
+    op->att = (kw_attention_params){.C = p[0],
+                                    .hid = p[1],
+                                    .nlm = p[2],
+                                    .M = p[3],
+                                    .nlc = p[4],
+                                    .nb = p[5],
+                                    .start = p[6],
+                                    .norm = p[7],
+                                    .eps = kw_param_f32(p[8]),
+                                    .eps_bits = p[8]};
 }
 
 static bool attention_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len)
@@ -687,8 +799,8 @@ const kw_op_def kw_op_kw_attention_def = {
 static void assemble_decode(kw_op *op)
 {
     const int32_t *p = op->p;
-    op->assemble = (kw_assemble_params){.O = p[0], .Cg = p[1], .kh = p[2], .kw = p[3], .co = p[4], .ci = p[5],
-                                        .ckh = p[6], .ckw = p[7], .M = p[8]};
+    op->assemble = (kw_assemble_params){
+        .O = p[0], .Cg = p[1], .kh = p[2], .kw = p[3], .co = p[4], .ci = p[5], .ckh = p[6], .ckw = p[7], .M = p[8]};
 }
 
 static bool assemble_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len)
@@ -714,8 +826,8 @@ static bool assemble_validate(const kwvk_model *m, const kw_op *op, uint32_t ind
 static bool assemble_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char *msg, size_t msg_len)
 {
     const kw_assemble_params *a = &op->assemble;
-    const uint32_t O = a->O, Cg = a->Cg, kh = a->kh, kw = a->kw, co = a->co, ci = a->ci, ckh = a->ckh,
-                   ckw = a->ckw, M = a->M;
+    const uint32_t O = a->O, Cg = a->Cg, kh = a->kh, kw = a->kw, co = a->co, ci = a->ci, ckh = a->ckh, ckw = a->ckw,
+                   M = a->M;
     uint64_t nlm = (uint64_t)(O / co) * (Cg / ci) * (kh / ckh) * (kw / ckw);
     if (kw_shape_count(in[0]) != nlm * M)
         return BAD("kw_assemble expects %llu attention values per sample, got %llu", (unsigned long long)(nlm * M),

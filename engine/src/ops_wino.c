@@ -2,9 +2,11 @@
  * (any padding, any fused epilogue), with static or per-sample (KW) weights.
  *
  * Static weights are transformed once, at net creation (kw_wino_transform_weights: U = G g G^T,
- * 4x4 per (output, input) channel pair); per-sample weights, which kw_assemble writes on every
- * run, are transformed on the device, one sample at a time, by conv_wino_wt into the op's
- * scratch, and each sample then runs the three steps below with its own U. Each run records:
+ * 4x4 per (output, input) channel pair). Per-sample (KW) weights get U in the op's scratch on
+ * every run: from the conv's kw_assemble peer's attention and warehouse directly
+ * (kw_wino_kw_fused: kw_assemble_wino, a group of samples at a time), or else by transforming
+ * the kernel kw_assemble wrote (conv_wino_wt, one sample at a time); each sample then runs the
+ * three steps below with its own U. Each run records:
  *   1. conv_wino_in:    V[16][C][Tp] = B^T d B of every 4x4 input patch (stride 2), the
  *                       tiles of all samples of a chunk along the contiguous axis;
  *   2. conv_wino_gemm:  M[16][Op][Tp] = U[16] x V[16], 16 GEMMs with a register tile of
@@ -53,8 +55,8 @@ static bool wino_eligible(const kw_op *op)
 {
     const kw_conv2d_params *c = &op->conv;
     const bool weights = op->inputs[1] != KW_NONE || op->tensors[0] != KW_NONE;
-    return op->type == KW_OP_CONV2D && weights && c->kh == 3 && c->kw == 3 && c->sh == 1 && c->sw == 1 &&
-           c->dh == 1 && c->dw == 1 && c->G == 1;
+    return op->type == KW_OP_CONV2D && weights && c->kh == 3 && c->kw == 3 && c->sh == 1 && c->sw == 1 && c->dh == 1 &&
+           c->dw == 1 && c->G == 1;
 }
 
 bool kw_wino_selected(const kw_ctx *ctx, const kw_op *op)
@@ -153,20 +155,60 @@ static uint32_t chunk_samples(const kw_op *op, uint32_t n, kw_shape out, uint64_
  * 14x14 28.5-30.5 vs 16.5-19.0, 7x7 29.1-32.5 vs 39.1-48.2. */
 #define WINO_DYN_MIN_PIXELS 100u
 
-static bool wino_dyn_plane(const kw_ctx *ctx, const kw_op *op, kw_shape out)
+/* Winograd-domain KW assembly (kw_wino_kw_fused): the conv's kw_peer mixes the warehouse straight
+ * into U (kw_assemble_wino_record: 9 taps per register tile, transformed in registers), so there is no
+ * per-run weight transform and no [O, C, 3, 3] kernel pass; only cells of single taps of 3x3 kernels,
+ * whose attention fits the kernel value it is copied into. With the transform gone the plane rule
+ * above applies only to batches: KW 1x ResNet18 on lavapipe (224x224; per stage, assembly + conv of
+ * the stride-1 3x3 layers over the unchanged layers of the same run, medians of alternated runs):
+ * batch 1, 7x7: 1.08 plain -> 0.78 fused; batch 8, 7x7: 1.09 -> 1.19 (the direct conv batches the
+ * samples, the Winograd GEMMs run one sample at a time); 14x14 and larger gained at both. */
+bool kw_wino_kw_fused(const kw_ctx *ctx, const kw_op *conv, uint32_t n, kw_shape out)
+{
+    const kw_op *a = conv->kw_peer;
+    if (!a || conv->type != KW_OP_CONV2D || !ctx->kw_wino || !kw_wino_selected(ctx, conv)) return false;
+    if (n > 1 && ctx->winograd != 1 && (uint64_t)out.h * out.w < WINO_DYN_MIN_PIXELS) return false;
+    const kw_assemble_params *p = &a->assemble;
+    const uint64_t nlm = (uint64_t)(p->O / p->co) * (p->Cg / p->ci) * 9;
+    if (!(p->kh == 3 && p->kw == 3 && p->ckh == 1 && p->ckw == 1 && p->O == conv->conv.O && p->Cg == conv->conv.C &&
+          nlm * p->M <= 9ull * p->O * p->Cg && ctx->props.limits.maxComputeWorkGroupCount[2] >= 16))
+        return false;
+    /* what kw_wino_record needs for one sample (the kernel value holds no kernel for the direct
+     * path to fall back on): U, V, M, the input (3x3, stride 1) and the output within a binding */
+    const uint64_t lim = kw_bind_limit(ctx), chunk = lim < WINO_CHUNK_BYTES ? lim : WINO_CHUNK_BYTES;
+    const int64_t ih = (int64_t)out.h + 2 - 2 * (int64_t)conv->conv.ph,
+                  iw = (int64_t)out.w + 2 - 2 * (int64_t)conv->conv.pw;
+    const uint64_t in_bytes = (uint64_t)p->Cg * (uint64_t)(ih > 1 ? ih : 1) * (uint64_t)(iw > 1 ? iw : 1) * 4;
+    return kw_wino_weights_count(conv) * 4 <= lim && chunk_samples(conv, 1, out, chunk) == 1 &&
+           (uint64_t)p->O * out.h * out.w * 4 <= lim && in_bytes <= lim;
+}
+
+/* Fused: samples whose U the assembly writes at once (each warehouse pass serves all of them),
+ * within one binding and WINO_CHUNK_BYTES. */
+static uint32_t fused_samples(const kw_ctx *ctx, const kw_op *op, uint32_t n)
+{
+    const uint64_t ub = kw_wino_weights_count(op) * 4, lim = kw_bind_limit(ctx);
+    uint64_t k = (lim < WINO_CHUNK_BYTES ? lim : WINO_CHUNK_BYTES) / ub;
+    if (k < 1) k = 1;
+    return k < n ? (uint32_t)k : n;
+}
+
+static bool wino_dyn_plane(const kw_ctx *ctx, const kw_op *op, uint32_t n, kw_shape out)
 {
     if (ctx->winograd == 1) return true; /* KWVK_WINOGRAD=1: every eligible conv, whatever its plane */
+    if (kw_wino_kw_fused(ctx, op, n, out)) return true;
     return op->inputs[1] == KW_NONE || (uint64_t)out.h * out.w >= WINO_DYN_MIN_PIXELS;
 }
 
 uint64_t kw_wino_scratch(const kw_ctx *ctx, const kw_op *op, uint32_t n, kw_shape out)
 {
-    if (!kw_wino_selected(ctx, op) || !wino_dyn_plane(ctx, op, out)) return 0;
+    if (!kw_wino_selected(ctx, op) || !wino_dyn_plane(ctx, op, n, out)) return 0;
     uint32_t k = chunk_samples(op, n, out, WINO_CHUNK_BYTES);
     if (k == 0) return 0;
     if (op->inputs[1] != KW_NONE) k = 1; /* per-sample weights: one sample at a time */
     wino_geom g;
     geom(op, k, out, &g);
+    if (g.u_bytes && kw_wino_kw_fused(ctx, op, n, out)) return g.u_off + g.u_bytes * fused_samples(ctx, op, n);
     return g.u_bytes ? g.u_off + g.u_bytes : g.m_off + g.m_bytes;
 }
 
@@ -194,8 +236,7 @@ static bool grid(const kw_ctx *ctx, uint64_t inv, uint32_t *gx, uint32_t *gy)
 }
 
 /* Record the three dispatches for samples [s0, s0 + nb), with the transformed weights uv. */
-static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, uint32_t s0, uint32_t nb, kw_view uv,
-                                bool texel)
+static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, uint32_t s0, uint32_t nb, kw_view uv, bool texel)
 {
     kw_ctx *ctx = rec->ctx;
     const kw_op *op = call->op;
@@ -281,11 +322,19 @@ kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done)
     kw_ctx *ctx = rec->ctx;
     const kw_op *op = call->op;
     const bool dyn = op->inputs[1] != KW_NONE;
+    /* fused: the kernel value holds the attention, not a kernel, so the direct path is no option */
+    const bool fused = dyn && kw_wino_kw_fused(ctx, op, call->n, call->out);
     *done = false;
+    if (fused && (!call->vin[1].buf || !call->peer_wh.buf || !call->scratch.buf))
+        return kw_fail(KWVK_ERROR_INVALID_ARGUMENT,
+                       "conv2d (KW, Winograd domain): no attention, warehouse or scratch view");
     if (!(dyn ? call->vin[1].buf != NULL : call->derived.buf != NULL) || !call->scratch.buf ||
-        !kw_wino_selected(ctx, op) || !wino_dyn_plane(ctx, op, call->out))
+        !kw_wino_selected(ctx, op) || !wino_dyn_plane(ctx, op, call->n, call->out))
         return KWVK_OK;
-    if (call->n == 0 || kw_shape_count(call->out) == 0) return KWVK_OK; /* the direct path: nothing */
+    if (call->n == 0 || kw_shape_count(call->out) == 0) { /* the direct path: nothing */
+        *done = fused;
+        return KWVK_OK;
+    }
     /* Samples per chunk: within the scratch (sized for WINO_CHUNK_BYTES) and, for V, M and
      * the chunk's input / output / residual, within one binding. A conv whose single sample
      * or U does not fit is left to the direct path, which splits further. */
@@ -295,25 +344,47 @@ kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done)
     const uint64_t ws = 9ull * op->conv.O * op->conv.C * 4; /* per-sample weights */
     uint64_t k = chunk_samples(op, call->n, call->out, lim < WINO_CHUNK_BYTES ? lim : WINO_CHUNK_BYTES);
     if (dyn && k > 1) k = 1;
-    if (dyn && ws > lim) return KWVK_OK;
+    if (dyn && ws > lim && !fused) return KWVK_OK;
     if (xs && lim / xs < k) k = lim / xs;
     if (ys && lim / ys < k) k = lim / ys;
-    if (k == 0 || ubytes > lim || ctx->props.limits.maxComputeWorkGroupCount[2] < 16) return KWVK_OK;
+    const uint32_t ku = fused ? fused_samples(ctx, op, call->n) : 1; /* samples per assembly */
     wino_geom g;
-    geom(op, (uint32_t)k, call->out, &g);
-    if (call->scratch.size < (dyn ? g.u_off + g.u_bytes : g.m_off + g.m_bytes)) return KWVK_OK; /* not planned */
+    geom(op, k ? (uint32_t)k : 1, call->out, &g);
+    const bool planned = call->scratch.size >= (dyn ? g.u_off + g.u_bytes * ku : g.m_off + g.m_bytes);
+    if (k == 0 || ubytes > lim || ctx->props.limits.maxComputeWorkGroupCount[2] < 16 || !planned) {
+        if (fused)
+            return kw_fail(KWVK_ERROR_UNSUPPORTED,
+                           "conv2d (KW, Winograd domain): one sample's tiles or U exceed a binding of %llu bytes "
+                           "(KWVK_KW_WINOGRAD=0 assembles plain kernels)",
+                           (unsigned long long)lim);
+        return KWVK_OK;
+    }
     kw_view uv = dyn ? kw_view_of(call->scratch.buf, call->scratch.offset + g.u_off, g.u_bytes) : call->derived;
     uv.size = ubytes;
     /* texel buffers for the GEMM's inputs where they are on, aligned and within the limit */
     const uint64_t talign = ctx->props.limits.minTexelBufferOffsetAlignment;
     const bool texel = ctx->feat.texel_buffers && call->scratch.offset % talign == 0 && uv.offset % talign == 0 &&
-                       g.v_bytes / 16 <= ctx->max_texel_elements && ubytes / 16 <= ctx->max_texel_elements;
+                       g.u_bytes % talign == 0 && g.v_bytes / 16 <= ctx->max_texel_elements &&
+                       ubytes / 16 <= ctx->max_texel_elements;
     uint32_t wgx = 0, wgy = 0;
-    if (dyn && !grid(ctx, (uint64_t)g.C * (g.Op / 4), &wgx, &wgy)) return KWVK_OK;
+    if (dyn && !fused && !grid(ctx, (uint64_t)g.C * (g.Op / 4), &wgx, &wgy)) return KWVK_OK;
     *done = true;
     for (uint32_t s0 = 0; s0 < call->n; s0 += (uint32_t)k) {
         const uint32_t nb = call->n - s0 < k ? call->n - s0 : (uint32_t)k;
-        if (dyn) { /* this sample's U = G g G^T, into the scratch */
+        kw_view us = uv;
+        if (fused) { /* every ku samples: their U straight from the attention and the warehouse */
+            const uint32_t j = s0 % ku;
+            if (j == 0) {
+                const uint32_t na = call->n - s0 < ku ? call->n - s0 : ku;
+                /* the attention, packed at the start of the kernel value (kw_assemble's copy) */
+                const kw_assemble_params *ap = &op->kw_peer->assemble;
+                const uint64_t as = 9ull * (ap->O / ap->co) * (ap->Cg / ap->ci) * ap->M;
+                const kw_view all = kw_view_of(call->scratch.buf, uv.offset, g.u_bytes * na);
+                KW_TRY(
+                    kw_assemble_wino_record(rec, op->kw_peer, na, call->vin[1], s0 * as, as, call->peer_wh, all, g.Op));
+            }
+            us.offset += j * g.u_bytes;
+        } else if (dyn) { /* this sample's U = G g G^T, into the scratch */
             struct {
                 uint32_t w_base, O, C, Op4, ohwi, n_inv, groups_x;
             } pc = {0, g.O, g.C, g.Op / 4, (call->in_ohwi & 2u) ? 1u : 0u, g.C * (g.Op / 4), wgx};
@@ -325,7 +396,7 @@ kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done)
             KW_TRY(kw_pipeline_get(ctx, "conv_wino_wt", spec, 1, &pipe));
             KW_TRY(kw_rec_dispatch(rec, pipe, v, 2, 1u << 1, &pc, sizeof pc, wgx, wgy, 1));
         }
-        KW_TRY(record_chunk(rec, call, s0, nb, uv, texel));
+        KW_TRY(record_chunk(rec, call, s0, nb, us, texel));
     }
     return KWVK_OK;
 }
