@@ -87,6 +87,7 @@ typedef struct kw_ctx {
     uint32_t timeout_ms;
     /* run-time switches, read from the environment once, at context creation */
     int winograd; /* KWVK_WINOGRAD: 0 never, 1 every eligible conv, -1 (unset) the default rule */
+    int conv_small; /* KWVK_CONV_SMALL: 0 never, 1 every fp32 conv, -1 (unset) by size (ops_conv.c) */
     int fault;    /* KWVK_FAULT (tests): KW_FAULT_* injected into every submission */
 
     kwvk_log_fn log;
