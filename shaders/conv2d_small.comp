@@ -100,23 +100,26 @@ void main()
         xb += HW;
     }
 
-    // Epilogue without branches around the stores: absent inputs read element 0 of their
-    // (dummy) binding and the value is dropped; ReLU / ReLU6 is a select.
+    // The epilogue: absent inputs read element 0 of their (dummy) binding and the value is
+    // dropped; ReLU / ReLU6 is a select. It loops over the channels (not unrolled, each
+    // channel's TP accumulators picked by selects): every buffer access compiles to a per-lane
+    // loop on lavapipe, and an unrolled TO x TP epilogue doubled the program's compile time.
     const bool has_s = (pc.flags & KW_EPI_SCALE) != 0u, has_b = (pc.flags & KW_EPI_BIAS) != 0u;
     const bool has_r = (pc.flags & KW_EPI_RES) != 0u;
     const uint act = pc.flags & KW_EPI_ACT_MASK;
     const float hi = act == KW_ACT_RELU6 ? 6.0 : uintBitsToFloat(0x7f800000u); // +inf
-    const uint ybase = n * pc.y_stride + oc_l * OHW + p0;
-    [[unroll]] for (uint i = 0; i < TO; i++) {
-        if (i >= n_o) break;
+    [[dont_unroll]] for (uint i = 0; i < n_o; i++) {
         const float s = scale[has_s ? pc.s_base + oc_l + i : 0u];
         const float b = bias[has_b ? pc.b_base + oc_l + i : 0u];
         const float sc = has_s ? s : 1.0, bi = has_b ? b : 0.0;
+        const uint ybase = n * pc.y_stride + (oc_l + i) * OHW + p0;
         [[unroll]] for (uint j = 0; j < TP; j++) {
             if (p0 + j >= OHW) break;
-            const uint yi = ybase + i * OHW + j;
+            float a = acc[j];
+            [[unroll]] for (uint k = 1; k < TO; k++) a = i == k ? acc[k * TP + j] : a;
+            const uint yi = ybase + j;
             const float r = res[has_r ? pc.r_base + yi : 0u];
-            float v = acc[i * TP + j] * sc + bi + (has_r ? r : 0.0);
+            const float v = a * sc + bi + (has_r ? r : 0.0);
             y[pc.y_base + yi] = act != KW_ACT_NONE ? clamp(v, 0.0, hi) : v;
         }
     }
