@@ -192,6 +192,11 @@ struct kw_pipeline {
 kwvk_result kw_pipeline_get(kw_ctx *ctx, const char *name, const uint32_t *spec, uint32_t n_spec,
                             kw_pipeline **out);
 void kw_pipelines_release_all(kw_ctx *ctx);
+/* Between these two calls on one thread, kw_pipeline_get only collects the pipelines it does
+ * not find (placeholders, for a kw_rec with `dry` set); the end creates them from several
+ * threads and adds them to the context's set. */
+void kw_pipeline_collect_begin(void);
+void kw_pipeline_collect_end(kw_ctx *ctx);
 kwvk_result kw_pipeline_cache_save(kw_ctx *ctx);
 
 /* ======================================================================================== */
@@ -229,6 +234,7 @@ typedef struct kw_range_list {
  * sets come from pools the recorder owns, so they live as long as the recording. */
 typedef struct kw_rec {
     kw_ctx *ctx;
+    bool dry; /* records nothing: a pass that collects the pipelines (kw_pipeline_collect_begin) */
     VkCommandPool pool;
     VkCommandBuffer cmd;
     VkDescriptorPool *pools;
