@@ -9,8 +9,11 @@
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint FLAGS = 0; // epilogue: KW_EPI_* (kw_flags.h)
-const uint ACT = EPI_ACT(FLAGS);
+// KW_ACT_GELU for GELU convs, else 0. The other epilogue bits (KW_EPI_* in kw_flags.h) are
+// the push constant `epi`, applied without branches, so that the convs of a network share one
+// program (each costs lavapipe a compilation at its first use).
+layout(constant_id = 1) const uint FLAGS = 0;
+const bool GELU = EPI_ACT(FLAGS) == KW_ACT_GELU;
 
 layout(std430, set = 0, binding = 0) readonly buffer Mb { vec4 m[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Sb { float scale[]; };
@@ -24,6 +27,7 @@ layout(push_constant) uniform Push {
     uint tw, tps, T, T4;  // tiles per row pair, per sample, of the batch; ceil(T / 4)
     uint n_inv, groups_x; // invocations (O * T4), workgroups along x
     uint s_base, b_base, r_base, y_base; // element offsets of the views
+    uint epi;             // KW_EPI_*: activation (not GELU), scale, bias, residual
 } pc;
 
 void main()
@@ -34,8 +38,12 @@ void main()
     const uint t4 = q - o * pc.T4;
     vec4 mv[16];
     [[unroll]] for (uint xi = 0; xi < 16; xi++) mv[xi] = m[(xi * pc.Op4 * 4u + o) * pc.Tp4 + t4];
-    const float sc = EPI_SCALE(FLAGS) != 0u ? scale[pc.s_base + o] : 1.0;
-    const float bi = EPI_BIAS(FLAGS) != 0u ? bias[pc.b_base + o] : 0.0;
+    // absent inputs read element 0 of their (dummy) binding, and the value is dropped
+    const bool has_s = EPI_SCALE(pc.epi) != 0u, has_b = EPI_BIAS(pc.epi) != 0u, has_r = EPI_RES(pc.epi) != 0u;
+    const uint act = EPI_ACT(pc.epi);
+    const float hi = act == ACT_RELU6 ? 6.0 : uintBitsToFloat(0x7f800000u); // +inf
+    const float s_v = scale[has_s ? pc.s_base + o : 0u], b_v = bias[has_b ? pc.b_base + o : 0u];
+    const float sc = has_s ? s_v : 1.0, bi = has_b ? b_v : 0.0;
     const uint OHW = pc.OH * pc.OW;
     [[unroll]] for (uint j = 0; j < 4; j++) {
         const uint t = t4 * 4u + j;
@@ -58,9 +66,9 @@ void main()
             [[unroll]] for (uint b = 0; b < 2; b++) {
                 if (ox0 + b >= pc.OW) break;
                 const uint yi = ybase + a * pc.OW + b;
-                float val = r[b] * sc + bi;
-                if (EPI_RES(FLAGS) != 0u) val += res[pc.r_base + yi];
-                y[pc.y_base + yi] = apply_act(val, ACT);
+                const float rv = res[has_r ? pc.r_base + yi : 0u];
+                const float val = r[b] * sc + bi + (has_r ? rv : 0.0);
+                y[pc.y_base + yi] = GELU ? apply_act(val, ACT_GELU) : act != ACT_NONE ? clamp(val, 0.0, hi) : val;
             }
         }
     }

@@ -140,8 +140,11 @@ static int refuse_oversized(oh_env *env)
 int main(void)
 {
     filter = getenv("KWVK_TEST_FILTER");
-    /* the direct paths (conv2d / conv2d_h) for every shape; test_ops_wino tests Winograd */
+    /* the direct paths for every shape; test_ops_wino tests Winograd */
     setenv("KWVK_WINOGRAD", "0", 1);
+    /* conv2d / conv2d_h for every shape, unless the caller asks for conv2d_small
+     * (test_ops_conv_small: KWVK_CONV_SMALL=1), which takes every case without fp16 weights */
+    setenv("KWVK_CONV_SMALL", "0", 0);
     oh_env *env = oh_init();
     double t0 = now_s();
 

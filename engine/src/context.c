@@ -521,6 +521,9 @@ kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **ou
     /* KWVK_KW_WINOGRAD=0: KW convs assemble [O, C, 3, 3] kernels, never Winograd-domain ones */
     const char *kww = getenv("KWVK_KW_WINOGRAD");
     ctx->kw_wino = kww && strcmp(kww, "0") == 0 ? 0 : 1;
+    /* KWVK_CONV_SMALL=0: no conv2d_small; =1: every conv it can run; else by size (ops_conv.c) */
+    const char *small = getenv("KWVK_CONV_SMALL");
+    ctx->conv_small = small && strcmp(small, "0") == 0 ? 0 : small && strcmp(small, "1") == 0 ? 1 : -1;
     const char *fault = getenv("KWVK_FAULT");
     ctx->fault = !fault                              ? KW_FAULT_NONE
                  : strcmp(fault, "device_lost") == 0 ? KW_FAULT_DEVICE_LOST

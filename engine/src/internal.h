@@ -89,6 +89,7 @@ typedef struct kw_ctx {
     /* run-time switches, read from the environment once, at context creation */
     int winograd; /* KWVK_WINOGRAD: 0 never, 1 every eligible conv, -1 (unset) the default rule */
     int kw_wino;  /* KWVK_KW_WINOGRAD=0: no Winograd-domain KW assembly (ops_wino.c); else 1 */
+    int conv_small; /* KWVK_CONV_SMALL: 0 never, 1 every fp32 conv, -1 (unset) by size (ops_conv.c) */
     int fault;    /* KWVK_FAULT (tests): KW_FAULT_* injected into every submission */
     /* Kernels shaped for GPUs (shared-memory tiles, e.g. conv_wino_gemm_sm) rather than for
      * lavapipe (register tiles, texel buffers): on where the device is not a CPU and
@@ -198,6 +199,11 @@ struct kw_pipeline {
 kwvk_result kw_pipeline_get(kw_ctx *ctx, const char *name, const uint32_t *spec, uint32_t n_spec,
                             kw_pipeline **out);
 void kw_pipelines_release_all(kw_ctx *ctx);
+/* Between these two calls on one thread, kw_pipeline_get only collects the pipelines it does
+ * not find (placeholders, for a kw_rec with `dry` set); the end creates them from several
+ * threads and adds them to the context's set. */
+void kw_pipeline_collect_begin(void);
+void kw_pipeline_collect_end(kw_ctx *ctx);
 kwvk_result kw_pipeline_cache_save(kw_ctx *ctx);
 
 /* ======================================================================================== */
@@ -235,6 +241,7 @@ typedef struct kw_range_list {
  * sets come from pools the recorder owns, so they live as long as the recording. */
 typedef struct kw_rec {
     kw_ctx *ctx;
+    bool dry; /* records nothing: a pass that collects the pipelines (kw_pipeline_collect_begin) */
     VkCommandPool pool;
     VkCommandBuffer cmd;
     VkDescriptorPool *pools;

@@ -252,6 +252,27 @@ done:
     return r;
 }
 
+/* The call of op i of plan p; `views`: every value's place in the arena. */
+static void make_call(kwvk_net *net, const kw_plan *p, const kw_view *views, uint32_t i, kw_op_call *call)
+{
+    const kwvk_model *m = net->model;
+    const kw_op *op = &m->ops[i];
+    kw_op_operands o = {.n = p->n,
+                        .values = p->shapes,
+                        .vvalues = views,
+                        .out = i + 1,
+                        .tensors = m->tensors,
+                        .weights = net->weights,
+                        .w16 = net->w16,
+                        .derived = &net->derived[i],
+                        .out_ohwi = kw_model_value_ohwi(m, i + 1)};
+    for (uint32_t k = 0; k < KW_MAX_OP_INPUTS; k++)
+        if (op->inputs[k] != KW_NONE && kw_model_value_ohwi(m, op->inputs[k])) o.in_ohwi |= 1u << k;
+    kw_op_call_make(call, op, &o);
+    if (p->scratch[i] != UINT64_MAX)
+        call->scratch = kw_view_of(&p->arena, p->scratch[i], kw_op_scratch(net->ctx, call));
+}
+
 static kwvk_result plan_record(kwvk_net *net, kw_plan *p)
 {
     kw_ctx *ctx = net->ctx;
@@ -265,31 +286,29 @@ static kwvk_result plan_record(kwvk_net *net, kw_plan *p)
     p->ts_begin = calloc(m->n_ops, sizeof *p->ts_begin);
     p->ts_end = calloc(m->n_ops, sizeof *p->ts_end);
     if (!p->ts_begin || !p->ts_end) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    KW_TRY(kw_rec_begin(ctx, &p->rec, prof ? 2 * m->n_ops : 0));
-    kw_rec *rec = &p->rec;
-    KW_TRY(kw_rec_copy(rec, kw_view_of(&p->staging_in, 0, p->in_bytes), kw_view_of(&p->arena, p->offsets[0], p->in_bytes),
-                       p->in_bytes));
     kw_view *views = calloc(m->n_ops + 1, sizeof *views); /* every value's place in the arena */
     if (!views) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (uint32_t v = 0; v <= m->n_ops; v++)
         views[v] = kw_view_of(&p->arena, p->offsets[v], kw_shape_count(p->shapes[v]) * p->n * 4);
-    kwvk_result r = KWVK_OK;
+    /* First a pass that records nothing and collects the pipelines the ops want, to create them
+     * together from several threads; its errors are left to the recording, which reports them. */
+    kw_pipeline_collect_begin();
+    kw_rec dry = {.ctx = ctx, .dry = true};
+    for (uint32_t i = 0; i < m->n_ops; i++) {
+        kw_op_call call;
+        make_call(net, p, views, i, &call);
+        (void)kw_op_record(&dry, &call);
+    }
+    kw_pipeline_collect_end(ctx);
+    kwvk_result r = kw_rec_begin(ctx, &p->rec, prof ? 2 * m->n_ops : 0);
+    kw_rec *rec = &p->rec;
+    if (r == KWVK_OK)
+        r = kw_rec_copy(rec, kw_view_of(&p->staging_in, 0, p->in_bytes),
+                        kw_view_of(&p->arena, p->offsets[0], p->in_bytes), p->in_bytes);
     for (uint32_t i = 0; i < m->n_ops && r == KWVK_OK; i++) {
         const kw_op *op = &m->ops[i];
-        kw_op_operands o = {.n = p->n,
-                            .values = p->shapes,
-                            .vvalues = views,
-                            .out = i + 1,
-                            .tensors = m->tensors,
-                            .weights = net->weights,
-                            .w16 = net->w16,
-                            .derived = &net->derived[i],
-                            .out_ohwi = kw_model_value_ohwi(m, i + 1)};
-        for (uint32_t k = 0; k < KW_MAX_OP_INPUTS; k++)
-            if (op->inputs[k] != KW_NONE && kw_model_value_ohwi(m, op->inputs[k])) o.in_ohwi |= 1u << k;
         kw_op_call call;
-        kw_op_call_make(&call, op, &o);
-        if (p->scratch[i] != UINT64_MAX) call.scratch = kw_view_of(&p->arena, p->scratch[i], kw_op_scratch(ctx, &call));
+        make_call(net, p, views, i, &call);
         if (prof) {
             kw_rec_barrier(rec);
             kw_rec_timestamp(rec, &p->ts_begin[i]);

@@ -53,6 +53,7 @@ typedef struct conv_push {
     uint32_t w_base, w_stride;
     uint32_t s_base, b_base;
     uint32_t r_base, y_base, y_stride;
+    uint32_t ksize, geom, flags; /* conv2d_small only (conv2d has them as spec constants) */
 } conv_push;
 _Static_assert(sizeof(conv_push) <= KW_PUSH_BYTES, "conv push block too large");
 
@@ -61,6 +62,7 @@ enum { SPEC_LX, SPEC_TO, SPEC_TP, SPEC_TPY, SPEC_KSIZE, SPEC_GEOM, SPEC_FLAGS, S
 #define CONV_LANES 64u /* invocations per workgroup */
 
 typedef struct conv_plan {
+    bool small; /* conv2d_small: spec {LX, TO, TP}, kernel and epilogue in push constants */
     uint32_t spec[SPEC_COUNT];
     uint32_t to; /* channels per block */
     uint32_t ntx, ntiles;
@@ -93,6 +95,52 @@ typedef struct conv_budget {
 } conv_budget;
 static const conv_budget cpu_budget = {224, 64, 2048, 8, 16};
 static const conv_budget gpu_budget = {32, 32, 1024, 8, 8};
+
+/* Convs with at most this many multiply-adds per sample take conv2d_small. Its one program
+ * serves them all, where conv2d compiles a program per kernel size, stride, epilogue and tile
+ * (0.1-0.5 s each on lavapipe, at the first dispatch); at lavapipe's 5-15 GFLOP/s such a conv
+ * runs in well under a millisecond either way. The bound leaves the convs of 224x224 ResNets
+ * (the smallest, a 1x1 stride-2 downsample, has 6.4 M) on conv2d, and takes every conv of
+ * 28x28 ones. */
+#define CONV_SMALL_MACS (4u << 20)
+
+static bool conv_small(const kw_ctx *ctx, const kw_op_call *call, bool w16)
+{
+    const kw_conv2d_params *cp = &call->op->conv;
+    if (w16 || cp->act == KW_ACT_GELU) return false; /* conv2d_small: fp32 weights, no GELU */
+    if (ctx->conv_small >= 0) return ctx->conv_small == 1;
+    /* linear layers (a 1x1 plane) stay on conv2d's 16 x 1 GEMM tile: conv2d_small took 2x
+     * the time of ResNet18's classifier (1.7 vs 0.87 ms, --profile medians) */
+    if (call->out.h * call->out.w == 1) return false;
+    const uint64_t macs = (uint64_t)call->out.h * call->out.w * cp->O * (cp->C / cp->G) * cp->kh * cp->kw;
+    return macs <= CONV_SMALL_MACS;
+}
+
+/* conv2d_small: TO channels (1 for depthwise convs, whose other channels belong to other
+ * groups) x TP pixels of the flattened plane, the same for every conv, so that a network
+ * compiles one or two programs. */
+static void plan_small(const kw_op_call *call, conv_plan *pl)
+{
+    const kw_conv2d_params *cp = &call->op->conv;
+    const uint32_t Og = cp->O / cp->G;
+    const uint32_t to = Og == 1 ? 1 : 8, tp = Og == 1 ? 16 : 8;
+    memset(pl, 0, sizeof *pl);
+    pl->small = true;
+    pl->H = call->in[0].h;
+    pl->W = call->in[0].w;
+    pl->OH = call->out.h;
+    pl->OW = call->out.w;
+    pl->to = to;
+    pl->ntx = 1;
+    pl->ntiles = kw_div_up(pl->OH * pl->OW, tp);
+    pl->spec[SPEC_LX] = CONV_LANES;
+    pl->spec[SPEC_TO] = to;
+    pl->spec[SPEC_TP] = tp;
+    pl->spec[SPEC_KSIZE] = (uint32_t)cp->kh | (uint32_t)cp->kw << 8;
+    pl->spec[SPEC_GEOM] = (uint32_t)cp->sh | (uint32_t)cp->sw << 8 | (uint32_t)cp->dh << 16 | (uint32_t)cp->dw << 24;
+    pl->spec[SPEC_FLAGS] =
+        kw_conv_epilogue(call->op) | ((call->in_ohwi & 2u) && cp->kh * cp->kw > 1 ? KW_CONV_OHWI : 0u);
+}
 
 static void plan_conv(const kw_ctx *ctx, const kw_op_call *call, conv_plan *pl)
 {
@@ -188,6 +236,11 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, const conv_
     pc.x_stride = (uint32_t)(xs / 4);
     pc.w_stride = dyn ? (uint32_t)(K * O) : 0;
     pc.y_stride = (uint32_t)(ys / 4);
+    if (pl->small) {
+        pc.ksize = pl->spec[SPEC_KSIZE];
+        pc.geom = pl->spec[SPEC_GEOM];
+        pc.flags = pl->spec[SPEC_FLAGS];
+    }
 
     /* invocations enumerate (block, tile) pairs; split the blocks so that each dispatch's
      * workgroups fit a 2D grid (and its pair count a uint32) */
@@ -241,9 +294,15 @@ static kwvk_result record_direct(kw_rec *rec, const kw_op_call *call)
                        (unsigned long long)(K * wsz), (unsigned long long)plane,
                        (unsigned long long)ctx->max_storage_range);
     conv_plan pl;
-    plan_conv(ctx, call, &pl);
+    if (conv_small(ctx, call, w16))
+        plan_small(call, &pl);
+    else
+        plan_conv(ctx, call, &pl);
     kw_pipeline *pipe;
-    KW_TRY(kw_pipeline_get(ctx, w16 ? "conv2d_h" : "conv2d", pl.spec, SPEC_COUNT, &pipe));
+    if (pl.small)
+        KW_TRY(kw_pipeline_get(ctx, "conv2d_small", pl.spec, 3, &pipe));
+    else
+        KW_TRY(kw_pipeline_get(ctx, w16 ? "conv2d_h" : "conv2d", pl.spec, SPEC_COUNT, &pipe));
 
     /* chunks: all channels, whole groups, or parts of one group */
     uint32_t chunk, seg_len;

@@ -219,7 +219,7 @@ typedef struct gemm_push {
     uint32_t C, Op4, Tp4, ntb, n_inv, groups_x;
 } gemm_push;
 typedef struct out_push {
-    uint32_t O, Op4, Tp4, OH, OW, tw, tps, T, T4, n_inv, groups_x, s_base, b_base, r_base, y_base;
+    uint32_t O, Op4, Tp4, OH, OW, tw, tps, T, T4, n_inv, groups_x, s_base, b_base, r_base, y_base, epi;
 } out_push;
 
 /* A 2D grid of 64-lane workgroups for `inv` invocations; false if it exceeds the limits. */
@@ -309,7 +309,8 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, uint32_t s0
         pc.T4 = T4;
         pc.n_inv = g.O * T4;
         pc.groups_x = gx[2];
-        const uint32_t spec[2] = {WINO_LANES, kw_conv_epilogue(op)};
+        pc.epi = kw_conv_epilogue(op); /* a push constant, GELU alone a spec constant */
+        const uint32_t spec[2] = {WINO_LANES, op->conv.act == KW_ACT_GELU ? KW_ACT_GELU : 0u};
         kw_pipeline *pipe;
         KW_TRY(kw_pipeline_get(ctx, "conv_wino_out", spec, 2, &pipe));
         KW_TRY(kw_rec_dispatch(rec, pipe, v, 5, 1u << 4, &pc, sizeof pc, gx[2], gy[2], 1));

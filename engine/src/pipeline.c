@@ -3,11 +3,13 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_ms(void)
 {
@@ -147,15 +149,22 @@ static void pipeline_destroy(kw_ctx *ctx, kw_pipeline *p)
     free(p);
 }
 
-static kwvk_result pipeline_create(kw_ctx *ctx, const kw_shader *sh, const uint32_t *spec, uint32_t n_spec,
-                                   kw_pipeline **out)
+static kw_pipeline *pipeline_new(const kw_shader *sh, const uint32_t *spec, uint32_t n_spec)
 {
     kw_pipeline *p = calloc(1, sizeof *p);
-    if (!p) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (!p) return NULL;
     p->shader = sh;
     p->n_spec = n_spec;
     memcpy(p->spec, spec, n_spec * sizeof *spec);
+    return p;
+}
 
+/* The Vulkan objects of `p`; on failure they are destroyed and p stays allocated. Needs no
+ * lock: the pipeline cache is internally synchronised. */
+static VkResult pipeline_init(kw_ctx *ctx, kw_pipeline *p)
+{
+    const kw_shader *sh = p->shader;
+    const uint32_t n_spec = p->n_spec;
     VkDescriptorSetLayoutBinding b[KW_MAX_BINDINGS];
     for (uint32_t i = 0; i < sh->n_bindings; i++)
         b[i] = (VkDescriptorSetLayoutBinding){.binding = i,
@@ -198,13 +207,61 @@ static kwvk_result pipeline_create(kw_ctx *ctx, const kw_shader *sh, const uint3
                                       .layout = p->layout};
     vr = vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &ci, NULL, &p->pipeline);
     vkDestroyShaderModule(ctx->device, module, NULL);
-    if (vr != VK_SUCCESS) goto fail;
-    *out = p;
-    return KWVK_OK;
+    if (vr == VK_SUCCESS) return VK_SUCCESS;
 fail:
-    pipeline_destroy(ctx, p);
+    if (p->pipeline) vkDestroyPipeline(ctx->device, p->pipeline, NULL);
+    if (p->layout) vkDestroyPipelineLayout(ctx->device, p->layout, NULL);
+    if (p->set_layout) vkDestroyDescriptorSetLayout(ctx->device, p->set_layout, NULL);
+    p->pipeline = VK_NULL_HANDLE;
+    p->layout = VK_NULL_HANDLE;
+    p->set_layout = VK_NULL_HANDLE;
+    return vr;
+}
+
+static kwvk_result init_fail(const kw_pipeline *p, VkResult vr)
+{
     return kw_fail(vr == VK_ERROR_OUT_OF_DEVICE_MEMORY ? KWVK_ERROR_OUT_OF_DEVICE_MEMORY : KWVK_ERROR_VULKAN,
-                   "creating the pipeline for shader %s failed: %s", sh->name, kw_vk_result_name(vr));
+                   "creating the pipeline for shader %s failed: %s", p->shader->name, kw_vk_result_name(vr));
+}
+
+/* A DEBUG line per created pipeline: which programs a network needs and what each costs. */
+static void log_created(const kw_ctx *ctx, const kw_pipeline *p, double ms)
+{
+    char spec[KW_MAX_SPEC * 12 + 1] = "";
+    size_t len = 0;
+    for (uint32_t i = 0; i < p->n_spec && len < sizeof spec; i++)
+        len += (size_t)snprintf(spec + len, sizeof spec - len, "%s%u", i ? "," : "", p->spec[i]);
+    kw_log(ctx, KWVK_LOG_DEBUG, "pipeline %s [%s] created in %.1f ms", p->shader->name, spec, ms);
+}
+
+/* Pipelines wanted while this thread collects (kw_pipeline_collect_begin): placeholders that
+ * only name their shader and constants, created together by kw_pipeline_collect_end. */
+typedef struct kw_collect {
+    kw_pipeline **items;
+    uint32_t n, cap;
+    bool failed; /* out of host memory: the keys are incomplete */
+} kw_collect;
+static _Thread_local kw_collect *t_collect;
+
+static bool same_key(const kw_pipeline *p, const kw_shader *sh, const uint32_t *spec, uint32_t n_spec)
+{
+    return p->shader == sh && p->n_spec == n_spec && memcmp(p->spec, spec, n_spec * sizeof *spec) == 0;
+}
+
+static kw_pipeline *collect_add(kw_collect *c, const kw_shader *sh, const uint32_t *spec, uint32_t n_spec)
+{
+    for (uint32_t i = 0; i < c->n; i++)
+        if (same_key(c->items[i], sh, spec, n_spec)) return c->items[i];
+    if (c->n == c->cap) {
+        uint32_t cap = c->cap ? 2 * c->cap : 32;
+        kw_pipeline **items = realloc(c->items, cap * sizeof *items);
+        if (!items) return NULL;
+        c->items = items;
+        c->cap = cap;
+    }
+    kw_pipeline *p = pipeline_new(sh, spec, n_spec);
+    if (p) c->items[c->n++] = p;
+    return p;
 }
 
 kwvk_result kw_pipeline_get(kw_ctx *ctx, const char *name, const uint32_t *spec, uint32_t n_spec, kw_pipeline **out)
@@ -220,16 +277,38 @@ kwvk_result kw_pipeline_get(kw_ctx *ctx, const char *name, const uint32_t *spec,
     if (!sh) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "no embedded shader named %s", name);
     kw_ctx_lock(ctx);
     for (kw_pipeline *p = ctx->pipelines; p; p = p->next)
-        if (p->shader == sh && p->n_spec == n_spec && memcmp(p->spec, spec, n_spec * sizeof *spec) == 0) {
+        if (same_key(p, sh, spec, n_spec)) {
             kw_ctx_unlock(ctx);
             *out = p;
             return KWVK_OK;
         }
+    if (t_collect) { /* collecting: a placeholder, created later */
+        kw_ctx_unlock(ctx);
+        kw_pipeline *p = collect_add(t_collect, sh, spec, n_spec);
+        if (!p) {
+            t_collect->failed = true;
+            return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        }
+        *out = p;
+        return KWVK_OK;
+    }
     double t0 = now_ms();
-    kw_pipeline *p = NULL;
-    kwvk_result r = pipeline_create(ctx, sh, spec, n_spec, &p);
-    ctx->pipeline_ms += now_ms() - t0;
+    kw_pipeline *p = pipeline_new(sh, spec, n_spec);
+    kwvk_result r = KWVK_OK;
+    if (!p) {
+        r = kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    } else {
+        VkResult vr = pipeline_init(ctx, p);
+        if (vr != VK_SUCCESS) {
+            r = init_fail(p, vr);
+            free(p);
+            p = NULL;
+        }
+    }
+    const double ms = now_ms() - t0;
+    ctx->pipeline_ms += ms;
     if (r == KWVK_OK) {
+        log_created(ctx, p, ms);
         ctx->pipelines_created++;
         p->next = ctx->pipelines;
         ctx->pipelines = p;
@@ -248,4 +327,87 @@ void kw_pipelines_release_all(kw_ctx *ctx)
         p = next;
     }
     ctx->pipelines = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Creating a recording's pipelines together                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+void kw_pipeline_collect_begin(void)
+{
+    kw_collect *c = calloc(1, sizeof *c);
+    t_collect = c; /* NULL (out of memory): pipelines are created one by one, as before */
+}
+
+typedef struct create_job {
+    kw_ctx *ctx;
+    kw_collect *c;
+    uint32_t next; /* atomic: the next item to create */
+    VkResult *vr;
+    double *ms;
+} create_job;
+
+static void *create_worker(void *arg)
+{
+    create_job *j = arg;
+    for (;;) {
+        uint32_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (i >= j->c->n) return NULL;
+        double t0 = now_ms();
+        j->vr[i] = pipeline_init(j->ctx, j->c->items[i]);
+        j->ms[i] = now_ms() - t0;
+    }
+}
+
+/* Ends collecting on this thread and creates the collected pipelines from up to one thread
+ * per processor (drivers compile shaders at pipeline creation: lavapipe's SPIR-V -> NIR
+ * takes 5-500 ms per pipeline). They join the context's set, unless another thread created
+ * the same meanwhile. Failures are left to the recording that follows, which retries the
+ * pipeline alone and reports the error; ctx->pipeline_ms gains the wall time. */
+void kw_pipeline_collect_end(kw_ctx *ctx)
+{
+    kw_collect *c = t_collect;
+    t_collect = NULL;
+    if (!c) return;
+    VkResult *vr = calloc(c->n ? c->n : 1, sizeof *vr);
+    double *ms = calloc(c->n ? c->n : 1, sizeof *ms);
+    if (vr && ms && !c->failed && c->n) {
+        double t0 = now_ms();
+        create_job job = {ctx, c, 0, vr, ms};
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        uint32_t nt = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (uint32_t)ncpu;
+        if (nt > c->n) nt = c->n;
+        pthread_t th[8];
+        uint32_t started = 0;
+        for (uint32_t t = 1; t < nt; t++) /* this thread is worker 0 */
+            if (pthread_create(&th[started], NULL, create_worker, &job) == 0) started++;
+        create_worker(&job);
+        for (uint32_t t = 0; t < started; t++)
+            pthread_join(th[t], NULL);
+        const double wall = now_ms() - t0;
+        kw_ctx_lock(ctx);
+        for (uint32_t i = 0; i < c->n; i++) {
+            kw_pipeline *p = c->items[i];
+            bool dup = false;
+            for (kw_pipeline *q = ctx->pipelines; q && !dup; q = q->next)
+                dup = same_key(q, p->shader, p->spec, p->n_spec);
+            if (vr[i] != VK_SUCCESS || dup) {
+                pipeline_destroy(ctx, p); /* NULL-handle safe */
+                continue;
+            }
+            log_created(ctx, p, ms[i]);
+            ctx->pipelines_created++;
+            p->next = ctx->pipelines;
+            ctx->pipelines = p;
+        }
+        ctx->pipeline_ms += wall;
+        kw_ctx_unlock(ctx);
+    } else {
+        for (uint32_t i = 0; i < c->n; i++)
+            free(c->items[i]);
+    }
+    free(vr);
+    free(ms);
+    free(c->items);
+    free(c);
 }

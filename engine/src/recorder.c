@@ -177,6 +177,7 @@ kwvk_result kw_rec_dispatch(kw_rec *rec, const kw_pipeline *pipe, const kw_view 
                        pipe->shader->n_bindings);
     if (push_bytes > KW_PUSH_BYTES)
         return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "%s: %u bytes of push constants", name, push_bytes);
+    if (rec->dry) return KWVK_OK;
     const uint32_t *lim = ctx->props.limits.maxComputeWorkGroupCount;
     if (gx == 0 || gy == 0 || gz == 0) return KWVK_OK; /* nothing to do */
     if (gx > lim[0] || gy > lim[1] || gz > lim[2])
