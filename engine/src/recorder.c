@@ -94,6 +94,7 @@ static kwvk_result push_range(kw_range_list *l, VkBuffer b, uint64_t off, uint64
 
 void kw_rec_barrier(kw_rec *rec)
 {
+    if (rec->dry) return;
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
@@ -248,7 +249,7 @@ kwvk_result kw_rec_copy(kw_rec *rec, kw_view src, kw_view dst, uint64_t size)
 {
     if (!src.buf || !dst.buf || src.offset + size > src.buf->size || dst.offset + size > dst.buf->size)
         return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "copy of %llu bytes out of range", (unsigned long long)size);
-    if (size == 0) return KWVK_OK;
+    if (size == 0 || rec->dry) return KWVK_OK;
     VkBuffer bufs[2] = {src.buf->buffer, dst.buf->buffer};
     uint64_t offs[2] = {src.offset, dst.offset}, sizes[2] = {size, size};
     KW_TRY(track(rec, bufs, offs, sizes, 2, 2u));
@@ -259,7 +260,7 @@ kwvk_result kw_rec_copy(kw_rec *rec, kw_view src, kw_view dst, uint64_t size)
 
 void kw_rec_timestamp(kw_rec *rec, uint32_t *index)
 {
-    if (!rec->queries || rec->n_queries >= rec->cap_queries) {
+    if (rec->dry || !rec->queries || rec->n_queries >= rec->cap_queries) {
         if (index) *index = KW_NONE;
         return;
     }
