@@ -3,10 +3,12 @@
  * tail, partial channel blocks), planes 1x1, 5x9, 7x7 and 8x8 (pixel counts not multiples of
  * 4: unaligned planes, partial pixel tiles), batch 1 and 3, every epilogue (scale, bias,
  * residual, ReLU, ReLU6, GELU), static and per-sample weights ([O, C, 1, 1] and kw_assemble's
- * [O, 1, 1, C]), strides 1, 2 and 3. KWVK_PW=1 forces the path for every eligible conv; a
- * recording check proves that the cases really take it, that KWVK_PW=0 and ineligible convs
- * (padding, groups) take another path, and that small storage-range and texel limits split
- * the batch into one chunk per sample (those cases are also computed). In the KWVK_FORCE_FALLBACKS
+ * [O, 1, 1, C]), strides 1, 2 and 3; and through the unrolled input 3x3 convs (stride 1 and 2,
+ * padding, dilation, [O, C, 3, 3] and kw_assemble's [O, 3, 3, C]) and a padded 1x1.
+ * KWVK_PW=1 forces the path for every eligible conv; a recording check proves that the cases
+ * really take it, that KWVK_PW=0, grouped convs and the default rule's exclusions take another
+ * path, and that small storage-range and texel limits split the batch into one chunk per
+ * sample (those cases are also computed). In the KWVK_FORCE_FALLBACKS
  * run the storage-buffer variant computes every case.
  * KWVK_TEST_FILTER=substring runs only matching cases. */
 #include "op_harness.h"
@@ -21,12 +23,20 @@
 typedef struct pw_desc {
     uint32_t n, C, H, W, O, act;
     bool scale, bias, res, dyn, ohwi;
-    uint32_t stride, pad, groups; /* 0: 1, 0, 1 (ineligible convs, for the path checks) */
+    uint32_t k, stride, pad, dil, groups; /* 0: 1, 1, 0, 1, 1 */
 } pw_desc;
 
 static const char *filter;
 static unsigned ran;
 
+static uint32_t ksize(const pw_desc *d)
+{
+    return d->k ? d->k : 1;
+}
+static uint32_t dil(const pw_desc *d)
+{
+    return d->dil ? d->dil : 1;
+}
 static uint32_t stride(const pw_desc *d)
 {
     return d->stride ? d->stride : 1;
@@ -45,7 +55,7 @@ static void make_op(const pw_desc *d, kw_op *op)
     for (int i = 0; i < KW_MAX_OP_TENSORS; i++)
         op->tensors[i] = KW_NONE;
     int32_t *p = op->p;
-    p[0] = d->O, p[1] = p[2] = 1, p[3] = p[4] = stride(d), p[5] = p[6] = d->pad, p[7] = p[8] = 1;
+    p[0] = d->O, p[1] = p[2] = ksize(d), p[3] = p[4] = stride(d), p[5] = p[6] = d->pad, p[7] = p[8] = dil(d);
     p[9] = groups(d), p[10] = d->act, p[11] = d->C;
     op->inputs[0] = 0;
     if (d->dyn)
@@ -61,21 +71,21 @@ static void make_op(const pw_desc *d, kw_op *op)
 
 static kw_shape out_shape(const pw_desc *d)
 {
-    const uint32_t s = stride(d);
-    return (kw_shape){d->O, (d->H + 2 * d->pad - 1) / s + 1, (d->W + 2 * d->pad - 1) / s + 1};
+    const uint32_t s = stride(d), span = dil(d) * (ksize(d) - 1) + 1;
+    return (kw_shape){d->O, (d->H + 2 * d->pad - span) / s + 1, (d->W + 2 * d->pad - span) / s + 1};
 }
 
 static uint64_t wcount(const pw_desc *d)
 {
-    return (uint64_t)d->O * (d->C / groups(d));
+    return (uint64_t)d->O * (d->C / groups(d)) * ksize(d) * ksize(d);
 }
 
 static void run_pw(oh_env *env, const pw_desc *d)
 {
     char label[128];
-    snprintf(label, sizeof label, "pw_n%u_c%u_%ux%u_s%u_o%u_a%u%s%s%s%s", d->n, d->C, d->H, d->W, stride(d), d->O,
-             d->act, d->scale ? "_scale" : "", d->bias ? "_bias" : "", d->res ? "_res" : "",
-             d->dyn ? (d->ohwi ? "_dyn_ohwi" : "_dyn") : "");
+    snprintf(label, sizeof label, "pw_n%u_c%u_%ux%u_k%u_s%u_p%u_d%u_o%u_a%u%s%s%s%s", d->n, d->C, d->H, d->W, ksize(d),
+             stride(d), d->pad, dil(d), d->O, d->act, d->scale ? "_scale" : "", d->bias ? "_bias" : "",
+             d->res ? "_res" : "", d->dyn ? (d->ohwi ? "_dyn_ohwi" : "_dyn") : "");
     if (filter && !strstr(label, filter)) return;
     ran++;
     oh_case c;
@@ -84,7 +94,7 @@ static void run_pw(oh_env *env, const pw_desc *d)
     make_op(d, &c.op);
     c.n = d->n;
     c.in[0] = (kw_shape){d->C, d->H, d->W};
-    uint32_t dims[4] = {d->O, d->C / groups(d), 1, 1}, od[1] = {d->O};
+    uint32_t dims[4] = {d->O, d->C / groups(d), ksize(d), ksize(d)}, od[1] = {d->O};
     if (d->dyn) { /* a kernel per sample */
         c.in[1] = (kw_shape){(uint32_t)wcount(d), 1, 1};
         c.x[1] = oh_random(env, wcount(d) * d->n, 0.3f);
@@ -196,22 +206,41 @@ int main(void)
     PW(.n = 1, .C = 24, .H = 14, .W = 14, .O = 20, .stride = 2, .bias = true, .res = true, .act = KW_ACT_RELU);
     PW(.n = 3, .C = 8, .H = 5, .W = 9, .O = 8, .stride = 3, .dyn = true, .ohwi = true, .act = KW_ACT_GELU);
 
+    /* other kernels through the unrolled input: 3x3 stride 2 (ResNet), padded, dilated, both
+     * weight layouts, a padded 1x1, and 3x3 stride 1 (Winograd's by default) */
+    PW(.n = 3, .C = 5, .H = 9, .W = 7, .O = 9, .k = 3, .stride = 2, .pad = 1, .scale = true, .bias = true,
+       .act = KW_ACT_RELU);
+    PW(.n = 1, .C = 16, .H = 14, .W = 14, .O = 16, .k = 3, .stride = 2, .pad = 1, .res = true);
+    PW(.n = 3, .C = 6, .H = 8, .W = 9, .O = 10, .k = 3, .stride = 2, .pad = 1, .dyn = true, .ohwi = true, .bias = true,
+       .act = KW_ACT_RELU6);
+    PW(.n = 1, .C = 4, .H = 11, .W = 10, .O = 5, .k = 3, .stride = 2, .pad = 2, .dil = 2, .dyn = true);
+    PW(.n = 1, .C = 3, .H = 6, .W = 5, .O = 4, .k = 1, .pad = 1, .bias = true);
+    PW(.n = 3, .C = 7, .H = 7, .W = 7, .O = 9, .k = 3, .pad = 1, .scale = true, .res = true, .act = KW_ACT_GELU);
+
     /* the path each setting takes */
     const pw_desc big = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .bias = true, .res = true};
     const pw_desc kw = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .dyn = true};
     bad |= check_path(env, "KWVK_PW=1", &big, 1);
     bad |= check_path(env, "KWVK_PW=1, per-sample weights", &kw, 1);
-    /* stride 2: the subsampling copy and the GEMM */
+    /* stride 2: the unrolling (subsampling) copy and the GEMM */
     const pw_desc ds = {.n = 3, .C = 8, .H = 14, .W = 14, .O = 32, .stride = 2};
     bad |= check_path(env, "KWVK_PW=1, stride 2", &ds, 2);
-    bad |= check_path(env, "KWVK_PW=1, padding 1: direct", &(pw_desc){.n = 1, .C = 8, .H = 8, .W = 8, .O = 8, .pad = 1},
-                      0);
+    const pw_desc s2 = {.n = 1, .C = 8, .H = 8, .W = 8, .O = 8, .k = 3, .stride = 2, .pad = 1};
+    const pw_desc s1 = {.n = 1, .C = 8, .H = 8, .W = 8, .O = 8, .k = 3, .pad = 1};
+    const pw_desc fc = {.n = 1, .C = 8, .H = 1, .W = 1, .O = 8};
+    bad |= check_path(env, "KWVK_PW=1, 3x3 stride 2", &s2, 2);
+    bad |= check_path(env, "KWVK_PW=1, 3x3 stride 1", &s1, 2);
+    bad |= check_path(env, "KWVK_PW=1, 1x1 plane", &fc, 1);
     bad |= check_path(env, "KWVK_PW=1, 2 groups: direct",
                       &(pw_desc){.n = 1, .C = 8, .H = 8, .W = 8, .O = 8, .groups = 2}, 0);
     set_pw(env, 0);
     bad |= check_path(env, "KWVK_PW=0", &big, 0);
     set_pw(env, -1);
     bad |= check_path(env, "default rule", &big, 1);
+    bad |= check_path(env, "default rule, 1x1 stride 2", &ds, 2);
+    bad |= check_path(env, "default rule, 3x3 stride 2", &s2, 2);
+    bad |= check_path(env, "default rule, 3x3 stride 1: another path", &s1, 0);
+    bad |= check_path(env, "default rule, 1x1 plane: another path", &fc, 0);
     set_pw(env, 1);
     kw_ctx *ctx = oh_ctx(env);
     /* one sample's input and output (32 x 49 floats, 6.3 KB; the strided conv's input 8 x 196)
@@ -221,15 +250,15 @@ int main(void)
     bad |= check_path(env, "8 KiB storage range: per sample", &big, 3);
     bad |= check_path(env, "8 KiB storage range: per sample, per-sample weights", &kw, 3);
     bad |= check_path(env, "8 KiB storage range: per sample, stride 2", &ds, 6);
-    if (!filter || strstr("pw_n3_c32_7x7_s1_o32_a0_bias_res", filter)) run_pw(env, &big);
-    if (!filter || strstr("pw_n3_c32_7x7_s1_o32_a0_dyn", filter)) run_pw(env, &kw);
-    if (!filter || strstr("pw_n3_c8_14x14_s2_o32_a0", filter)) run_pw(env, &ds);
+    run_pw(env, &big);
+    run_pw(env, &kw);
+    run_pw(env, &ds);
     ctx->max_storage_range = range;
     /* the same through texel buffers limited to 512 texels (8 KiB), where they are on */
     const uint64_t texels = ctx->max_texel_elements;
     ctx->max_texel_elements = 512;
     if (ctx->feat.texel_buffers) bad |= check_path(env, "512 texels: per sample", &big, 3);
-    if (!filter || strstr("pw_n3_c32_7x7_s1_o32_a0_bias_res", filter)) run_pw(env, &big);
+    run_pw(env, &big);
     ctx->max_texel_elements = texels;
 
     if (filter && ran == 0) printf("no case matches KWVK_TEST_FILTER=%s\n", filter);

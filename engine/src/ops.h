@@ -24,9 +24,10 @@ void kw_wino_transform_weights(const kw_op *op, const float *w, float *u);
 uint64_t kw_wino_scratch(const kw_ctx *ctx, const kw_op *op, uint32_t n, kw_shape out);
 kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done);
 
-/* 1x1 convs as a GEMM (ops_pw.c, KWVK_PW, ctx->pw): records the conv and sets *done, or
- * records nothing and sets *done = false where the call must take another path. */
-/* Its scratch: the subsampled input of a strided conv (else 0). */
+/* Convs as a GEMM (ops_pw.c: pointwise and strided convs, KWVK_PW, ctx->pw): its scratch
+ * (the unrolled input of a conv that is not pointwise, else 0), and the recorder, which
+ * records the conv and sets *done, or records nothing and sets *done = false where the call
+ * must take another path. */
 uint64_t kw_pw_scratch(const kw_ctx *ctx, const kw_op_call *call);
 kwvk_result kw_pw_record(kw_rec *rec, const kw_op_call *call, bool *done);
 

@@ -119,10 +119,8 @@ static void plan_conv(const kw_ctx *ctx, const kw_op_call *call, conv_plan *pl)
     const uint32_t pixels = bu->acc / to < bu->pixels ? bu->acc / to : bu->pixels;
     uint32_t tp = even_tile(pl->OW, gemm || pixels < 8 ? pixels : 8);
     uint32_t tpy = even_tile(pl->OH, pixels / tp);
-    while (to * tp * tpy * taps > bu->unroll && tpy > 1)
-        tpy = even_tile(pl->OH, tpy - 1);
-    while (to * tp * tpy * taps > bu->unroll && tp > 1)
-        tp = even_tile(pl->OW, tp - 1);
+    while (to * tp * tpy * taps > bu->unroll && tpy > 1) tpy = even_tile(pl->OH, tpy - 1);
+    while (to * tp * tpy * taps > bu->unroll && tp > 1) tp = even_tile(pl->OW, tp - 1);
 
     pl->to = to;
     pl->ntx = kw_div_up(pl->OW, tp);
@@ -206,8 +204,8 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, const conv_
         pc.n_inv = nb_here * pl->ntiles;
         const uint32_t groups = kw_div_up(pc.n_inv, CONV_LANES);
         pc.groups_x = groups < lim[0] ? groups : lim[0];
-        KW_TRY(
-            kw_rec_dispatch(rec, pipe, v, 6, 1u << 5, &pc, sizeof pc, pc.groups_x, kw_div_up(groups, pc.groups_x), nb));
+        KW_TRY(kw_rec_dispatch(rec, pipe, v, 6, 1u << 5, &pc, sizeof pc, pc.groups_x, kw_div_up(groups, pc.groups_x),
+                               nb));
     }
     return KWVK_OK;
 }
@@ -294,18 +292,8 @@ static kwvk_result record_direct(kw_rec *rec, const kw_op_call *call)
 static void conv_decode(kw_op *op)
 {
     const int32_t *p = op->p;
-    op->conv = (kw_conv2d_params){.O = p[0],
-                                  .kh = p[1],
-                                  .kw = p[2],
-                                  .sh = p[3],
-                                  .sw = p[4],
-                                  .ph = p[5],
-                                  .pw = p[6],
-                                  .dh = p[7],
-                                  .dw = p[8],
-                                  .G = p[9],
-                                  .act = p[10],
-                                  .C = p[11]};
+    op->conv = (kw_conv2d_params){.O = p[0], .kh = p[1], .kw = p[2], .sh = p[3], .sw = p[4], .ph = p[5],
+                                  .pw = p[6], .dh = p[7], .dw = p[8], .G = p[9], .act = p[10], .C = p[11]};
 }
 
 static bool conv_validate(const kwvk_model *m, const kw_op *op, uint32_t index, char *msg, size_t msg_len)
@@ -326,8 +314,7 @@ static bool conv_validate(const kwvk_model *m, const kw_op *op, uint32_t index, 
     if (!kw_in_range(c->act, 0, KW_ACT_GELU)) return BAD("activation %d unknown", c->act);
     if (!kw_check_inputs(op, index, 1u, 6u, msg, msg_len)) return false;
     bool dyn = op->inputs[1] != KW_NONE;
-    if (dyn == (op->tensors[0] != KW_NONE))
-        return BAD("needs exactly one of a static weight tensor and a weight input");
+    if (dyn == (op->tensors[0] != KW_NONE)) return BAD("needs exactly one of a static weight tensor and a weight input");
     uint32_t wd[4] = {(uint32_t)O, (uint32_t)(C / G), (uint32_t)kh, (uint32_t)kw};
     uint32_t od[1] = {(uint32_t)O};
     if (!dyn && !kw_check_tensor(m, op, 0, true, 4, wd, "weight", msg, msg_len)) return false;
@@ -354,12 +341,11 @@ static bool conv_infer(const kw_op *op, const kw_shape *in, kw_shape *out, char 
         return BAD("conv2d weight input has %llu elements per sample, expected %llu",
                    (unsigned long long)kw_shape_count(in[1]), (unsigned long long)wcount);
     out->c = (uint32_t)c->O;
-    if (!conv_out(in[0].h, c->kh, c->sh, c->ph, c->dh, &out->h) ||
-        !conv_out(in[0].w, c->kw, c->sw, c->pw, c->dw, &out->w))
+    if (!conv_out(in[0].h, c->kh, c->sh, c->ph, c->dh, &out->h) || !conv_out(in[0].w, c->kw, c->sw, c->pw, c->dw, &out->w))
         return BAD("conv2d input %ux%u is smaller than its kernel", in[0].h, in[0].w);
     if (op->inputs[2] != KW_NONE && (in[2].c != out->c || in[2].h != out->h || in[2].w != out->w))
-        return BAD("conv2d residual %ux%ux%u does not match output %ux%ux%u", in[2].c, in[2].h, in[2].w, out->c, out->h,
-                   out->w);
+        return BAD("conv2d residual %ux%ux%u does not match output %ux%ux%u", in[2].c, in[2].h, in[2].w, out->c,
+                   out->h, out->w);
     return true;
 }
 
@@ -372,7 +358,7 @@ static double conv_macs(const kw_op *op, uint32_t n, const kw_shape *in, kw_shap
 
 static uint64_t conv_scratch(const kw_ctx *ctx, const kw_op_call *call)
 {
-    const uint64_t pw = kw_pw_scratch(ctx, call); /* 1x1 GEMM convs (stride above 1) */
+    const uint64_t pw = kw_pw_scratch(ctx, call); /* GEMM convs that unroll their input */
     if (pw) return pw;
     /* a static conv without transformed weights (fp16 weights) never takes Winograd */
     if (call->op->tensors[0] != KW_NONE && !call->derived.buf) return 0;
@@ -382,17 +368,14 @@ static uint64_t conv_scratch(const kw_ctx *ctx, const kw_op_call *call)
 static kwvk_result conv_record(kw_rec *rec, const kw_op_call *call)
 {
     bool done = false;
-    KW_TRY(kw_pw_record(rec, call, &done)); /* records nothing where the 1x1 GEMM does not apply */
+    KW_TRY(kw_pw_record(rec, call, &done)); /* records nothing where the GEMM path does not apply */
     if (done) return KWVK_OK;
     KW_TRY(kw_wino_record(rec, call, &done)); /* records nothing where Winograd does not apply */
     return done ? KWVK_OK : record_direct(rec, call);
 }
 
 /* static weights only: conv2d_h reads them as fp16 */
-static bool conv_tensor_f16(const kw_op *op, uint32_t slot)
-{
-    return slot == 0 && op->inputs[1] == KW_NONE;
-}
+static bool conv_tensor_f16(const kw_op *op, uint32_t slot) { return slot == 0 && op->inputs[1] == KW_NONE; }
 
 static uint64_t conv_derived_count(const kw_ctx *ctx, const kw_op *op, bool fp16)
 {

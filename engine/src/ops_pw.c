@@ -1,17 +1,21 @@
-/* ops_pw.c - 1x1 (pointwise) convolutions as a register-tiled GEMM per sample
- * (shaders/conv_pw.glsl): no padding, one group, fp32 weights, static or per sample (KW),
- * any fused epilogue. Y[n][o][p] = sum_c W[o][c] X[n][c][p] over the flattened plane,
- * 8 output channels x 16 pixels per invocation, X and W read in place as vec4s (funnelled
- * where a row or plane does not start on a vec4, e.g. 7x7 planes), through uniform texel
- * buffers where available (conv_pw_tb) and storage buffers otherwise (conv_pw, also with
- * KWVK_FORCE_FALLBACKS=texel). No weight packing. A strided conv (the ResNet downsample)
- * first copies the input pixels it reads into the op's scratch (conv_pw_sub, a pass over a
- * quarter of the input for stride 2) and runs the same GEMM on that copy.
+/* ops_pw.c - convolutions as a register-tiled GEMM per sample (shaders/conv_pw.glsl), for
+ * ungrouped convs with fp32 weights, static or per sample (KW), and any fused epilogue:
+ *     Y[n][o][p] = sum_r W[o][r] X[n][r][p]
+ * over the flattened output plane, 8 output channels x 16 pixels per invocation, X and W read
+ * in place as vec4s (funnelled where a row or plane does not start on a vec4, e.g. 7x7
+ * planes), through uniform texel buffers where available (conv_pw_tb) and storage buffers
+ * otherwise (conv_pw, also with KWVK_FORCE_FALLBACKS=texel). No weight packing: a weight row
+ * [C, kh, kw] (or kw_assemble's [kh, kw, C]) is a GEMM row as it is.
+ *   - 1x1 stride-1 unpadded convs (pointwise): X is the conv's input, r its channel;
+ *   - other convs (the strided ones by default: the ResNet downsample and 3x3 stride-2
+ *     convs) first unroll their input into the op's scratch (conv_pw_col: for 1x1 stride 2
+ *     a copy of the quarter of the pixels it reads, for 3x3 the 9 taps of each pixel in
+ *     the order of a weight row) and run the same GEMM on it.
  *
- * Selection (KWVK_PW, ctx->pw): 0 never; 1 every eligible conv; otherwise the rule of
- * pw_selected. Batches are split along samples so that every binding stays within one
- * binding (kw_bind_limit) and, for texel views, within ctx->max_texel_elements; a conv whose
- * single sample does not fit is left to the direct path, which also splits channels. */
+ * Selection (KWVK_PW, ctx->pw): 0 never; 1 every eligible conv; otherwise pw_selected's rule.
+ * Batches are split along samples so that every binding stays within one binding
+ * (kw_bind_limit) and, for texel views, within ctx->max_texel_elements; a conv whose single
+ * sample does not fit is left to the direct path, which also splits channels. */
 #include "ops.h"
 
 #include <string.h>
@@ -23,19 +27,28 @@
 #define PW_PLANE4 256u
 #define PW_ROW4   512u
 
-/* Shape-only eligibility (the planner has no views yet): 1x1, unpadded, one group. */
+/* Shape-only eligibility (the planner has no views yet): one group. */
 static bool pw_eligible(const kw_op *op)
 {
-    const kw_conv2d_params *c = &op->conv;
-    return op->type == KW_OP_CONV2D && (op->inputs[1] != KW_NONE || op->tensors[0] != KW_NONE) && c->kh == 1 &&
-           c->kw == 1 && c->ph == 0 && c->pw == 0 && c->G == 1;
+    return op->type == KW_OP_CONV2D && (op->inputs[1] != KW_NONE || op->tensors[0] != KW_NONE) && op->conv.G == 1;
 }
 
-static bool pw_selected(const kw_ctx *ctx, const kw_op *op)
+static bool pointwise(const kw_conv2d_params *c)
+{
+    return c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0;
+}
+
+/* Default rule: pointwise convs whose output plane fills a pixel tile, and strided convs.
+ * RULE_NUMBERS */
+#define PW_MIN_PIXELS 16u
+
+static bool pw_selected(const kw_ctx *ctx, const kw_op *op, kw_shape out)
 {
     if (!pw_eligible(op)) return false;
     if (ctx->pw >= 0) return ctx->pw == 1; /* KWVK_PW=0 / 1 */
-    return true;
+    const kw_conv2d_params *c = &op->conv;
+    if (pointwise(c)) return out.h * out.w >= PW_MIN_PIXELS;
+    return c->sh > 1 || c->sw > 1;
 }
 
 /* Push block of conv_pw.glsl. */
@@ -91,21 +104,21 @@ static uint64_t fit(uint64_t k, uint64_t per, uint64_t lim)
 typedef struct pw_plan {
     uint32_t C, O, HW, ntb, gx, gy, sgx, sgy;
     uint64_t k, xs_src, xs, ys, ws, n_inv;
-    bool dyn, strided, texel;
+    bool dyn, col, texel;
 } pw_plan;
 
-/* The subsampled input of a strided conv lives in the scratch, a chunk at a time: at most
- * PW_CHUNK_BYTES (and one sample) whatever the batch. */
+/* The unrolled input of a conv that is not pointwise lives in the scratch, a chunk at a time:
+ * at most PW_CHUNK_BYTES (and one sample) whatever the batch. */
 #define PW_CHUNK_BYTES (64ull << 20)
 
 static bool plan(const kw_ctx *ctx, const kw_op_call *call, pw_plan *pl)
 {
     const kw_op *op = call->op;
     memset(pl, 0, sizeof *pl);
-    if (!pw_selected(ctx, op) || call->n == 0 || kw_shape_count(call->out) == 0) return false;
+    if (!pw_selected(ctx, op, call->out) || call->n == 0 || kw_shape_count(call->out) == 0) return false;
     pl->dyn = op->inputs[1] != KW_NONE;
-    pl->strided = op->conv.sh != 1 || op->conv.sw != 1;
-    pl->C = (uint32_t)op->conv.C;
+    pl->col = !pointwise(&op->conv);
+    pl->C = (uint32_t)op->conv.C * (uint32_t)op->conv.kh * (uint32_t)op->conv.kw; /* GEMM depth */
     pl->O = (uint32_t)op->conv.O;
     pl->HW = call->out.h * call->out.w;
     pl->xs_src = kw_shape_count(call->in[0]) * 4;
@@ -123,7 +136,7 @@ static bool plan(const kw_ctx *ctx, const kw_op_call *call, pw_plan *pl)
     k = fit(k, pl->xs, blim);
     k = fit(k, pl->ys, lim);
     if (pl->dyn) k = fit(k, pl->ws, blim);
-    if (pl->strided) {
+    if (pl->col) {
         k = fit(k, pl->xs_src, lim);
         if (k > 1) k = fit(k, pl->xs, PW_CHUNK_BYTES);
     }
@@ -133,28 +146,38 @@ static bool plan(const kw_ctx *ctx, const kw_op_call *call, pw_plan *pl)
     pl->ntb = kw_div_up(pl->HW, PW_TT);
     pl->n_inv = (uint64_t)kw_div_up(pl->O, PW_TO) * pl->ntb;
     if (!grid(ctx, pl->n_inv, &pl->gx, &pl->gy)) return false;
-    if (pl->strided && !grid(ctx, pl->xs / 4, &pl->sgx, &pl->sgy)) return false;
+    if (pl->col && !grid(ctx, pl->xs / 4, &pl->sgx, &pl->sgy)) return false;
     return true;
 }
 
 uint64_t kw_pw_scratch(const kw_ctx *ctx, const kw_op_call *call)
 {
     pw_plan pl;
-    return plan(ctx, call, &pl) && pl.strided ? pl.k * pl.xs : 0;
+    return plan(ctx, call, &pl) && pl.col ? pl.k * pl.xs : 0;
 }
 
-/* Subsample samples [s0, s0 + nb) of a strided conv's input into the scratch. */
-static kwvk_result record_sub(kw_rec *rec, const kw_op_call *call, const pw_plan *pl, uint32_t s0, uint32_t nb)
+/* Unroll samples [s0, s0 + nb) of the conv's input into the scratch. */
+static kwvk_result record_col(kw_rec *rec, const kw_op_call *call, const pw_plan *pl, uint32_t s0, uint32_t nb)
 {
     kw_ctx *ctx = rec->ctx;
+    const kw_conv2d_params *c = &call->op->conv;
     struct {
-        uint32_t H, W, OH, OW, sh, sw, x_base, x_stride, y_base, y_stride, n_inv, groups_x;
+        uint32_t H, W, OH, OW, C, kh, kw, sh, sw, ph, pw, dh, dw, ohwi, x_base, x_stride, y_base, y_stride, n_inv,
+            groups_x;
     } pc = {call->in[0].h,
             call->in[0].w,
             call->out.h,
             call->out.w,
-            (uint32_t)call->op->conv.sh,
-            (uint32_t)call->op->conv.sw,
+            (uint32_t)c->C,
+            (uint32_t)c->kh,
+            (uint32_t)c->kw,
+            (uint32_t)c->sh,
+            (uint32_t)c->sw,
+            (uint32_t)c->ph,
+            (uint32_t)c->pw,
+            (uint32_t)c->dh,
+            (uint32_t)c->dw,
+            (call->in_ohwi & 2u) && c->kh * c->kw > 1 ? 1u : 0u,
             0,
             (uint32_t)(pl->xs_src / 4),
             0,
@@ -166,7 +189,7 @@ static kwvk_result record_sub(kw_rec *rec, const kw_op_call *call, const pw_plan
     KW_TRY(kw_view_sub(ctx, call->scratch, 0, nb * pl->xs, &v[1], &pc.y_base));
     const uint32_t spec[1] = {PW_LANES};
     kw_pipeline *pipe;
-    KW_TRY(kw_pipeline_get(ctx, "conv_pw_sub", spec, 1, &pipe));
+    KW_TRY(kw_pipeline_get(ctx, "conv_pw_col", spec, 1, &pipe));
     return kw_rec_dispatch(rec, pipe, v, 2, 1u << 1, &pc, sizeof pc, pl->sgx, pl->sgy, nb);
 }
 
@@ -180,9 +203,9 @@ kwvk_result kw_pw_record(kw_rec *rec, const kw_op_call *call, bool *done)
     const bool dyn = pl.dyn, res = op->inputs[2] != KW_NONE;
     const kw_view wv = dyn ? call->vin[1] : call->vt[0];
     if (!wv.buf || wv.f16) return KWVK_OK; /* fp16 weights: conv2d_h */
-    /* the GEMM's input: the conv's, or its subsampled copy in the scratch */
-    const kw_view xv = pl.strided ? call->scratch : call->vin[0];
-    if (!xv.buf || (pl.strided && call->scratch.size < pl.k * pl.xs)) return KWVK_OK; /* not planned */
+    /* the GEMM's input: the conv's, or its unrolled copy in the scratch */
+    const kw_view xv = pl.col ? call->scratch : call->vin[0];
+    if (!xv.buf || (pl.col && call->scratch.size < pl.k * pl.xs)) return KWVK_OK; /* not planned */
     if (!room16(xv) || !room16(wv)) return KWVK_OK;
     const uint32_t C = pl.C, O = pl.O, HW = pl.HW;
     const uint64_t xs = pl.xs, ys = pl.ys, ws = pl.ws, k = pl.k;
@@ -192,8 +215,8 @@ kwvk_result kw_pw_record(kw_rec *rec, const kw_op_call *call, bool *done)
         const uint32_t nb = call->n - s0 < k ? call->n - s0 : (uint32_t)k;
         pw_push pc = {0};
         kw_view v[6];
-        if (pl.strided) KW_TRY(record_sub(rec, call, &pl, s0, nb));
-        KW_TRY(vec4_view(ctx, xv, pl.strided ? 0 : s0 * xs, nb * xs, &v[0], &pc.x_base, &pc.x_last));
+        if (pl.col) KW_TRY(record_col(rec, call, &pl, s0, nb));
+        KW_TRY(vec4_view(ctx, xv, pl.col ? 0 : s0 * xs, nb * xs, &v[0], &pc.x_base, &pc.x_last));
         if (dyn)
             KW_TRY(vec4_view(ctx, wv, s0 * ws, nb * ws, &v[1], &pc.w_base, &pc.w_last));
         else
