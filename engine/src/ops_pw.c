@@ -62,7 +62,7 @@ _Static_assert(sizeof(pw_push) <= KW_PUSH_BYTES, "pw push block too large");
 
 /* The bytes [off, off + bytes) of `whole` as a binding read as vec4s: its size rounded up to
  * 16 bytes (the shader's last vec4 may reach past the range; kw_buffer_create rounds buffers
- * to 16 bytes, and pw_views_fit checked the room); *last gets the binding's last vec4. */
+ * to 16 bytes, and room16 checked the room); *last gets the binding's last vec4. */
 static kwvk_result vec4_view(const kw_ctx *ctx, kw_view whole, uint64_t off, uint64_t bytes, kw_view *out,
                              uint32_t *elem, uint32_t *last)
 {
@@ -128,8 +128,8 @@ static bool plan(const kw_ctx *ctx, const kw_op_call *call, pw_plan *pl)
     /* samples per dispatch: every binding within one binding's limit (less the 16 bytes of
      * rounding), texel views within max_texel_elements */
     const uint64_t lim = kw_bind_limit(ctx) > 16 ? kw_bind_limit(ctx) - 16 : 0;
-    const uint64_t talign = ctx->props.limits.minTexelBufferOffsetAlignment;
-    const uint64_t tlim = ctx->max_texel_elements * 16 > talign + 16 ? ctx->max_texel_elements * 16 - talign - 16 : 0;
+    const uint64_t align = kw_bind_align(ctx); /* a view may start this much early */
+    const uint64_t tlim = ctx->max_texel_elements * 16 > align + 16 ? ctx->max_texel_elements * 16 - align - 16 : 0;
     pl->texel = ctx->feat.texel_buffers && pl->xs <= tlim && pl->ws <= tlim;
     const uint64_t blim = pl->texel && tlim < lim ? tlim : lim;
     uint64_t k = call->n;
@@ -146,7 +146,7 @@ static bool plan(const kw_ctx *ctx, const kw_op_call *call, pw_plan *pl)
     pl->ntb = kw_div_up(pl->HW, PW_TT);
     pl->n_inv = (uint64_t)kw_div_up(pl->O, PW_TO) * pl->ntb;
     if (!grid(ctx, pl->n_inv, &pl->gx, &pl->gy)) return false;
-    if (pl->col && !grid(ctx, pl->xs / 4, &pl->sgx, &pl->sgy)) return false;
+    if (pl->col && !grid(ctx, (uint64_t)pl->C * call->out.h, &pl->sgx, &pl->sgy)) return false;
     return true;
 }
 
@@ -182,7 +182,7 @@ static kwvk_result record_col(kw_rec *rec, const kw_op_call *call, const pw_plan
             (uint32_t)(pl->xs_src / 4),
             0,
             (uint32_t)(pl->xs / 4),
-            (uint32_t)(pl->xs / 4),
+            pl->C * call->out.h,
             pl->sgx};
     kw_view v[2];
     KW_TRY(kw_view_sub(ctx, call->vin[0], s0 * pl->xs_src, nb * pl->xs_src, &v[0], &pc.x_base));
