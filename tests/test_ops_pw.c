@@ -240,6 +240,8 @@ int main(void)
     bad |= check_path(env, "default rule, 1x1 stride 2", &ds, 2);
     bad |= check_path(env, "default rule, 3x3 stride 2", &s2, 2);
     bad |= check_path(env, "default rule, 3x3 stride 1: another path", &s1, 0);
+    const pw_desc stem = {.n = 1, .C = 3, .H = 16, .W = 16, .O = 8, .k = 3, .stride = 2, .pad = 1};
+    bad |= check_path(env, "default rule, stride 2, 3 channels: another path", &stem, 0);
     bad |= check_path(env, "default rule, 1x1 plane: another path", &fc, 0);
     set_pw(env, 1);
     kw_ctx *ctx = oh_ctx(env);

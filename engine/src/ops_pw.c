@@ -38,9 +38,18 @@ static bool pointwise(const kw_conv2d_params *c)
     return c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0;
 }
 
-/* Default rule: pointwise convs whose output plane fills a pixel tile, and strided convs.
- * RULE_NUMBERS */
-#define PW_MIN_PIXELS 16u
+/* Default rule: pointwise convs whose output plane fills a pixel tile (PW_MIN_PIXELS), and
+ * strided convs of at least PW_MIN_STRIDED_C input channels. Measured on lavapipe (2 shared
+ * cores, so noisy: per-op minimum of 3 alternated profiles, direct vs GEMM, batch 1):
+ * ResNet50's 1x1 stride-1 convs (0.05 GMAC each) 9.8-30.7 vs 2.9-13.1 ms, its 1x1 stride-2
+ * downsamples 47-61 vs 12-20 ms, its 3x3 stride-2 convs 44-92 vs 17-21 ms, ResNet18's 3x3
+ * stride-2 convs 25-49 vs 6.0-7.4 ms; but ResNet50's 7x7 stride-2 stem (3 channels, whose
+ * unrolled input is 49 times the input) 34 vs 79 ms, and 1x1 convs on a 1x1 plane (the
+ * classifiers of ResNet18 and MobileNetV2, which fill 1 of a tile's 16 pixels) 0.9 vs 1.4 ms
+ * and 2.0 vs 2.2 ms. MobileNetV2's expansions from 16 or 24 channels were a tie (16 -> 96
+ * at 112x112: 4.07 vs 4.10 ms), its projections 1.3-2.4x faster. */
+#define PW_MIN_PIXELS    16u
+#define PW_MIN_STRIDED_C 16u
 
 static bool pw_selected(const kw_ctx *ctx, const kw_op *op, kw_shape out)
 {
@@ -48,7 +57,7 @@ static bool pw_selected(const kw_ctx *ctx, const kw_op *op, kw_shape out)
     if (ctx->pw >= 0) return ctx->pw == 1; /* KWVK_PW=0 / 1 */
     const kw_conv2d_params *c = &op->conv;
     if (pointwise(c)) return out.h * out.w >= PW_MIN_PIXELS;
-    return c->sh > 1 || c->sw > 1;
+    return (c->sh > 1 || c->sw > 1) && (uint32_t)c->C >= PW_MIN_STRIDED_C;
 }
 
 /* Push block of conv_pw.glsl. */
