@@ -237,11 +237,12 @@ int main(void)
     bad |= check_path(env, "KWVK_PW=0", &big, 0);
     set_pw(env, -1);
     bad |= check_path(env, "default rule", &big, 1);
-    bad |= check_path(env, "default rule, 1x1 stride 2", &ds, 2);
-    bad |= check_path(env, "default rule, 3x3 stride 2", &s2, 2);
+    const pw_desc ds16 = {.n = 1, .C = 16, .H = 14, .W = 14, .O = 32, .stride = 2};
+    const pw_desc s2_16 = {.n = 1, .C = 16, .H = 8, .W = 8, .O = 8, .k = 3, .stride = 2, .pad = 1};
+    bad |= check_path(env, "default rule, 1x1 stride 2, 16 channels", &ds16, 2);
+    bad |= check_path(env, "default rule, 3x3 stride 2, 16 channels", &s2_16, 2);
+    bad |= check_path(env, "default rule, 3x3 stride 2, 8 channels: another path", &s2, 0);
     bad |= check_path(env, "default rule, 3x3 stride 1: another path", &s1, 0);
-    const pw_desc stem = {.n = 1, .C = 3, .H = 16, .W = 16, .O = 8, .k = 3, .stride = 2, .pad = 1};
-    bad |= check_path(env, "default rule, stride 2, 3 channels: another path", &stem, 0);
     bad |= check_path(env, "default rule, 1x1 plane: another path", &fc, 0);
     set_pw(env, 1);
     kw_ctx *ctx = oh_ctx(env);

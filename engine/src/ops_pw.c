@@ -116,8 +116,9 @@ typedef struct pw_plan {
     bool dyn, col, texel;
 } pw_plan;
 
-/* The unrolled input of a conv that is not pointwise lives in the scratch, a chunk at a time:
- * at most PW_CHUNK_BYTES (and one sample) whatever the batch. */
+/* The unrolled input of a conv that is not pointwise lives in the scratch, a chunk of samples
+ * at a time: at most PW_CHUNK_BYTES whatever the batch (a conv whose one sample needs more
+ * stays direct). */
 #define PW_CHUNK_BYTES (64ull << 20)
 
 static bool plan(const kw_ctx *ctx, const kw_op_call *call, pw_plan *pl)
@@ -147,7 +148,7 @@ static bool plan(const kw_ctx *ctx, const kw_op_call *call, pw_plan *pl)
     if (pl->dyn) k = fit(k, pl->ws, blim);
     if (pl->col) {
         k = fit(k, pl->xs_src, lim);
-        if (k > 1) k = fit(k, pl->xs, PW_CHUNK_BYTES);
+        k = fit(k, pl->xs, PW_CHUNK_BYTES);
     }
     if (k > ctx->props.limits.maxComputeWorkGroupCount[2]) k = ctx->props.limits.maxComputeWorkGroupCount[2];
     if (k == 0 || pl->ws > blim) return false; /* the direct path splits further */
