@@ -515,7 +515,7 @@ kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **ou
     /* KWVK_WINOGRAD=0: no Winograd convs; =1: every eligible conv (ops_wino.c); else the rule */
     const char *wino = getenv("KWVK_WINOGRAD");
     ctx->winograd = wino && strcmp(wino, "0") == 0 ? 0 : wino && strcmp(wino, "1") == 0 ? 1 : -1;
-    /* KWVK_PW=0: no 1x1 GEMM convs; =1: every eligible conv (ops_pw.c); else the rule */
+    /* KWVK_PW=0: no GEMM convs (pointwise, strided); =1: every eligible conv (ops_pw.c); else the rule */
     const char *pw = getenv("KWVK_PW");
     ctx->pw = pw && strcmp(pw, "0") == 0 ? 0 : pw && strcmp(pw, "1") == 0 ? 1 : -1;
     const char *fault = getenv("KWVK_FAULT");

@@ -87,7 +87,7 @@ typedef struct kw_ctx {
     uint32_t timeout_ms;
     /* run-time switches, read from the environment once, at context creation */
     int winograd; /* KWVK_WINOGRAD: 0 never, 1 every eligible conv, -1 (unset) the default rule */
-    int pw;       /* KWVK_PW: 1x1 convs as a GEMM (ops_pw.c): 0 never, 1 every eligible conv, -1 the rule */
+    int pw;       /* KWVK_PW: convs as a GEMM (ops_pw.c): 0 never, 1 every eligible conv, -1 the rule */
     int fault;    /* KWVK_FAULT (tests): KW_FAULT_* injected into every submission */
 
     kwvk_log_fn log;
