@@ -40,6 +40,13 @@ static bool env_flag(const char *name)
     return v && v[0] && strcmp(v, "0") != 0;
 }
 
+/* An environment switch: 0 for "0", 1 for "1", else -1 (unset or anything else). */
+static int env_tristate(const char *name)
+{
+    const char *v = getenv(name);
+    return v && strcmp(v, "0") == 0 ? 0 : v && strcmp(v, "1") == 0 ? 1 : -1;
+}
+
 /* Drivers that report 16-bit storage but cannot compile it. lavapipe outside x86 (Mesa 22.3,
  * LLVM 15, aarch64 under QEMU in CI): the first fp16 load aborts the process inside the driver
  * with "LLVM ERROR: Cannot select: v4f32 = fp_extend v4i16". The weights stay fp32 there. */
@@ -512,18 +519,16 @@ kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **ou
     const char *tmo = getenv("KWVK_TIMEOUT_MS");
     long tmo_ms = tmo ? strtol(tmo, NULL, 10) : 0;
     ctx->timeout_ms = d.timeout_ms ? d.timeout_ms : tmo_ms > 0 && tmo_ms <= 86400000 ? (uint32_t)tmo_ms : 60000;
-    /* KWVK_WINOGRAD=0: no Winograd convs; =1: every eligible conv (ops_wino.c); else the rule */
-    const char *wino = getenv("KWVK_WINOGRAD");
-    ctx->winograd = wino && strcmp(wino, "0") == 0 ? 0 : wino && strcmp(wino, "1") == 0 ? 1 : -1;
-    /* KWVK_GPU_KERNELS=0 / 1: force the kernel family; unset: by device type (below) */
-    const char *gk = getenv("KWVK_GPU_KERNELS");
-    const int gpu_kernels = gk && strcmp(gk, "0") == 0 ? 0 : gk && strcmp(gk, "1") == 0 ? 1 : -1;
-    /* KWVK_KW_WINOGRAD=0: KW convs assemble [O, C, 3, 3] kernels, never Winograd-domain ones */
-    const char *kww = getenv("KWVK_KW_WINOGRAD");
-    ctx->kw_wino = kww && strcmp(kww, "0") == 0 ? 0 : 1;
-    /* KWVK_CONV_SMALL=0: no conv2d_small; =1: every conv it can run; else by size (ops_conv.c) */
-    const char *small = getenv("KWVK_CONV_SMALL");
-    ctx->conv_small = small && strcmp(small, "0") == 0 ? 0 : small && strcmp(small, "1") == 0 ? 1 : -1;
+    /* Path switches, each 0 (never), 1 (wherever it applies) or -1 (unset: the default rule):
+     * KWVK_WINOGRAD (ops_wino.c), KWVK_PW (1x1 and strided convs as a GEMM, ops_pw.c),
+     * KWVK_CONV_SMALL (conv2d_small, ops_conv.c), KWVK_GPU_KERNELS (the kernel family; unset:
+     * by device type, below). KWVK_KW_WINOGRAD=0: KW convs assemble plain [O, C, 3, 3]
+     * kernels, never Winograd-domain ones. */
+    ctx->winograd = env_tristate("KWVK_WINOGRAD");
+    ctx->pw = env_tristate("KWVK_PW");
+    ctx->conv_small = env_tristate("KWVK_CONV_SMALL");
+    const int gpu_kernels = env_tristate("KWVK_GPU_KERNELS");
+    ctx->kw_wino = env_tristate("KWVK_KW_WINOGRAD") != 0;
     const char *fault = getenv("KWVK_FAULT");
     ctx->fault = !fault                              ? KW_FAULT_NONE
                  : strcmp(fault, "device_lost") == 0 ? KW_FAULT_DEVICE_LOST

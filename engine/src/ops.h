@@ -42,6 +42,13 @@ bool kw_wino_kw_fused(const kw_ctx *ctx, const kw_op *conv, uint32_t n, kw_shape
 kwvk_result kw_assemble_wino_record(kw_rec *rec, const kw_op *a, uint32_t n, kw_view alpha, uint64_t a0,
                                     uint64_t alpha_stride, kw_view warehouse, kw_view u, uint32_t Op);
 
+/* Convs as a GEMM (ops_pw.c: pointwise and strided convs, KWVK_PW, ctx->pw): its scratch
+ * (the unrolled input of a conv that is not pointwise, else 0), and the recorder, which
+ * records the conv and sets *done, or records nothing and sets *done = false where the call
+ * must take another path. */
+uint64_t kw_pw_scratch(const kw_ctx *ctx, const kw_op_call *call);
+kwvk_result kw_pw_record(kw_rec *rec, const kw_op_call *call, bool *done);
+
 /* The epilogue bits of a conv's shader flags (KW_EPI_*: activation, scale, bias, residual)
  * (ops_conv.c). */
 uint32_t kw_conv_epilogue(const kw_op *op);

@@ -417,6 +417,8 @@ static double conv_macs(const kw_op *op, uint32_t n, const kw_shape *in, kw_shap
 
 static uint64_t conv_scratch(const kw_ctx *ctx, const kw_op_call *call)
 {
+    const uint64_t pw = kw_pw_scratch(ctx, call); /* GEMM convs that unroll their input */
+    if (pw) return pw;
     /* a static conv without transformed weights (fp16 weights) never takes Winograd */
     if (call->op->tensors[0] != KW_NONE && !call->derived.buf) return 0;
     return kw_wino_scratch(ctx, call->op, call->n, call->out);
@@ -425,6 +427,8 @@ static uint64_t conv_scratch(const kw_ctx *ctx, const kw_op_call *call)
 static kwvk_result conv_record(kw_rec *rec, const kw_op_call *call)
 {
     bool done = false;
+    KW_TRY(kw_pw_record(rec, call, &done)); /* records nothing where the GEMM path does not apply */
+    if (done) return KWVK_OK;
     KW_TRY(kw_wino_record(rec, call, &done)); /* records nothing where Winograd does not apply */
     return done ? KWVK_OK : record_direct(rec, call);
 }
