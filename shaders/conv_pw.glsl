@@ -27,13 +27,16 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TO = 8;    // output channels per invocation (multiple of 4)
 layout(constant_id = 2) const uint TT = 16;   // pixels per invocation (multiple of 4)
-layout(constant_id = 3) const uint FLAGS = 0; // KW_EPI_* | PW_PLANE4 | PW_ROW4
+// PW_PLANE4 | PW_ROW4, and KW_ACT_GELU for GELU convs. The other epilogue bits (KW_EPI_* in
+// kw_flags.h) are the push constant `epi`: uniform branches that cost nothing measurable, and
+// the convs of a network share one program (each costs lavapipe a compilation at first use).
+layout(constant_id = 3) const uint FLAGS = 0;
 
 const uint PW_PLANE4 = 256u; // H * W and the X / Y / residual bases are multiples of 4
 const uint PW_ROW4 = 512u;   // C and the W base are multiples of 4
 const bool PLANE4 = (FLAGS & PW_PLANE4) != 0u;
 const bool ROW4 = (FLAGS & PW_ROW4) != 0u;
-const uint ACT = EPI_ACT(FLAGS);
+const bool GELU = EPI_ACT(FLAGS) == KW_ACT_GELU;
 const uint TT4 = TT / 4u;
 
 layout(push_constant) uniform Push {
@@ -46,6 +49,7 @@ layout(push_constant) uniform Push {
     uint w_last;            // W view: last vec4
     uint s_base, b_base;    // scale / bias views: element of channel 0
     uint r_base, y_base, y_stride; // residual / output views; both have y_stride per sample
+    uint epi;               // KW_EPI_*: activation (not GELU), scale, bias, residual
 } pc;
 
 // The vec4 at element 4 * q + s from the aligned vec4s a (at q) and b (at q + 1).
@@ -133,29 +137,32 @@ void main()
         xe += pc.HW;
     }
 
+    const bool has_r = EPI_RES(pc.epi) != 0u;
+    const uint act = EPI_ACT(pc.epi);
+    const float hi = act == ACT_RELU6 ? 6.0 : uintBitsToFloat(0x7f800000u); // +inf
     [[unroll]] for (uint i = 0; i < TO; i++) {
         const uint o = o0 + i;
         if (o >= pc.O) break;
-        const float sc = EPI_SCALE(FLAGS) != 0u ? scale[pc.s_base + o] : 1.0;
-        const float bi = EPI_BIAS(FLAGS) != 0u ? bias[pc.b_base + o] : 0.0;
+        const float sc = EPI_SCALE(pc.epi) != 0u ? scale[pc.s_base + o] : 1.0;
+        const float bi = EPI_BIAS(pc.epi) != 0u ? bias[pc.b_base + o] : 0.0;
         const uint yo = n * pc.y_stride + o * pc.HW + p0; // relative to the view bases
         [[unroll]] for (uint j = 0; j < TT4; j++) {
             const uint p = p0 + j * 4u;
             if (p >= pc.HW) break;
             vec4 v = acc[i * TT4 + j] * sc + bi;
             if (PLANE4) {
-                if (EPI_RES(FLAGS) != 0u) v += res[(pc.r_base + yo) / 4u + j];
-                y[(pc.y_base + yo) / 4u + j] = apply_act4(v, ACT);
+                if (has_r) v += res[(pc.r_base + yo) / 4u + j];
+                y[(pc.y_base + yo) / 4u + j] = GELU ? gelu4(v) : act != ACT_NONE ? clamp(v, vec4(0.0), vec4(hi)) : v;
             } else {
                 [[unroll]] for (uint t = 0; t < 4; t++) {
                     if (p + t >= pc.HW) break;
                     float u = v[t];
-                    if (EPI_RES(FLAGS) != 0u) {
+                    if (has_r) {
                         const uint er = pc.r_base + yo + j * 4u + t;
                         u += res[er >> 2u][er & 3u];
                     }
                     const uint ey = pc.y_base + yo + j * 4u + t;
-                    y[ey >> 2u][ey & 3u] = apply_act(u, ACT);
+                    y[ey >> 2u][ey & 3u] = GELU ? gelu4(vec4(u)).x : act != ACT_NONE ? clamp(u, 0.0, hi) : u;
                 }
             }
         }

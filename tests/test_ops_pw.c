@@ -236,6 +236,10 @@ int main(void)
     set_pw(env, 0);
     bad |= check_path(env, "KWVK_PW=0", &big, 0);
     set_pw(env, -1);
+    /* convs small enough for conv2d_small (<= 4 M multiply-adds per sample, as all of these)
+     * stay there, one program for them all; the rule below is the one for larger convs */
+    bad |= check_path(env, "default rule, small conv: conv2d_small", &big, 0);
+    oh_ctx(env)->conv_small = 0;
     bad |= check_path(env, "default rule", &big, 1);
     const pw_desc ds16 = {.n = 1, .C = 16, .H = 14, .W = 14, .O = 32, .stride = 2};
     const pw_desc s2_16 = {.n = 1, .C = 16, .H = 8, .W = 8, .O = 8, .k = 3, .stride = 2, .pad = 1};
@@ -244,6 +248,7 @@ int main(void)
     bad |= check_path(env, "default rule, 3x3 stride 2, 8 channels: another path", &s2, 0);
     bad |= check_path(env, "default rule, 3x3 stride 1: another path", &s1, 0);
     bad |= check_path(env, "default rule, 1x1 plane: another path", &fc, 0);
+    oh_ctx(env)->conv_small = -1;
     set_pw(env, 1);
     kw_ctx *ctx = oh_ctx(env);
     /* one sample's input and output (32 x 49 floats, 6.3 KB; the strided conv's input 8 x 196)

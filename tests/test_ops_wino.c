@@ -234,6 +234,10 @@ int main(void)
     const wino_desc small = {.n = 1, .C = 16, .H = 14, .W = 14, .O = 32, .pad = 1};
     bad |= check_path(env, "default rule, C = 16, O = 32", &small, 1);
     const wino_desc kw = {.n = 3, .C = 32, .H = 14, .W = 14, .O = 32, .pad = 1, .dyn = true};
+    /* per-sample convs small enough for conv2d_small (<= 4 M multiply-adds per sample, as all
+     * the KW ones here) stay there, one program for them all; the rule for larger ones: */
+    bad |= check_path(env, "default rule, small per-sample conv: conv2d_small", &kw, 1);
+    oh_ctx(env)->conv_small = 0;
     bad |= check_path(env, "default rule, per-sample weights", &kw, 12); /* 4 per sample */
     const wino_desc kw7 = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true};
     bad |= check_path(env, "default rule, per-sample weights, 7x7", &kw7, 1);
@@ -249,6 +253,7 @@ int main(void)
     bad |= check_path(env, "KWVK_KW_WINOGRAD=0, KW kernel", &kwf, 12);
     bad |= check_path(env, "KWVK_KW_WINOGRAD=0, KW kernel, 7x7", &kwf7, 1);
     oh_ctx(env)->kw_wino = 1;
+    oh_ctx(env)->conv_small = -1;
     set_winograd(env, 1);
     /* V of the whole batch (16 x 32 x 160 floats = 320 KiB) above a 64 KiB storage range: the
      * direct path, which splits */

@@ -23,6 +23,9 @@ uint64_t kw_wino_weights_count(const kw_op *op);
 void kw_wino_transform_weights(const kw_op *op, const float *w, float *u);
 uint64_t kw_wino_scratch(const kw_ctx *ctx, const kw_op *op, uint32_t n, kw_shape out);
 kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done);
+/* Does this conv (output plane `out`, fp16 weights or not) run as conv2d_small, the one
+ * program for small convs (ops_conv.c)? The GEMM path leaves such convs to it. */
+bool kw_conv_small(const kw_ctx *ctx, const kw_op *op, kw_shape out, bool w16);
 /* The Winograd GEMMs M = U x V (C deep, Op x Tp) with shared-memory tiles (ops_wino_sm.c):
  * records them and sets *done where ctx->gpu_kernels is set and the grid fits, else leaves
  * them to conv_wino_gemm (*done = false). */

@@ -104,15 +104,15 @@ static const conv_budget gpu_budget = {32, 32, 1024, 8, 8};
  * 28x28 ones. */
 #define CONV_SMALL_MACS (4u << 20)
 
-static bool conv_small(const kw_ctx *ctx, const kw_op_call *call, bool w16)
+bool kw_conv_small(const kw_ctx *ctx, const kw_op *op, kw_shape out, bool w16)
 {
-    const kw_conv2d_params *cp = &call->op->conv;
+    const kw_conv2d_params *cp = &op->conv;
     if (w16 || cp->act == KW_ACT_GELU) return false; /* conv2d_small: fp32 weights, no GELU */
     if (ctx->conv_small >= 0) return ctx->conv_small == 1;
     /* linear layers (a 1x1 plane) stay on conv2d's 16 x 1 GEMM tile: conv2d_small took 2x
      * the time of ResNet18's classifier (1.7 vs 0.87 ms, --profile medians) */
-    if (call->out.h * call->out.w == 1) return false;
-    const uint64_t macs = (uint64_t)call->out.h * call->out.w * cp->O * (cp->C / cp->G) * cp->kh * cp->kw;
+    if (out.h * out.w == 1) return false;
+    const uint64_t macs = (uint64_t)out.h * out.w * cp->O * (cp->C / cp->G) * cp->kh * cp->kw;
     return macs <= CONV_SMALL_MACS;
 }
 
@@ -294,7 +294,7 @@ static kwvk_result record_direct(kw_rec *rec, const kw_op_call *call)
                        (unsigned long long)(K * wsz), (unsigned long long)plane,
                        (unsigned long long)ctx->max_storage_range);
     conv_plan pl;
-    if (conv_small(ctx, call, w16))
+    if (kw_conv_small(ctx, call->op, call->out, w16))
         plan_small(call, &pl);
     else
         plan_conv(ctx, call, &pl);

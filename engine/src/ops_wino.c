@@ -168,6 +168,7 @@ bool kw_wino_kw_fused(const kw_ctx *ctx, const kw_op *conv, uint32_t n, kw_shape
     const kw_op *a = conv->kw_peer;
     if (!a || conv->type != KW_OP_CONV2D || !ctx->kw_wino || !kw_wino_selected(ctx, conv)) return false;
     if (n > 1 && ctx->winograd != 1 && (uint64_t)out.h * out.w < WINO_DYN_MIN_PIXELS) return false;
+    if (ctx->winograd != 1 && kw_conv_small(ctx, conv, out, false)) return false; /* see wino_dyn_plane */
     const kw_assemble_params *p = &a->assemble;
     const uint64_t nlm = (uint64_t)(p->O / p->co) * (p->Cg / p->ci) * 9;
     if (!(p->kh == 3 && p->kw == 3 && p->ckh == 1 && p->ckw == 1 && p->O == conv->conv.O && p->Cg == conv->conv.C &&
@@ -196,6 +197,10 @@ static uint32_t fused_samples(const kw_ctx *ctx, const kw_op *op, uint32_t n)
 static bool wino_dyn_plane(const kw_ctx *ctx, const kw_op *op, uint32_t n, kw_shape out)
 {
     if (ctx->winograd == 1) return true; /* KWVK_WINOGRAD=1: every eligible conv, whatever its plane */
+    /* small per-sample convs stay on conv2d_small, one program for them all: Winograd's four
+     * programs cost the shipped 28x28 KW model about 1.2 s of JIT at a cold start, and such a
+     * conv runs in well under a millisecond either way */
+    if (op->inputs[1] != KW_NONE && kw_conv_small(ctx, op, out, false)) return false;
     if (kw_wino_kw_fused(ctx, op, n, out)) return true;
     return op->inputs[1] == KW_NONE || (uint64_t)out.h * out.w >= WINO_DYN_MIN_PIXELS;
 }

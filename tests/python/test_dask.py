@@ -56,8 +56,11 @@ def test_distributed_equals_one_process(client, tmp_path):
         assert s["nets_created"] == (1 if s["tasks"] else 0), stats
         assert s["validation_messages"] == 0, stats
     # a second call reuses the cached nets
+    # (batch 1 against the batch above: the engine may pick another algorithm per batch size,
+    # so the probabilities agree to rounding, not bit for bit)
     again = kd.classify(client, MODEL, PHOTOS[:2], top=2, batch=1)
-    assert [r[0] for r in again] == [w[0] for w in want[:2]]
+    assert [r[0][0] for r in again] == [w[0][0] for w in want[:2]]
+    assert max(abs(r[0][1] - w[0][1]) for r, w in zip(again, want[:2])) <= 1e-5, (again, want[:2])
     stats2 = client.run(kd.worker_stats)
     assert all(stats2[a]["nets_created"] <= 1 for a in stats2)
 
