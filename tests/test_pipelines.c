@@ -19,8 +19,7 @@ static void on_log(void *user, kwvk_log_level level, const char *msg)
     if (level == KWVK_LOG_DEBUG && strncmp(msg, "pipeline ", 9) == 0 && strstr(msg, " created in ")) {
         logged++;
         printf("  %s\n", msg); /* which programs, for a failure's diagnosis */
-    }
-    else if (level >= KWVK_LOG_WARN)
+    } else if (level >= KWVK_LOG_WARN)
         printf("log: %s\n", msg);
 }
 
