@@ -236,12 +236,13 @@ int main(void)
     set_pw(env, 0);
     bad |= check_path(env, "KWVK_PW=0", &big, 0);
     set_pw(env, -1);
-    /* convs small enough for conv2d_small (<= 4 M multiply-adds per sample, as all of these)
-     * stay there, one program for them all; the rule below is the one for larger convs */
-    bad |= check_path(env, "default rule, small conv: conv2d_small", &big, 0);
+    /* strided convs small enough for conv2d_small (<= 4 M multiply-adds per sample, as all of
+     * these) stay there, one program for them all; stride-1 1x1 convs take the GEMM anyway */
+    const pw_desc ds16 = {.n = 1, .C = 16, .H = 14, .W = 14, .O = 32, .stride = 2};
+    bad |= check_path(env, "default rule, small 1x1 conv", &big, 1);
+    bad |= check_path(env, "default rule, small strided conv: conv2d_small", &ds16, 0);
     oh_ctx(env)->conv_small = 0;
     bad |= check_path(env, "default rule", &big, 1);
-    const pw_desc ds16 = {.n = 1, .C = 16, .H = 14, .W = 14, .O = 32, .stride = 2};
     const pw_desc s2_16 = {.n = 1, .C = 16, .H = 8, .W = 8, .O = 8, .k = 3, .stride = 2, .pad = 1};
     bad |= check_path(env, "default rule, 1x1 stride 2, 16 channels", &ds16, 2);
     bad |= check_path(env, "default rule, 3x3 stride 2, 16 channels", &s2_16, 2);

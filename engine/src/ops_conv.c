@@ -112,6 +112,11 @@ bool kw_conv_small(const kw_ctx *ctx, const kw_op *op, kw_shape out, bool w16)
     /* linear layers (a 1x1 plane) stay on conv2d's 16 x 1 GEMM tile: conv2d_small took 2x
      * the time of ResNet18's classifier (1.7 vs 0.87 ms, --profile medians) */
     if (out.h * out.w == 1) return false;
+    /* depthwise and grouped convs keep conv2d's one-channel wide tiles, and stride-1 1x1 convs
+     * the GEMM (ops_pw.c): MobileNetV2 at 224x224 has many such convs under the bound, and
+     * conv2d_small made it 1.4x slower at batch 1 (best of 5: 54-56 vs 38-49 ms) and at batch
+     * 8 (436-488 vs 313-334 ms); the ResNets' 3x3 and strided 1x1 convs of small nets stay */
+    if (cp->G > 1 || (cp->kh == 1 && cp->kw == 1 && cp->sh == 1 && cp->sw == 1)) return false;
     const uint64_t macs = (uint64_t)out.h * out.w * cp->O * (cp->C / cp->G) * cp->kh * cp->kw;
     return macs <= CONV_SMALL_MACS;
 }

@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -305,11 +306,12 @@ def command_line(argv):
     """The command as a reader reruns it: this machine's directories become placeholders."""
     words = list(argv if argv is not None else sys.argv[1:])
     placeholders = {"--official": "OFFICIAL_REPO", "--ncnn-src": "NCNN_SRC", "--ncnn-git-dir": "NCNN_GIT_DIR",
-                    "--ncnn-build": "NCNN_BUILD", "--baseline": "BASELINE_BUILD"}
+                    "--ncnn-build": "NCNN_BUILD", "--baseline": "BASELINE_BUILD", "--out": "OUT_DIR",
+                    "--build": "BUILD_DIR", "--doc": "DOC"}
     for i in range(len(words) - 1):
         if words[i] in placeholders:
             words[i + 1] = placeholders[words[i]]
-    return ("tools/bench " + " ".join(words)).strip()
+    return ("tools/bench " + shlex.join(words)).strip()
 
 
 def bench_rows(names, cold, torch_ms):
