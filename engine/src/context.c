@@ -527,6 +527,7 @@ kwvk_result kwvk_context_create(const kwvk_context_desc *desc, kwvk_context **ou
     ctx->winograd = env_tristate("KWVK_WINOGRAD");
     ctx->pw = env_tristate("KWVK_PW");
     ctx->conv_small = env_tristate("KWVK_CONV_SMALL");
+    ctx->asm_small = env_tristate("KWVK_KW_ASM_SMALL");
     const int gpu_kernels = env_tristate("KWVK_GPU_KERNELS");
     ctx->kw_wino = env_tristate("KWVK_KW_WINOGRAD") != 0;
     const char *fault = getenv("KWVK_FAULT");

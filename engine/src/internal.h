@@ -90,6 +90,7 @@ typedef struct kw_ctx {
     int winograd; /* KWVK_WINOGRAD: 0 never, 1 every eligible conv, -1 (unset) the default rule */
     int kw_wino;  /* KWVK_KW_WINOGRAD=0: no Winograd-domain KW assembly (ops_wino.c); else 1 */
     int conv_small; /* KWVK_CONV_SMALL: 0 never, 1 every fp32 conv, -1 (unset) by size (ops_conv.c) */
+    int asm_small;  /* KWVK_KW_ASM_SMALL: 0 never, 1 every kw_assemble, -1 (unset) by size (ops_kw.c) */
     int pw;       /* KWVK_PW: convs as a GEMM (ops_pw.c): 0 never, 1 every eligible conv, -1 the rule */
     int fault;    /* KWVK_FAULT (tests): KW_FAULT_* injected into every submission */
     /* Kernels shaped for GPUs (shared-memory tiles, e.g. conv_wino_gemm_sm) rather than for

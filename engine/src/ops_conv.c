@@ -102,22 +102,25 @@ static const conv_budget gpu_budget = {32, 32, 1024, 8, 8};
  * runs in well under a millisecond either way. The bound leaves the convs of 224x224 ResNets
  * (the smallest, a 1x1 stride-2 downsample, has 6.4 M) on conv2d, and takes every conv of
  * 28x28 ones. */
-#define CONV_SMALL_MACS (4u << 20)
+#define CONV_SMALL_MACS        (4u << 20)
+#define CONV_SMALL_LINEAR_MACS (64u << 10)
 
 bool kw_conv_small(const kw_ctx *ctx, const kw_op *op, kw_shape out, bool w16)
 {
     const kw_conv2d_params *cp = &op->conv;
     if (w16 || cp->act == KW_ACT_GELU) return false; /* conv2d_small: fp32 weights, no GELU */
     if (ctx->conv_small >= 0) return ctx->conv_small == 1;
+    const uint64_t macs = (uint64_t)out.h * out.w * cp->O * (cp->C / cp->G) * cp->kh * cp->kw;
     /* linear layers (a 1x1 plane) stay on conv2d's 16 x 1 GEMM tile: conv2d_small took 2x
-     * the time of ResNet18's classifier (1.7 vs 0.87 ms, --profile medians) */
-    if (out.h * out.w == 1) return false;
+     * the time of ResNet18's classifier (1.7 vs 0.87 ms, --profile medians); a classifier of
+     * a few thousand multiply-adds (the shipped 28x28 model's) costs microseconds either way,
+     * and through conv2d_small its net compiles one program less (~0.1 s of a cold start) */
+    if (out.h * out.w == 1 && macs > CONV_SMALL_LINEAR_MACS) return false;
     /* depthwise and grouped convs keep conv2d's one-channel wide tiles, and stride-1 1x1 convs
      * the GEMM (ops_pw.c): MobileNetV2 at 224x224 has many such convs under the bound, and
      * conv2d_small made it 1.4x slower at batch 1 (best of 5: 54-56 vs 38-49 ms) and at batch
      * 8 (436-488 vs 313-334 ms); the ResNets' 3x3 and strided 1x1 convs of small nets stay */
-    if (cp->G > 1 || (cp->kh == 1 && cp->kw == 1 && cp->sh == 1 && cp->sw == 1)) return false;
-    const uint64_t macs = (uint64_t)out.h * out.w * cp->O * (cp->C / cp->G) * cp->kh * cp->kw;
+    if (cp->G > 1 || (out.h * out.w > 1 && cp->kh == 1 && cp->kw == 1 && cp->sh == 1 && cp->sw == 1)) return false;
     return macs <= CONV_SMALL_MACS;
 }
 

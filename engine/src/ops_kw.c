@@ -384,8 +384,11 @@ static kwvk_result record_fused(kw_rec *rec, const kw_op_call *call, const att_g
     pc.d_off = (uint32_t)(g->d_off / 4);
     pc.scale = (float)(1.0 / (double)g->hw);
     pc.eps = g->eps;
-    /* vec4 loads of x when every channel row starts on a vec4 boundary */
-    const uint32_t vec4 = g->hw % 4 == 0 && pc.xoff % 4 == 0;
+    /* vec4 loads of x when every channel row starts on a vec4 boundary and the plane is large
+     * enough to matter: planes up to 16x16 keep the scalar variant, so that a small net (every
+     * plane of the shipped 28x28 model) compiles one attention program, not two (~60 ms of its
+     * cold start on lavapipe) */
+    const uint32_t vec4 = g->hw % 4 == 0 && g->hw > 256 && pc.xoff % 4 == 0;
     uint32_t spec[4] = {KW_LS, basis ? 1u : 0u, vec4, g->ln ? 1u : 0u};
     kw_pipeline *pipe;
     KW_TRY(kw_pipeline_get(ctx, "kw_attention", spec, 4, &pipe));
@@ -459,6 +462,17 @@ static kwvk_result attention_record(kw_rec *rec, const kw_op_call *call)
 /* kw_assemble                                                                              */
 /* ---------------------------------------------------------------------------------------- */
 
+/* Assemblies of at most this many multiply-adds per sample (nlm x M x L: every layer of a
+ * 28x28 KW net, up to 2.1 M in the shipped model, and the 1x1 downsamples of a 224x224 KW
+ * ResNet) take one small program: 9 rows x 1 vec4 column, one sample per invocation, the
+ * warehouse through storage buffers. Compiling the tiled variants (up to 18 rows x 4 vec4
+ * columns, one per row count) was most of a cold start: the shipped model's first process
+ * took 3.3 s with them, 0.85 s with the small one (lavapipe, empty caches), and the texel-
+ * buffer variants were compiled again by the next process (0.65 s there against 0.12 s).
+ * Above the bound the tiles pay: with a 4 M bound KW 1x ResNet18's assembly took 21-22 ms
+ * instead of 16-19 (batch 1, --profile, alternated). KWVK_KW_ASM_SMALL=0 / 1: never / always. */
+#define KW_ASM_SMALL_MACS (3u << 20)
+
 typedef struct asm_job {
     const kw_ctx *ctx;
     uint64_t M, L, nlm, out; /* cells, cell size, mixture rows, kernel size per sample */
@@ -520,13 +534,15 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
     job.L = (uint64_t)co * ci * ckh * ckw;
     job.nlm = (uint64_t)(O / co) * (Cg / ci) * (kh / ckh) * (kw / ckw);
     job.out = (uint64_t)O * Cg * kh * kw;
-    job.sb = call->n < 8 ? call->n : 8;
+    /* small assemblies share one program (see KW_ASM_SMALL_MACS) */
+    const bool small = ctx->asm_small >= 0 ? ctx->asm_small == 1 : job.nlm * M * job.L <= KW_ASM_SMALL_MACS;
+    job.sb = small ? 1 : call->n < 8 ? call->n : 8;
     uint64_t total[3] = {M, call->n, 1}, ch[3];
     /* vec4 warehouse reads when every cell row starts on a vec4 boundary; through texel
      * buffers when the device has them and one cell fits their limit */
     bool vec4 = job.L % 4 == 0 && call->vt[0].offset % 16 == 0;
     uint64_t one[3] = {1, 1, 1};
-    job.texel = vec4 && ctx->feat.texel_buffers;
+    job.texel = vec4 && ctx->feat.texel_buffers && !small;
     if (job.texel && !asm_fit(&job, one)) job.texel = false;
     if (!choose_chunks(&job, asm_fit, total, ch))
         return kw_fail(KWVK_ERROR_UNSUPPORTED,
@@ -538,8 +554,8 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
     /* register tile: SB samples x TR mixture rows (up to 18 (sample, row) pairs) x 4*CV cell
      * elements: each warehouse vec4 loaded serves SB*TR rows. On lavapipe (KW 1x ResNet18,
      * batch 1) up to 18 rows x 4 vec4 took 75-85 ms of assembly, 8 x 4 112 ms, 4 x 8 170 ms. */
-    uint32_t tr = 18 / job.sb, cv = 4;
-    if (job.nlm < 64) { /* tr rows that divide nlm evenly: 9 rows (a 3x3 kernel of 1x1 cells)
+    uint32_t tr = small ? 9 : 18 / job.sb, cv = small ? 1 : 4;
+    if (job.nlm < 64 && !small) { /* tr rows that divide nlm evenly: 9 rows (a 3x3 kernel of 1x1 cells)
                          * as one group of 9, 18 as one of 18, 20 as 10 + 10 */
         uint32_t groups = (uint32_t)div_up64(job.nlm, tr);
         tr = (uint32_t)div_up64(job.nlm, groups);
