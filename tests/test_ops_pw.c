@@ -216,6 +216,10 @@ int main(void)
     PW(.n = 1, .C = 4, .H = 11, .W = 10, .O = 5, .k = 3, .stride = 2, .pad = 2, .dil = 2, .dyn = true);
     PW(.n = 1, .C = 3, .H = 6, .W = 5, .O = 4, .k = 1, .pad = 1, .bias = true);
     PW(.n = 3, .C = 7, .H = 7, .W = 7, .O = 9, .k = 3, .pad = 1, .scale = true, .res = true, .act = KW_ACT_GELU);
+    /* KW 3x3 stride 1 on small planes (the default rule's), both weight layouts */
+    PW(.n = 3, .C = 9, .H = 7, .W = 7, .O = 10, .k = 3, .pad = 1, .dyn = true, .ohwi = true, .bias = true,
+       .res = true, .act = KW_ACT_RELU);
+    PW(.n = 2, .C = 12, .H = 5, .W = 6, .O = 7, .k = 3, .pad = 1, .dyn = true, .scale = true);
 
     /* the path each setting takes */
     const pw_desc big = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .bias = true, .res = true};
@@ -249,6 +253,11 @@ int main(void)
     bad |= check_path(env, "default rule, 3x3 stride 2, 8 channels: another path", &s2, 0);
     bad |= check_path(env, "default rule, 3x3 stride 1: another path", &s1, 0);
     bad |= check_path(env, "default rule, 1x1 plane: another path", &fc, 0);
+    /* per-sample 3x3 kernels on planes of up to 64 pixels */
+    const pw_desc kw7 = {.n = 2, .C = 8, .H = 7, .W = 7, .O = 8, .k = 3, .pad = 1, .dyn = true, .ohwi = true};
+    const pw_desc kw9 = {.n = 2, .C = 8, .H = 9, .W = 9, .O = 8, .k = 3, .pad = 1, .dyn = true, .ohwi = true};
+    bad |= check_path(env, "default rule, KW 3x3 stride 1, 7x7", &kw7, 2);
+    bad |= check_path(env, "default rule, KW 3x3 stride 1, 9x9: another path", &kw9, 0);
     oh_ctx(env)->conv_small = -1;
     set_pw(env, 1);
     kw_ctx *ctx = oh_ctx(env);

@@ -177,6 +177,7 @@ int main(void)
 {
     filter = getenv("KWVK_TEST_FILTER");
     setenv("KWVK_WINOGRAD", "1", 1);
+    setenv("KWVK_PW", "0", 1); /* the GEMM path would take the KW cases on 7x7 planes first */
     oh_env *env = oh_init();
     int bad = 0;
 
@@ -239,19 +240,26 @@ int main(void)
     bad |= check_path(env, "default rule, small per-sample conv: conv2d_small", &kw, 1);
     oh_ctx(env)->conv_small = 0;
     bad |= check_path(env, "default rule, per-sample weights", &kw, 12); /* 4 per sample */
+    /* KW convs on planes of at most 64 pixels take the GEMM path by default (ops_pw.c, recorded
+     * first; test_ops_pw): its copy of the unrolled input and its GEMM, whatever the kernel's
+     * origin; the rules below are those without it (KWVK_PW=0, as the op cases above) */
     const wino_desc kw7 = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true};
-    bad |= check_path(env, "default rule, per-sample weights, 7x7", &kw7, 1);
+    const wino_desc kwf7 = {.n = 1, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true, .fused = true};
+    oh_ctx(env)->pw = -1;
+    bad |= check_path(env, "default rule, per-sample weights, 7x7: the GEMM", &kw7, 2);
+    bad |= check_path(env, "default rule, KW kernel, 7x7: the GEMM", &kwf7, 2);
+    oh_ctx(env)->pw = 0;
+    bad |= check_path(env, "KWVK_PW=0, per-sample weights, 7x7", &kw7, 1);
     /* a kernel from a kw_assemble peer: one Winograd-domain assembly for the 3 samples, then 3
      * dispatches per sample; on a 7x7 plane only at batch 1; KWVK_KW_WINOGRAD=0: as above */
     const wino_desc kwf = {.n = 3, .C = 32, .H = 14, .W = 14, .O = 32, .pad = 1, .dyn = true, .fused = true};
-    const wino_desc kwf7 = {.n = 1, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true, .fused = true};
     const wino_desc kwf7b = {.n = 3, .C = 32, .H = 7, .W = 7, .O = 32, .pad = 1, .dyn = true, .fused = true};
     bad |= check_path(env, "default rule, Winograd-domain KW kernel", &kwf, 10);
-    bad |= check_path(env, "default rule, Winograd-domain KW kernel, 7x7", &kwf7, 4);
-    bad |= check_path(env, "default rule, KW kernel, 7x7, batch 3", &kwf7b, 1);
+    bad |= check_path(env, "KWVK_PW=0, Winograd-domain KW kernel, 7x7", &kwf7, 4);
+    bad |= check_path(env, "KWVK_PW=0, KW kernel, 7x7, batch 3", &kwf7b, 1);
     oh_ctx(env)->kw_wino = 0;
     bad |= check_path(env, "KWVK_KW_WINOGRAD=0, KW kernel", &kwf, 12);
-    bad |= check_path(env, "KWVK_KW_WINOGRAD=0, KW kernel, 7x7", &kwf7, 1);
+    bad |= check_path(env, "KWVK_PW=0, KWVK_KW_WINOGRAD=0, KW kernel, 7x7", &kwf7, 1);
     oh_ctx(env)->kw_wino = 1;
     oh_ctx(env)->conv_small = -1;
     set_winograd(env, 1);

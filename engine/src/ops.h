@@ -50,6 +50,9 @@ kwvk_result kw_assemble_wino_record(kw_rec *rec, const kw_op *a, uint32_t n, kw_
  * records the conv and sets *done, or records nothing and sets *done = false where the call
  * must take another path. */
 uint64_t kw_pw_scratch(const kw_ctx *ctx, const kw_op_call *call);
+/* Does the GEMM path's rule take this conv (before the binding limits, which may still leave
+ * it to another path)? */
+bool kw_pw_selected(const kw_ctx *ctx, const kw_op *op, kw_shape out);
 kwvk_result kw_pw_record(kw_rec *rec, const kw_op_call *call, bool *done);
 
 /* The epilogue bits of a conv's shader flags (KW_EPI_*: activation, scale, bias, residual)

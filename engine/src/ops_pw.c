@@ -12,7 +12,7 @@
  *     a copy of the quarter of the pixels it reads, for 3x3 the 9 taps of each pixel in
  *     the order of a weight row) and run the same GEMM on it.
  *
- * Selection (KWVK_PW, ctx->pw): 0 never; 1 every eligible conv; otherwise pw_selected's rule.
+ * Selection (KWVK_PW, ctx->pw): 0 never; 1 every eligible conv; otherwise kw_pw_selected's rule.
  * Batches are split along samples so that every binding stays within one binding
  * (kw_bind_limit) and, for texel views, within ctx->max_texel_elements; a conv whose single
  * sample does not fit is left to the direct path, which also splits channels. */
@@ -51,7 +51,17 @@ static bool pointwise(const kw_conv2d_params *c)
 #define PW_MIN_PIXELS    16u
 #define PW_MIN_STRIDED_C 16u
 
-static bool pw_selected(const kw_ctx *ctx, const kw_op *op, kw_shape out)
+/* Per-sample (KW) kernels larger than 1x1 on output planes of at most PW_MAX_KW_PIXELS: the
+ * GEMM on the unrolled input, after a plain kw_assemble, beat both the direct conv (which
+ * KW 3x3 convs on 7x7 planes took at batch > 1) and the Winograd-domain assembly + GEMM
+ * (batch 1). KW 1x ResNet18 on lavapipe, stage 4's three stride-1 3x3 layers, assembly + conv
+ * summed, two alternated profiles: batch 1 75-80 ms (Winograd domain) vs 70-72 (GEMM); batch
+ * 8 conv alone 98-119 vs 80-86 ms per layer. On 14x14 planes the Winograd-domain assembly
+ * kept the lead (batch 1 37 vs 44-48 ms, batch 8 241-331 vs 314-394 for stage 3), and on
+ * larger planes the Winograd GEMM (the GEMM took 1.5-2x its time at batch 8). */
+#define PW_MAX_KW_PIXELS 64u
+
+bool kw_pw_selected(const kw_ctx *ctx, const kw_op *op, kw_shape out)
 {
     if (!pw_eligible(op)) return false;
     if (ctx->pw >= 0) return ctx->pw == 1; /* KWVK_PW=0 / 1 */
@@ -60,6 +70,7 @@ static bool pw_selected(const kw_ctx *ctx, const kw_op *op, kw_shape out)
     if (kw_conv_small(ctx, op, out, false)) return false;
     const kw_conv2d_params *c = &op->conv;
     if (pointwise(c)) return out.h * out.w >= PW_MIN_PIXELS;
+    if (op->inputs[1] != KW_NONE && c->kh * c->kw > 1 && out.h * out.w <= PW_MAX_KW_PIXELS) return true;
     return (c->sh > 1 || c->sw > 1) && (uint32_t)c->C >= PW_MIN_STRIDED_C;
 }
 
@@ -129,7 +140,7 @@ static bool plan(const kw_ctx *ctx, const kw_op_call *call, pw_plan *pl)
 {
     const kw_op *op = call->op;
     memset(pl, 0, sizeof *pl);
-    if (!pw_selected(ctx, op, call->out) || call->n == 0 || kw_shape_count(call->out) == 0) return false;
+    if (!kw_pw_selected(ctx, op, call->out) || call->n == 0 || kw_shape_count(call->out) == 0) return false;
     pl->dyn = op->inputs[1] != KW_NONE;
     pl->col = !pointwise(&op->conv);
     pl->C = (uint32_t)op->conv.C * (uint32_t)op->conv.kh * (uint32_t)op->conv.kw; /* GEMM depth */

@@ -162,13 +162,15 @@ static uint32_t chunk_samples(const kw_op *op, uint32_t n, kw_shape out, uint64_
  * above applies only to batches: KW 1x ResNet18 on lavapipe (224x224; per stage, assembly + conv of
  * the stride-1 3x3 layers over the unchanged layers of the same run, medians of alternated runs):
  * batch 1, 7x7: 1.08 plain -> 0.78 fused; batch 8, 7x7: 1.09 -> 1.19 (the direct conv batches the
- * samples, the Winograd GEMMs run one sample at a time); 14x14 and larger gained at both. */
+ * samples, the Winograd GEMMs run one sample at a time); 14x14 and larger gained at both. The GEMM
+ * path (ops_pw.c), recorded first, now takes KW convs on planes of up to 64 pixels (7x7). */
 bool kw_wino_kw_fused(const kw_ctx *ctx, const kw_op *conv, uint32_t n, kw_shape out)
 {
     const kw_op *a = conv->kw_peer;
     if (!a || conv->type != KW_OP_CONV2D || !ctx->kw_wino || !kw_wino_selected(ctx, conv)) return false;
     if (n > 1 && ctx->winograd != 1 && (uint64_t)out.h * out.w < WINO_DYN_MIN_PIXELS) return false;
     if (ctx->winograd != 1 && kw_conv_small(ctx, conv, out, false)) return false; /* see wino_dyn_plane */
+    if (kw_pw_selected(ctx, conv, out)) return false; /* the GEMM path, which comes first, reads the kernel */
     const kw_assemble_params *p = &a->assemble;
     const uint64_t nlm = (uint64_t)(p->O / p->co) * (p->Cg / p->ci) * 9;
     if (!(p->kh == 3 && p->kw == 3 && p->ckh == 1 && p->ckw == 1 && p->O == conv->conv.O && p->Cg == conv->conv.C &&
