@@ -34,32 +34,7 @@ layout(push_constant) uniform P {
     uint nlm, ns, rg0, qg0, accumulate;
 } pc;
 
-#ifndef KW_E_TEXEL
-#define KW_E_TEXEL 0
-#endif
-
-float load_alpha(uint i)
-{
-#if KW_E_TEXEL
-    return texelFetch(alpha_t, int(i)).x;
-#else
-    return alpha[i];
-#endif
-}
-
-vec4 load_e(uint m, uint q)
-{
-#if KW_E_TEXEL
-    return texelFetch(E_t, int(pc.eoff + m * pc.Lq + q));
-#elif KW_E_VEC4
-    return E4[pc.eoff + m * pc.Lq + q];
-#else
-    uint base = pc.eoff + m * pc.L;
-    uint l = 4 * q, last = pc.L - 1;
-    return vec4(E[base + min(l, last)], E[base + min(l + 1, last)], E[base + min(l + 2, last)],
-                E[base + min(l + 3, last)]);
-#endif
-}
+#include "kw_load.glsl"
 
 /* Add 1 to the mixed-radix number (d3 d2 d1 d0) whose digits d0, d1, d2 have the bases b0, b1,
  * b2 (d3 is unbounded): the kernel offsets count their digits up instead of dividing. */

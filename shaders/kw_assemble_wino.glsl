@@ -31,26 +31,7 @@ layout(push_constant) uniform P {
     uint ns, bg0, qg0, accumulate;
 } pc;
 
-float load_alpha(uint i)
-{
-#if KW_E_TEXEL
-    return texelFetch(alpha_t, int(i)).x;
-#else
-    return alpha[i];
-#endif
-}
-
-vec4 load_e(uint m, uint q)
-{
-#if KW_E_TEXEL
-    return texelFetch(E_t, int(pc.eoff + m * pc.Lq + q));
-#else
-    uint base = pc.eoff + m * pc.L;
-    uint l = 4 * q, last = pc.L - 1;
-    return vec4(E[base + min(l, last)], E[base + min(l + 1, last)], E[base + min(l + 2, last)],
-                E[base + min(l + 3, last)]);
-#endif
-}
+#include "kw_load.glsl"
 
 void main()
 {

@@ -359,9 +359,10 @@ def before_after(args, rows, base):
                 lines.append(f"| {a} / {b}, {label} | {fmt(ob[a][key] / ob[b][key])} | "
                              f"{fmt(by[a][key] / by[b][key])} | {target} |")
     for name, (cold_s, warm_s), target, ptarget in base["starts"]:
-        lines.append(f"| start-up cold / warm, {name} ({cold_s[0]:.0f} / {warm_s[0]:.0f} ms after) | "
-                     f"{fmt(base['starts_before'][name][0][0] / base['starts_before'][name][1][0])} | "
-                     f"{fmt(cold_s[0] / warm_s[0])} | {target} |")
+        cold_b, warm_b = base["starts_before"][name]
+        lines.append(f"| start-up cold / warm, {name} | {fmt(cold_b[0] / warm_b[0])} "
+                     f"({cold_b[0]:.0f} / {warm_b[0]:.0f} ms) | {fmt(cold_s[0] / warm_s[0])} "
+                     f"({cold_s[0]:.0f} / {warm_s[0]:.0f} ms) | {target} |")
         lines.append(f"| warm pipeline creation ms, {name} | {base['starts_before'][name][1][1]:.0f} | "
                      f"{warm_s[1]:.0f} | {ptarget} |")
     return lines
