@@ -217,8 +217,8 @@ int main(void)
     PW(.n = 1, .C = 3, .H = 6, .W = 5, .O = 4, .k = 1, .pad = 1, .bias = true);
     PW(.n = 3, .C = 7, .H = 7, .W = 7, .O = 9, .k = 3, .pad = 1, .scale = true, .res = true, .act = KW_ACT_GELU);
     /* KW 3x3 stride 1 on small planes (the default rule's), both weight layouts */
-    PW(.n = 3, .C = 9, .H = 7, .W = 7, .O = 10, .k = 3, .pad = 1, .dyn = true, .ohwi = true, .bias = true,
-       .res = true, .act = KW_ACT_RELU);
+    PW(.n = 3, .C = 9, .H = 7, .W = 7, .O = 10, .k = 3, .pad = 1, .dyn = true, .ohwi = true, .bias = true, .res = true,
+       .act = KW_ACT_RELU);
     PW(.n = 2, .C = 12, .H = 5, .W = 6, .O = 7, .k = 3, .pad = 1, .dyn = true, .scale = true);
 
     /* the path each setting takes */

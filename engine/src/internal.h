@@ -264,6 +264,10 @@ kwvk_result kw_rec_begin(kw_ctx *ctx, kw_rec *rec, uint32_t max_timestamps);
 kwvk_result kw_rec_dispatch(kw_rec *rec, const kw_pipeline *pipe, const kw_view *views,
                             uint32_t n_views, uint32_t writes, const void *push, uint32_t push_bytes,
                             uint32_t gx, uint32_t gy, uint32_t gz);
+/* A 2D grid of workgroups of `lanes` invocations for `inv` invocations (a shader that
+ * flattens gl_WorkGroupID.xy as y * gx + x): *gx up to the device's x limit, *gy the rest;
+ * false if it exceeds the limits. */
+bool kw_grid(const kw_ctx *ctx, uint64_t inv, uint32_t lanes, uint32_t *gx, uint32_t *gy);
 /* Record a buffer copy (hazard-tracked like a dispatch). */
 kwvk_result kw_rec_copy(kw_rec *rec, kw_view src, kw_view dst, uint64_t size);
 /* Write a timestamp (no-op without profiling); returns the query index via *index. */

@@ -556,7 +556,7 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
      * batch 1) up to 18 rows x 4 vec4 took 75-85 ms of assembly, 8 x 4 112 ms, 4 x 8 170 ms. */
     uint32_t tr = small ? 9 : 18 / job.sb, cv = small ? 1 : 4;
     if (job.nlm < 64 && !small) { /* tr rows that divide nlm evenly: 9 rows (a 3x3 kernel of 1x1 cells)
-                         * as one group of 9, 18 as one of 18, 20 as 10 + 10 */
+                                   * as one group of 9, 18 as one of 18, 20 as 10 + 10 */
         uint32_t groups = (uint32_t)div_up64(job.nlm, tr);
         tr = (uint32_t)div_up64(job.nlm, groups);
     }

@@ -103,19 +103,6 @@ static bool room16(kw_view whole)
     return ((end + 15) & ~(uint64_t)15) <= whole.buf->size;
 }
 
-/* A 2D grid of PW_LANES-lane workgroups for `inv` invocations; false if over the limits. */
-static bool grid(const kw_ctx *ctx, uint64_t inv, uint32_t *gx, uint32_t *gy)
-{
-    const uint32_t *lim = ctx->props.limits.maxComputeWorkGroupCount;
-    const uint64_t groups = (inv + PW_LANES - 1) / PW_LANES;
-    if (inv > UINT32_MAX || groups == 0) return false;
-    *gx = groups < lim[0] ? (uint32_t)groups : lim[0];
-    const uint64_t y = (groups + *gx - 1) / *gx;
-    if (y > lim[1]) return false;
-    *gy = (uint32_t)y;
-    return true;
-}
-
 /* The most samples (up to k) of `per` bytes each that fit `lim` bytes. */
 static uint64_t fit(uint64_t k, uint64_t per, uint64_t lim)
 {
@@ -170,8 +157,8 @@ static bool plan(const kw_ctx *ctx, const kw_op_call *call, pw_plan *pl)
     pl->k = k;
     pl->ntb = kw_div_up(pl->HW, PW_TT);
     pl->n_inv = (uint64_t)kw_div_up(pl->O, PW_TO) * pl->ntb;
-    if (!grid(ctx, pl->n_inv, &pl->gx, &pl->gy)) return false;
-    if (pl->col && !grid(ctx, (uint64_t)pl->C * call->out.h, &pl->sgx, &pl->sgy)) return false;
+    if (!kw_grid(ctx, pl->n_inv, PW_LANES, &pl->gx, &pl->gy)) return false;
+    if (pl->col && !kw_grid(ctx, (uint64_t)pl->C * call->out.h, PW_LANES, &pl->sgx, &pl->sgy)) return false;
     return true;
 }
 

@@ -229,19 +229,6 @@ typedef struct out_push {
     uint32_t O, Op4, Tp4, OH, OW, tw, tps, T, T4, n_inv, groups_x, s_base, b_base, r_base, y_base, epi;
 } out_push;
 
-/* A 2D grid of 64-lane workgroups for `inv` invocations; false if it exceeds the limits. */
-static bool grid(const kw_ctx *ctx, uint64_t inv, uint32_t *gx, uint32_t *gy)
-{
-    const uint32_t *lim = ctx->props.limits.maxComputeWorkGroupCount;
-    uint64_t groups = (inv + WINO_LANES - 1) / WINO_LANES;
-    if (inv > UINT32_MAX || groups == 0) return false;
-    *gx = groups < lim[0] ? (uint32_t)groups : lim[0];
-    uint64_t y = (groups + *gx - 1) / *gx;
-    if (y > lim[1]) return false;
-    *gy = (uint32_t)y;
-    return true;
-}
-
 /* Record the three dispatches for samples [s0, s0 + nb), with the transformed weights uv. */
 static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, uint32_t s0, uint32_t nb, kw_view uv, bool texel)
 {
@@ -252,8 +239,9 @@ static kwvk_result record_chunk(kw_rec *rec, const kw_op_call *call, uint32_t s0
     const uint64_t xs = kw_shape_count(call->in[0]) * 4, ys = kw_shape_count(call->out) * 4;
     const uint32_t Tp4 = g.Tp / 4, ntb = g.Tp / WINO_TT, T4 = kw_div_up(g.T, 4);
     uint32_t gx[3], gy[3];
-    if (!grid(ctx, (uint64_t)g.C * Tp4, &gx[0], &gy[0]) ||
-        !grid(ctx, (uint64_t)ntb * (g.Op / WINO_TO), &gx[1], &gy[1]) || !grid(ctx, (uint64_t)g.O * T4, &gx[2], &gy[2]))
+    if (!kw_grid(ctx, (uint64_t)g.C * Tp4, WINO_LANES, &gx[0], &gy[0]) ||
+        !kw_grid(ctx, (uint64_t)ntb * (g.Op / WINO_TO), WINO_LANES, &gx[1], &gy[1]) ||
+        !kw_grid(ctx, (uint64_t)g.O * T4, WINO_LANES, &gx[2], &gy[2]))
         return kw_fail(KWVK_ERROR_UNSUPPORTED, "conv2d (Winograd): %u tiles exceed the dispatch limits", g.T);
     const kw_view vv = kw_view_of(call->scratch.buf, call->scratch.offset, g.v_bytes);
     const kw_view mv = kw_view_of(call->scratch.buf, call->scratch.offset + g.m_off, g.m_bytes);
@@ -375,7 +363,7 @@ kwvk_result kw_wino_record(kw_rec *rec, const kw_op_call *call, bool *done)
                        g.u_bytes % talign == 0 && g.v_bytes / 16 <= ctx->max_texel_elements &&
                        ubytes / 16 <= ctx->max_texel_elements;
     uint32_t wgx = 0, wgy = 0;
-    if (dyn && !fused && !grid(ctx, (uint64_t)g.C * (g.Op / 4), &wgx, &wgy)) return KWVK_OK;
+    if (dyn && !fused && !kw_grid(ctx, (uint64_t)g.C * (g.Op / 4), WINO_LANES, &wgx, &wgy)) return KWVK_OK;
     *done = true;
     for (uint32_t s0 = 0; s0 < call->n; s0 += (uint32_t)k) {
         const uint32_t nb = call->n - s0 < k ? call->n - s0 : (uint32_t)k;

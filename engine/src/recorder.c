@@ -167,6 +167,18 @@ static kwvk_result texel_write(kw_rec *rec, const char *name, uint32_t i, const 
     return KWVK_OK;
 }
 
+bool kw_grid(const kw_ctx *ctx, uint64_t inv, uint32_t lanes, uint32_t *gx, uint32_t *gy)
+{
+    const uint32_t *lim = ctx->props.limits.maxComputeWorkGroupCount;
+    const uint64_t groups = (inv + lanes - 1) / lanes;
+    if (inv > UINT32_MAX || groups == 0) return false;
+    *gx = groups < lim[0] ? (uint32_t)groups : lim[0];
+    const uint64_t y = (groups + *gx - 1) / *gx;
+    if (y > lim[1]) return false;
+    *gy = (uint32_t)y;
+    return true;
+}
+
 kwvk_result kw_rec_dispatch(kw_rec *rec, const kw_pipeline *pipe, const kw_view *views, uint32_t n_views,
                             uint32_t writes, const void *push, uint32_t push_bytes, uint32_t gx, uint32_t gy,
                             uint32_t gz)

@@ -28,8 +28,15 @@ int main(int argc, char **argv)
         kw_op a;
         memset(&a, 0, sizeof a);
         a.type = KW_OP_KW_ASSEMBLE;
-        a.assemble = (kw_assemble_params){.O = (int32_t)c, .Cg = (int32_t)c, .kh = 3, .kw = 3,
-                                          .co = (int32_t)c, .ci = (int32_t)c, .ckh = 1, .ckw = 1, .M = (int32_t)M};
+        a.assemble = (kw_assemble_params){.O = (int32_t)c,
+                                          .Cg = (int32_t)c,
+                                          .kh = 3,
+                                          .kw = 3,
+                                          .co = (int32_t)c,
+                                          .ci = (int32_t)c,
+                                          .ckh = 1,
+                                          .ckw = 1,
+                                          .M = (int32_t)M};
         const uint64_t as = 9ull * M, L = (uint64_t)c * c, ub = 16ull * c * c * 4 * n;
         kw_buffer b[3];
         memset(b, 0, sizeof b);
