@@ -463,15 +463,18 @@ static kwvk_result attention_record(kw_rec *rec, const kw_op_call *call)
 /* ---------------------------------------------------------------------------------------- */
 
 /* Assemblies of at most this many multiply-adds per sample (nlm x M x L: every layer of a
- * 28x28 KW net, up to 2.1 M in the shipped model, and the 1x1 downsamples of a 224x224 KW
- * ResNet) take one small program: 9 rows x 1 vec4 column, one sample per invocation, the
- * warehouse through storage buffers. Compiling the tiled variants (up to 18 rows x 4 vec4
- * columns, one per row count) was most of a cold start: the shipped model's first process
- * took 3.3 s with them, 0.85 s with the small one (lavapipe, empty caches), and the texel-
- * buffer variants were compiled again by the next process (0.65 s there against 0.12 s).
- * Above the bound the tiles pay: with a 4 M bound KW 1x ResNet18's assembly took 21-22 ms
- * instead of 16-19 (batch 1, --profile, alternated). KWVK_KW_ASM_SMALL=0 / 1: never / always. */
-#define KW_ASM_SMALL_MACS (3u << 20)
+ * 28x28 KW net, up to 2.14 M in the shipped model, the 1x1 downsamples of a 224x224 KW ResNet,
+ * most of KW MobileNetV2's) take one small program: 9 rows x 1 vec4 column, one sample per
+ * invocation, the warehouse through storage buffers. Compiling the tiled variants (up to 18
+ * rows x 4 vec4 columns, one per row count) was most of a cold start: the shipped model's
+ * first process took 3.3 s with them, 0.85 s with the small one (lavapipe, empty caches), and
+ * the texel-buffer variants were compiled again by the next process (0.65 s there against
+ * 0.12 s). Above the bound the tiles pay: with 3 M, KW MobileNetV2's 2.5 M layers (12 rows,
+ * a third of the small program's 18 wasted) took its assembly from 24-30 to 30-37 ms at
+ * batch 1 and from 122-124 to 166-206 ms at batch 8 (--profile, alternated); with 4 M, KW 1x
+ * ResNet18's 4.1 M layers took its assembly from 16-19 to 21-22 ms. KWVK_KW_ASM_SMALL=0 / 1:
+ * never / always. */
+#define KW_ASM_SMALL_MACS 2200000u
 
 typedef struct asm_job {
     const kw_ctx *ctx;
