@@ -62,8 +62,8 @@ uint32_t kw_conv_epilogue(const kw_op *op);
 /* layernorm (ops_norm.c): one LayerNorm dispatch over the channels of `n` samples of [C, hw],
  * which the KW attention's multi-dispatch path also uses for its LayerNorm hidden norm (w and
  * b: views of C floats each; act: KW_ACT_NONE or KW_ACT_RELU). */
-kwvk_result kw_layernorm_dispatch(kw_rec *rec, kw_view x, kw_view w, kw_view b, kw_view y, uint32_t n, uint32_t C,
-                                  uint32_t hw, float eps, uint32_t act);
+kwvk_result kw_layernorm_dispatch(kw_rec *rec, kw_view x, kw_view w, kw_view b, kw_view y, uint32_t n,
+                                  uint32_t C, uint32_t hw, float eps, uint32_t act);
 /* A float32 stored as the bits of an i32 param (the eps of a LayerNorm). */
 float kw_param_f32(int32_t bits);
 
