@@ -26,6 +26,7 @@
 #include "ops.h"
 
 #include <stdio.h>
+
 #include <string.h>
 
 #define KW_LS 64u /* workgroup size of every KW shader */
@@ -536,14 +537,28 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
     job.L = (uint64_t)co * ci * ckh * ckw;
     job.nlm = (uint64_t)(O / co) * (Cg / ci) * (kh / ckh) * (kw / ckw);
     job.out = (uint64_t)O * Cg * kh * kw;
-    /* small assemblies share one program (see KW_ASM_SMALL_MACS) */
+    /* register tile: SB samples x TR mixture rows (up to 18 (sample, row) pairs) x 4*CV cell
+     * elements: each warehouse vec4 loaded serves SB*TR rows. On lavapipe (KW 1x ResNet18,
+     * batch 1) up to 18 rows x 4 vec4 took 75-85 ms of assembly, 8 x 4 112 ms, 4 x 8 170 ms.
+     * Small assemblies share one program, 1 x 9 x 1 (see KW_ASM_SMALL_MACS). */
     const bool small = ctx->asm_small >= 0 ? ctx->asm_small == 1 : job.nlm * M * job.L <= KW_ASM_SMALL_MACS;
-    job.sb = small ? 1 : call->n < 8 ? call->n : 8;
-    /* mixture rows in nines (3x3 kernels of single-tap cells): 2 samples x 9 rows per tile
-     * instead of 8 x 2 (9 rows in 2-row groups computed 10). Batch 8, lavapipe, --profile
-     * assembly sums of two alternated rounds: KW 1x ResNet18 372-420 -> 297-318 ms, KW 1d4x
-     * 279-318 -> 265-292, KW 4x 980-1014 -> 844-909, KW 1x MobileNetV2 155-169 -> 144-152. */
-    if (!small && call->n >= 2 && job.nlm % 9 == 0) job.sb = 2;
+    uint32_t tr = 9, cv = 1;
+    job.sb = 1;
+    if (!small) {
+        job.sb = call->n < 8 ? call->n : 8;
+        /* mixture rows in nines (3x3 kernels of single-tap cells): 2 samples x 9 rows per tile
+         * instead of 8 x 2 (9 rows in 2-row groups computed 10). Batch 8, lavapipe, --profile
+         * assembly sums of two alternated rounds: KW 1x ResNet18 372-420 -> 297-318 ms, KW 1d4x
+         * 279-318 -> 265-292, KW 4x 980-1014 -> 844-909, KW 1x MobileNetV2 155-169 -> 144-152. */
+        if (call->n >= 2 && job.nlm % 9 == 0) job.sb = 2;
+        tr = 18 / job.sb;
+        cv = 4;
+        if (job.nlm < 64) { /* tr rows that divide nlm evenly: 9 rows (a 3x3 kernel of 1x1 cells)
+                             * as one group of 9, 18 as one of 18, 20 as 10 + 10 */
+            uint32_t groups = (uint32_t)div_up64(job.nlm, tr);
+            tr = (uint32_t)div_up64(job.nlm, groups);
+        }
+    }
     uint64_t total[3] = {M, call->n, 1}, ch[3];
     /* vec4 warehouse reads when every cell row starts on a vec4 boundary; through texel
      * buffers when the device has them and one cell fits their limit */
@@ -558,15 +573,6 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
                        (unsigned long long)job.out, (unsigned long long)job.L,
                        (unsigned long long)ctx->max_storage_range);
 
-    /* register tile: SB samples x TR mixture rows (up to 18 (sample, row) pairs) x 4*CV cell
-     * elements: each warehouse vec4 loaded serves SB*TR rows. On lavapipe (KW 1x ResNet18,
-     * batch 1) up to 18 rows x 4 vec4 took 75-85 ms of assembly, 8 x 4 112 ms, 4 x 8 170 ms. */
-    uint32_t tr = small ? 9 : 18 / job.sb, cv = small ? 1 : 4;
-    if (job.nlm < 64 && !small) { /* tr rows that divide nlm evenly: 9 rows (a 3x3 kernel of 1x1 cells)
-                                   * as one group of 9, 18 as one of 18, 20 as 10 + 10 */
-        uint32_t groups = (uint32_t)div_up64(job.nlm, tr);
-        tr = (uint32_t)div_up64(job.nlm, groups);
-    }
     /* output layout (assemble_kernel_out) and vec4 stores: runs of ci channels, vec4-aligned where
      * ci, Cg and the output's start are multiples of 4 */
     kw_kernel_geom kg;
