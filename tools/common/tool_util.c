@@ -2,6 +2,7 @@
 #include "tool_util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -429,6 +430,31 @@ static int jpeg_dht_ok(const uint8_t *d, size_t n)
     return 1;
 }
 
+/* Debian 12's stb_image 2.27 reads the width, height and maximum value of a binary PNM (P5,
+ * P6) into an int, digit by digit, with no check for overflow (signed overflow, undefined:
+ * tests/fuzz/regressions/image/pnm-header-number-overflows-int.ppm). The header is scanned
+ * here as stb scans it (whitespace and # comments before each number, no whitespace needed
+ * after the magic) and refused if a number does not fit an int. */
+static int pnm_header_ok(const uint8_t *d, size_t n)
+{
+    if (n < 2 || d[0] != 'P' || (d[1] != '5' && d[1] != '6')) return 1; /* not a PNM stb reads */
+    size_t p = 2;
+    for (int k = 0; k < 3; k++) {
+        for (;;) { /* stb's stbi__pnm_skip_whitespace */
+            while (p < n && (d[p] == ' ' || (d[p] >= '\t' && d[p] <= '\r'))) p++;
+            if (p >= n || d[p] != '#') break;
+            while (p < n && d[p] != '\n' && d[p] != '\r') p++;
+        }
+        int value = 0;
+        for (; p < n && d[p] >= '0' && d[p] <= '9'; p++) {
+            const int digit = d[p] - '0';
+            if (value > (INT_MAX - digit) / 10) return 0;
+            value = value * 10 + digit;
+        }
+    }
+    return 1;
+}
+
 #ifdef KWVK_HAVE_LIBJPEG
 /* libjpeg reports errors by calling error_exit, which must not return: jump back. */
 typedef struct tu_jerr {
@@ -740,6 +766,10 @@ uint8_t *tu_decode_rgb8_scaled(const uint8_t *data, size_t size, int min_short, 
 #endif
     if (!jpeg_dht_ok(data, size)) {
         *err = "corrupt JPEG (bad Huffman table)";
+        return NULL;
+    }
+    if (!pnm_header_ok(data, size)) {
+        *err = "corrupt PNM (a header number does not fit 32 bits)";
         return NULL;
     }
     /* a few hundred bytes may declare 16384 x 16384 pixels: check before decoding */
