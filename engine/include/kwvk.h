@@ -370,7 +370,8 @@ KWVK_API kwvk_result kwvk_net_start(kwvk_net *net, const float *input, uint32_t 
 /* images: their pixels are copied before the call returns; preprocessed on the GPU */
 KWVK_API kwvk_result kwvk_net_start_images(kwvk_net *net, const kwvk_image *images, uint32_t n,
                                            kwvk_job **out);
-/* *done = 1 when the job's GPU work has completed, else 0. Never blocks. */
+/* *done = 1 when the job's GPU work has completed, else 0. Never blocks: it reads an event
+ * the job sets after its work, not the fence. */
 KWVK_API kwvk_result kwvk_job_poll(kwvk_job *job, int *done);
 /* Wait up to timeout_ms: KWVK_ERROR_TIMEOUT if not done in time (the job stays valid). */
 KWVK_API kwvk_result kwvk_job_wait(kwvk_job *job, uint32_t timeout_ms);

@@ -7,11 +7,17 @@
 
 /* Slot 0 of a net belongs to the blocking runs (kwvk_net_run's plan, kwvk_net_run_images),
  * slots 1..max_in_flight to jobs. A slot has a fence and the GPU preprocessing of images;
- * the net (net.c) keeps a plan per shape and slot. */
+ * the net (net.c) keeps a plan per shape and slot. A job slot also has an event that a
+ * one-command buffer of its own sets after the job's work: kwvk_job_poll reads that event
+ * (memory the driver reads without a lock) instead of the fence, whose status the driver
+ * updates under a lock that its submission thread holds while it signals. */
 typedef struct kw_job_slot {
     bool in_use; /* a job owns it (guarded by the net's lock) */
     bool broken; /* its fence never signalled: never reused */
     VkFence fence;
+    VkEvent done;       /* job slots: set by `set_done` after the job's work */
+    VkCommandPool pool; /* of set_done */
+    VkCommandBuffer set_done;
     kw_img_slot img;
 } kw_job_slot;
 
@@ -24,7 +30,8 @@ struct kwvk_job {
     kwvk_net *net;
     uint32_t slot;
     kw_slot_plan plan;
-    bool done; /* the fence was seen signalled */
+    bool done;  /* the fence was seen signalled */
+    bool ended; /* the slot's event was seen set: the GPU work is complete */
 };
 
 static kwvk_result lost(kw_ctx *ctx)
@@ -43,6 +50,44 @@ static bool ctx_lost(kw_ctx *ctx)
     return l;
 }
 
+static void release_slot(kw_ctx *ctx, kw_job_slot *s)
+{
+    kw_img_slot_release(ctx, &s->img);
+    if (s->pool) vkDestroyCommandPool(ctx->device, s->pool, NULL); /* frees set_done */
+    vkDestroyEvent(ctx->device, s->done, NULL);
+    vkDestroyFence(ctx->device, s->fence, NULL);
+}
+
+/* A slot's fence and, for a job slot (job != 0), its event and the command buffer that sets it
+ * once all work submitted before it has completed. */
+static kwvk_result create_slot(kw_ctx *ctx, kw_job_slot *s, bool job)
+{
+    VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VkResult vr = vkCreateFence(ctx->device, &fi, NULL, &s->fence);
+    if (vr != VK_SUCCESS || !job) return vr == VK_SUCCESS ? KWVK_OK : kw_vk_fail(vr, "vkCreateFence");
+    VkEventCreateInfo ei = {.sType = VK_STRUCTURE_TYPE_EVENT_CREATE_INFO};
+    vr = vkCreateEvent(ctx->device, &ei, NULL, &s->done);
+    if (vr != VK_SUCCESS) return kw_vk_fail(vr, "vkCreateEvent");
+    VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                   .queueFamilyIndex = ctx->queue_family};
+    vr = vkCreateCommandPool(ctx->device, &pci, NULL, &s->pool);
+    if (vr != VK_SUCCESS) return kw_vk_fail(vr, "vkCreateCommandPool");
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                      .commandPool = s->pool,
+                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                      .commandBufferCount = 1};
+    vr = vkAllocateCommandBuffers(ctx->device, &ai, &s->set_done);
+    if (vr != VK_SUCCESS) return kw_vk_fail(vr, "vkAllocateCommandBuffers");
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    vr = vkBeginCommandBuffer(s->set_done, &bi);
+    if (vr != VK_SUCCESS) return kw_vk_fail(vr, "vkBeginCommandBuffer");
+    /* ALL_COMMANDS: the event's first scope is every command earlier in submission order,
+     * so it is set only after the job's preprocessing and net commands have completed */
+    vkCmdSetEvent(s->set_done, s->done, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+    vr = vkEndCommandBuffer(s->set_done);
+    return vr == VK_SUCCESS ? KWVK_OK : kw_vk_fail(vr, "vkEndCommandBuffer");
+}
+
 /* The net's slots, created at first use (call with the net's lock held). */
 static kwvk_result get_jobs(kwvk_net *net, kw_jobs **out)
 {
@@ -52,14 +97,13 @@ static kwvk_result get_jobs(kwvk_net *net, kw_jobs **out)
         kw_jobs *j = calloc(1, sizeof *j);
         if (!j) return kw_fail(KWVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
         j->n = 1 + kw_net_max_in_flight(net);
-        VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
         for (uint32_t i = 0; i < j->n; i++) {
-            VkResult vr = vkCreateFence(ctx->device, &fi, NULL, &j->slot[i].fence);
-            if (vr != VK_SUCCESS) {
-                for (uint32_t k = 0; k < i; k++)
-                    vkDestroyFence(ctx->device, j->slot[k].fence, NULL);
+            kwvk_result r = create_slot(ctx, &j->slot[i], i > 0);
+            if (r != KWVK_OK) {
+                for (uint32_t k = 0; k <= i; k++)
+                    release_slot(ctx, &j->slot[k]);
                 free(j);
-                return kw_vk_fail(vr, "vkCreateFence");
+                return r;
             }
         }
         *pj = j;
@@ -74,24 +118,26 @@ void kw_jobs_release(kwvk_net *net)
     kw_jobs *j = *pj;
     if (!j) return;
     kw_ctx *ctx = kw_net_ctx(net);
-    for (uint32_t i = 0; i < j->n; i++) {
-        kw_img_slot_release(ctx, &j->slot[i].img);
-        vkDestroyFence(ctx->device, j->slot[i].fence, NULL);
-    }
+    for (uint32_t i = 0; i < j->n; i++)
+        release_slot(ctx, &j->slot[i]);
     free(j);
     *pj = NULL;
 }
 
-/* Submit [pre, plan] with the slot's fence (reset first: the slot's previous work is done). */
+/* Submit [pre, plan, set_done] (those the slot and run have) with the slot's fence; fence and
+ * event are reset first: the slot's previous work is done. */
 static kwvk_result submit(kwvk_net *net, kw_job_slot *s, VkCommandBuffer pre, VkCommandBuffer cmd)
 {
     kw_ctx *ctx = kw_net_ctx(net);
-    VkCommandBuffer cmds[2] = {pre, cmd};
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-                       .commandBufferCount = pre ? 2 : 1,
-                       .pCommandBuffers = pre ? cmds : &cmds[1]};
+    VkCommandBuffer cmds[3];
+    uint32_t n = 0;
+    if (pre) cmds[n++] = pre;
+    cmds[n++] = cmd;
+    if (s->set_done) cmds[n++] = s->set_done;
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = n, .pCommandBuffers = cmds};
     VkResult vr = vkResetFences(ctx->device, 1, &s->fence);
     if (vr != VK_SUCCESS) return kw_vk_fail(vr, "vkResetFences");
+    if (s->done && (vr = vkResetEvent(ctx->device, s->done)) != VK_SUCCESS) return kw_vk_fail(vr, "vkResetEvent");
     kw_ctx_lock(ctx);
     if (ctx->lost) {
         kw_ctx_unlock(ctx);
@@ -214,20 +260,20 @@ kwvk_result kwvk_job_poll(kwvk_job *job, int *done)
 {
     if (!job || !done) return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kwvk_job_poll: NULL argument");
     *done = 0;
-    if (job->done) {
+    if (job->done || job->ended) {
         *done = 1;
         return KWVK_OK;
     }
     kw_ctx *ctx = kw_net_ctx(job->net);
-    VkResult vr = vkGetFenceStatus(ctx->device, job_slot(job)->fence);
-    if (vr == VK_SUCCESS) {
-        job->done = true;
+    VkResult vr = vkGetEventStatus(ctx->device, job_slot(job)->done);
+    if (vr == VK_EVENT_SET) {
+        job->ended = true; /* the fence follows: kwvk_job_output's wait for it is brief */
         *done = 1;
         return KWVK_OK;
     }
-    if (vr == VK_NOT_READY) return KWVK_OK;
+    if (vr == VK_EVENT_RESET) return KWVK_OK;
     if (vr == VK_ERROR_DEVICE_LOST) return lost(ctx);
-    return kw_vk_fail(vr, "vkGetFenceStatus");
+    return kw_vk_fail(vr, "vkGetEventStatus");
 }
 
 kwvk_result kwvk_job_wait(kwvk_job *job, uint32_t timeout_ms)

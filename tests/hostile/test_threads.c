@@ -8,8 +8,9 @@
  *             both orders, used alternately (contexts must be independent);
  *   jobs      one net, two threads with a job in flight each (kwvk_net_start, and
  *             kwvk_net_start_images on a frame), so two runs of one net overlap: a "UI"
- *             thread polls its job (kwvk_job_poll; every call must return within 1 ms
- *             unless the thread was preempted during it) and a worker waits on its own
+ *             thread polls its job (kwvk_job_poll on jobs of tens of milliseconds: every
+ *             call must return within 1 ms unless the thread was preempted during it, and
+ *             some must return before their job is done) and a worker waits on its own
  *             (kwvk_job_wait) and also runs kwvk_net_run in between.
  * While two threads share a context, a third polls its memory usage and validation count.
  * Every output is compared bit for bit with a single-threaded reference run. Run under
@@ -25,8 +26,12 @@
 #include <string.h>
 #include <time.h>
 
-#define NSHAPES 2
-static const uint32_t shapes[NSHAPES][3] = {{1, 8, 8}, {2, 10, 9}}; /* n, h, w */
+/* n, h, w; the first two alternate in every thread, the third is the UI thread's job (large
+ * enough that a poll which waited for its job would take far over 1 ms) */
+#define NSHAPES 3
+#define NRUN_SHAPES 2
+#define UI_SHAPE 2
+static const uint32_t shapes[NSHAPES][3] = {{1, 8, 8}, {2, 10, 9}, {4, 40, 40}};
 static int iters = 12;
 
 typedef struct model_ref {
@@ -94,7 +99,7 @@ static void *worker(void *arg)
         }
     }
     model_ref *ref = &refs[j->model];
-    float *y = malloc(ref->ny[1] * sizeof *y + ref->ny[0] * sizeof *y);
+    float *y = malloc(ref->ny[UI_SHAPE] * sizeof *y);
     if (!y) exit(1);
     kwvk_net *net = NULL;
     for (int it = 0; it < iters; it++) {
@@ -108,7 +113,7 @@ static void *worker(void *arg)
                 break;
             }
         }
-        int s = (it + j->id) % NSHAPES;
+        int s = (it + j->id) % NRUN_SHAPES;
         memset(y, 0xFF, ref->ny[s] * sizeof *y);
         kwvk_result r = kwvk_net_run(net, ref->x[s], shapes[s][0], ref->m.c, shapes[s][1], shapes[s][2], y, ref->ny[s]);
         if (r != KWVK_OK) job_fail(j, "run", r);
@@ -220,7 +225,8 @@ typedef struct job_thread {
     int failures;
     char first_error[256];
     double max_poll_ms;  /* the longest kwvk_job_poll call */
-    uint64_t polls, preempted; /* calls, and calls over 1 ms during which the thread was preempted */
+    uint64_t polls, early, preempted; /* calls; calls that returned before the job was done; calls
+                                         over 1 ms during which the thread was preempted */
 } job_thread;
 
 static void jt_fail(job_thread *t, const char *what, kwvk_result r)
@@ -240,10 +246,10 @@ static void *job_worker(void *arg)
 {
     job_thread *t = arg;
     model_ref *ref = &refs[1];
-    float *y = malloc(sizeof(float) * (ref->ny[0] + ref->ny[1]));
+    float *y = malloc(sizeof(float) * ref->ny[UI_SHAPE]);
     if (!y) exit(1);
     for (int it = 0; it < iters; it++) {
-        const int s = (it + t->ui) % NSHAPES, images = !t->ui && it % 2 == 1;
+        const int s = t->ui ? UI_SHAPE : it % NRUN_SHAPES, images = !t->ui && it % 2 == 1;
         const size_t ny = images ? ref->m.num_classes : ref->ny[s];
         const float *want = images ? t->frame_ref : ref->y[s];
         kwvk_job *job = NULL;
@@ -263,7 +269,8 @@ static void *job_worker(void *arg)
                 if (ms > 1.0 && involuntary_switches() != sw0) t->preempted++; /* the scheduler's, not ours */
                 else if (ms > t->max_poll_ms) t->max_poll_ms = ms;
                 if (!done) {
-                    struct timespec ts = {0, 200000}; /* a UI frame's other work */
+                    t->early++;
+                    struct timespec ts = {0, 500000}; /* a UI frame's other work */
                     nanosleep(&ts, NULL);
                 }
             }
@@ -302,7 +309,7 @@ static void jobs_two_threads(kwvk_context *ctx)
     float frame_ref[10];
     r = kwvk_net_run_images(net, &frame, 1, frame_ref, ref->m.num_classes);
     TH_CHECK(r == KWVK_OK, "jobs: reference image run: %s", kwvk_last_error());
-    job_thread t[2] = {{net, 1, &frame, frame_ref, 0, "", 0, 0, 0}, {net, 0, &frame, frame_ref, 0, "", 0, 0, 0}};
+    job_thread t[2] = {{net, 1, &frame, frame_ref, 0, "", 0, 0, 0, 0}, {net, 0, &frame, frame_ref, 0, "", 0, 0, 0, 0}};
     pthread_t th[2];
     double t0 = th_now_ms();
     for (int i = 0; i < 2; i++)
@@ -311,10 +318,13 @@ static void jobs_two_threads(kwvk_context *ctx)
     for (int i = 0; i < 2; i++)
         TH_CHECK(t[i].failures == 0, "jobs, thread %d: %d failure(s), first: %s", i, t[i].failures, t[i].first_error);
     TH_CHECK(t[0].max_poll_ms < 1.0, "jobs: a kwvk_job_poll call took %.3f ms", t[0].max_poll_ms);
+    TH_CHECK(t[0].early > 0, "jobs: every kwvk_job_poll call returned only once its job was done (%llu calls)",
+             (unsigned long long)t[0].polls);
     printf("%s jobs      one net, 2 threads x %d jobs in flight (poll / wait + kwvk_net_run): %.0f ms; %llu polls, "
-           "longest %.3f ms (%llu over 1 ms while preempted)\n",
-           t[0].failures || t[1].failures || t[0].max_poll_ms >= 1.0 ? "FAIL" : "ok  ", iters, th_now_ms() - t0,
-           (unsigned long long)t[0].polls, t[0].max_poll_ms, (unsigned long long)t[0].preempted);
+           "%llu before their job was done, longest %.3f ms (%llu over 1 ms while preempted)\n",
+           t[0].failures || t[1].failures || t[0].max_poll_ms >= 1.0 || !t[0].early ? "FAIL" : "ok  ", iters,
+           th_now_ms() - t0, (unsigned long long)t[0].polls, (unsigned long long)t[0].early, t[0].max_poll_ms,
+           (unsigned long long)t[0].preempted);
     kwvk_net_destroy(net);
 }
 
