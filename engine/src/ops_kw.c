@@ -464,8 +464,13 @@ static kwvk_result attention_record(kw_rec *rec, const kw_op_call *call)
 
 /* Assemblies of at most this many multiply-adds per sample (nlm x M x L: every layer of a
  * 28x28 KW net, up to 2.14 M in the shipped model, the 1x1 downsamples of a 224x224 KW ResNet,
- * most of KW MobileNetV2's) take one small program: 9 rows x 1 vec4 column, one sample per
- * invocation, the warehouse through storage buffers. Compiling the tiled variants (up to 18
+ * most of KW MobileNetV2's) take one small program: 9 rows x 2 vec4 columns, one sample per
+ * invocation, the warehouse through storage buffers. Its columns trade run time for compile
+ * time (lavapipe, shipped model, alternated runs): 1 vec4 column took 5.4-5.7 ms of assembly
+ * per batch-1 run (--profile), 2 took 3.3-3.5, 4 took 2.8; whole runs took 14.7-16.6 / 10.4-12.3
+ * / 9.4-12.4 ms (best of 60), and the first process on empty caches 0.54-0.63 / 0.63-0.83 /
+ * 0.96-1.10 s (the store code of 4 columns, unrolled over 9 rows, is what compiles slowly).
+ * The bound below was measured with the 1-column program. Compiling the tiled variants (up to 18
  * rows x 4 vec4 columns, one per row count) was most of a cold start: the shipped model's
  * first process took 3.3 s with them, 0.85 s with the small one (lavapipe, empty caches), and
  * the texel-buffer variants were compiled again by the next process (0.65 s there against
@@ -540,9 +545,9 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
     /* register tile: SB samples x TR mixture rows (up to 18 (sample, row) pairs) x 4*CV cell
      * elements: each warehouse vec4 loaded serves SB*TR rows. On lavapipe (KW 1x ResNet18,
      * batch 1) up to 18 rows x 4 vec4 took 75-85 ms of assembly, 8 x 4 112 ms, 4 x 8 170 ms.
-     * Small assemblies share one program, 1 x 9 x 1 (see KW_ASM_SMALL_MACS). */
+     * Small assemblies share one program, 1 x 9 x 2 (see KW_ASM_SMALL_MACS). */
     const bool small = ctx->asm_small >= 0 ? ctx->asm_small == 1 : job.nlm * M * job.L <= KW_ASM_SMALL_MACS;
-    uint32_t tr = 9, cv = 1;
+    uint32_t tr = 9, cv = 2;
     job.sb = 1;
     if (!small) {
         job.sb = call->n < 8 ? call->n : 8;
