@@ -10,6 +10,7 @@ layout(constant_id = 1) const uint SB = 1; /* samples per invocation */
 layout(constant_id = 2) const uint TR = 1; /* mixture rows per invocation */
 layout(constant_id = 3) const uint CV = 1; /* vec4 columns per invocation */
 layout(constant_id = 4) const uint VEC4_OUT = 0; /* vec4 stores (see kw_assemble.glsl) */
+layout(constant_id = 5) const uint ACCUMULATE = 0; /* add to the output (see kw_assemble.glsl) */
 layout(local_size_x_id = 0) in;
 
 layout(std430, set = 0, binding = 0) restrict readonly buffer Alpha { float alpha[]; };

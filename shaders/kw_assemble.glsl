@@ -15,10 +15,13 @@
  * (o*co + c, i*ci + c', sy*ckh + y, sx*ckw + x) with s = sy*SW + sx; its offset is the sum of
  * a row part and a column part.
  *
- * The warehouse may be split along M into chunks (accumulate != 0 adds to the output).
+ * The warehouse may be split along M into chunks: ACCUMULATE != 0 adds to the output (the
+ * chunks after the first). A specialisation constant, not a push constant: the loads of the
+ * read-modify-write, unrolled over the tile, were about a third of the program's compile time
+ * on lavapipe, and almost every assembly is one chunk.
  * Row group rg0 + wg.y, column group qg0 + wg.x * LS + local, sample block wg.z: the rows and
  * samples of a tile, hence every alpha address, are uniform over the workgroup. The including
- * file declares the spec constants LS (0), SB (1), TR (2), CV (3), VEC4_OUT (4) and the
+ * file declares the spec constants LS (0), SB (1), TR (2), CV (3), VEC4_OUT (4), ACCUMULATE (5) and the
  * bindings alpha (float), the warehouse (E4: vec4 when KW_E_VEC4, else E: float; alpha_t and
  * E_t when KW_E_TEXEL) and out_w (float), with out_w4 (vec4) on the same binding. */
 
@@ -31,7 +34,7 @@ layout(push_constant) uniform P {
     uint co, ci, ckh, ckw;
     uint GO, GI, SW;
     uint so, sc, sy, sx;   /* output strides of o, c, ky, kx (see above) */
-    uint nlm, ns, rg0, qg0, accumulate;
+    uint nlm, ns, rg0, qg0;
 } pc;
 
 #include "kw_load.glsl"
@@ -104,7 +107,7 @@ void main()
                 if (VEC4_OUT != 0) { /* the 4 elements are consecutive and vec4-aligned */
                     uint o4 = (obase + ecol[4 * v]) / 4;
                     vec4 val = acc[(j * TR + t) * CV + v];
-                    out_w4[o4] = pc.accumulate != 0 ? out_w4[o4] + val : val;
+                    out_w4[o4] = ACCUMULATE != 0 ? out_w4[o4] + val : val;
                     continue;
                 }
                 uint nk = min(4u, pc.L - 4 * q);
@@ -112,7 +115,7 @@ void main()
                 [[unroll]] for (uint k = 0; k < 4; k++) {
                     if (k >= nk) break;
                     uint oi = obase + ecol[4 * v + k];
-                    out_w[oi] = pc.accumulate != 0 ? out_w[oi] + val[k] : val[k];
+                    out_w[oi] = ACCUMULATE != 0 ? out_w[oi] + val[k] : val[k];
                 }
             }
         }

@@ -16,9 +16,9 @@
  * input channel and xi are 4 consecutive output channels of U: one vec4 store each. Otherwise
  * CV consecutive vec4 columns and scalar stores.
  *
- * The warehouse may be split along M (accumulate != 0 adds to U). Block bg0 + wg.y, column group
+ * The warehouse may be split along M (ACCUMULATE != 0, a specialisation constant as in kw_assemble.glsl, adds to U). Block bg0 + wg.y, column group
  * qg0 + wg.x * LS + local, sample block wg.z. The including file declares the spec constants
- * LS (0), SB (1), CV (2), VEC4_O (3) and the bindings alpha (float; alpha_t with KW_E_TEXEL),
+ * LS (0), SB (1), CV (2), VEC4_O (3), ACCUMULATE (4) and the bindings alpha (float; alpha_t with KW_E_TEXEL),
  * the warehouse (E: float; E_t, vec4 texels, with KW_E_TEXEL), u_w (float) and u_w4 (vec4,
  * same binding). */
 
@@ -28,7 +28,7 @@ layout(push_constant) uniform P {
     uint mc, M;            /* cells in this chunk, alpha row length (all cells) */
     uint as_, us;          /* per-sample strides of alpha and U (floats) */
     uint co, ci, GO, GI, Cg, Op;
-    uint ns, bg0, qg0, accumulate;
+    uint ns, bg0, qg0;
 } pc;
 
 #include "kw_load.glsl"
@@ -96,7 +96,7 @@ void main()
                 [[unroll]] for (uint xi = 0; xi < 16; xi++) {
                     const uint i4 = (ubase + xi * plane + (c0 + k) * pc.Op + o) / 4u;
                     vec4 val = vec4(u[0][xi][k], u[1 % CV][xi][k], u[2 % CV][xi][k], u[3 % CV][xi][k]);
-                    u_w4[i4] = pc.accumulate != 0 ? u_w4[i4] + val : val;
+                    u_w4[i4] = ACCUMULATE != 0 ? u_w4[i4] + val : val;
                 }
         } else {
             [[unroll]] for (uint v = 0; v < CV; v++) {
@@ -108,7 +108,7 @@ void main()
                     const uint o = ob * pc.co + l / pc.ci, c = ib * pc.ci + l % pc.ci;
                     [[unroll]] for (uint xi = 0; xi < 16; xi++) {
                         const uint i1 = ubase + xi * plane + c * pc.Op + o;
-                        u_w[i1] = pc.accumulate != 0 ? u_w[i1] + u[v][xi][k] : u[v][xi][k];
+                        u_w[i1] = ACCUMULATE != 0 ? u_w[i1] + u[v][xi][k] : u[v][xi][k];
                     }
                 }
             }

@@ -10,6 +10,7 @@ layout(constant_id = 0) const uint LS = 64;
 layout(constant_id = 1) const uint SB = 1;     /* samples per invocation */
 layout(constant_id = 2) const uint CV = 1;     /* vec4 columns per invocation */
 layout(constant_id = 3) const uint VEC4_O = 0; /* vec4 stores along the output channels */
+layout(constant_id = 4) const uint ACCUMULATE = 0; /* add to U (see kw_assemble_wino.glsl) */
 layout(local_size_x_id = 0) in;
 
 layout(set = 0, binding = 0) uniform samplerBuffer alpha_t; /* R32 float */

@@ -470,7 +470,10 @@ static kwvk_result attention_record(kw_rec *rec, const kw_op_call *call)
  * per batch-1 run (--profile), 2 took 3.3-3.5, 4 took 2.8; whole runs took 14.7-16.6 / 10.4-12.3
  * / 9.4-12.4 ms (best of 60), and the first process on empty caches 0.54-0.63 / 0.63-0.83 /
  * 0.96-1.10 s (the store code of 4 columns, unrolled over 9 rows, is what compiles slowly).
- * The bound below was measured with the 1-column program. Compiling the tiled variants (up to 18
+ * Those first processes still compiled the read-modify-write of chunked warehouses into every
+ * program; with that a specialisation constant (ACCUMULATE, kw_assemble.glsl), 2 columns start
+ * as fast as 1 column did with it (0.73-0.86 against 0.74-0.90 s, alternated processes on a
+ * loaded machine). The bound below was measured with the 1-column program. Compiling the tiled variants (up to 18
  * rows x 4 vec4 columns, one per row count) was most of a cold start: the shipped model's
  * first process took 3.3 s with them, 0.85 s with the small one (lavapipe, empty caches), and
  * the texel-buffer variants were compiled again by the next process (0.65 s there against
@@ -583,13 +586,18 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
     kw_kernel_geom kg;
     const bool ohwi = call->out_ohwi && assemble_kernel_out(call->op, &kg); /* the net checked the readers */
     const bool vec4_out = ohwi && ci % 4 == 0 && Cg % 4 == 0 && call->vout.offset % 16 == 0;
-    uint32_t spec[5] = {KW_LS, job.sb, tr, cv, vec4_out};
-    kw_pipeline *pipe;
-    KW_TRY(kw_pipeline_get(ctx, job.texel ? "kw_assemble_tb" : vec4 ? "kw_assemble" : "kw_assemble1", spec, 5, &pipe));
+    const char *shader = job.texel ? "kw_assemble_tb" : vec4 ? "kw_assemble" : "kw_assemble1";
+    uint32_t spec[6] = {KW_LS, job.sb, tr, cv, vec4_out, 0};
+    kw_pipeline *first, *later = NULL; /* the first warehouse chunk, and those that add to it */
+    KW_TRY(kw_pipeline_get(ctx, shader, spec, 6, &first));
+    if (ch[0] < M) {
+        spec[5] = 1;
+        KW_TRY(kw_pipeline_get(ctx, shader, spec, 6, &later));
+    }
 
     struct {
         uint32_t aoff, eoff, ooff, L, Lq, nq, mc, M, as_, os, co, ci, ckh, ckw, GO, GI, SW, so, sc, sy, sx, nlm, ns,
-            rg0, qg0, accumulate;
+            rg0, qg0;
     } pc;
     pc.L = (uint32_t)job.L;
     pc.Lq = div_up64(job.L, 4);
@@ -630,7 +638,7 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
             v[2] = kw_view_floats(ctx, call->vout, s0 * job.out, ns * job.out, &pc.ooff);
             pc.mc = (uint32_t)mc;
             pc.ns = (uint32_t)ns;
-            pc.accumulate = m0 > 0;
+            const kw_pipeline *pipe = m0 > 0 ? later : first;
             for (uint64_t y0 = 0; y0 < yg_all; y0 += lim->maxComputeWorkGroupCount[1])
                 for (uint64_t x0 = 0; x0 < xg_all; x0 += lim->maxComputeWorkGroupCount[0]) {
                     uint64_t gy = min_u64(yg_all - y0, lim->maxComputeWorkGroupCount[1]);
@@ -685,11 +693,16 @@ kwvk_result kw_assemble_wino_record(kw_rec *rec, const kw_op *a, uint32_t n, kw_
                        (unsigned long long)ctx->max_storage_range);
     /* register tile: SB samples x 9 taps x 4 vec4 columns, as kw_assemble's 18 x 4 */
     const uint32_t cv = 4, vec4_o = co % 4 == 0 && ci % 4 == 0 && u.offset % 16 == 0;
-    const uint32_t spec[4] = {KW_LS, job.sb, cv, vec4_o};
-    kw_pipeline *pipe;
-    KW_TRY(kw_pipeline_get(ctx, job.texel ? "kw_assemble_wino_tb" : "kw_assemble_wino", spec, 4, &pipe));
+    const char *shader = job.texel ? "kw_assemble_wino_tb" : "kw_assemble_wino";
+    uint32_t spec[5] = {KW_LS, job.sb, cv, vec4_o, 0};
+    kw_pipeline *first, *later = NULL; /* the first warehouse chunk, and those that add to it */
+    KW_TRY(kw_pipeline_get(ctx, shader, spec, 5, &first));
+    if (ch[0] < M) {
+        spec[4] = 1;
+        KW_TRY(kw_pipeline_get(ctx, shader, spec, 5, &later));
+    }
     struct {
-        uint32_t aoff, eoff, uoff, L, Lq, nq, mc, M, as_, us, co, ci, GO, GI, Cg, Op, ns, bg0, qg0, accumulate;
+        uint32_t aoff, eoff, uoff, L, Lq, nq, mc, M, as_, us, co, ci, GO, GI, Cg, Op, ns, bg0, qg0;
     } pc;
     pc.L = (uint32_t)job.L;
     pc.Lq = div_up64(job.L, 4);
@@ -720,7 +733,7 @@ kwvk_result kw_assemble_wino_record(kw_rec *rec, const kw_op *a, uint32_t n, kw_
             v[2] = kw_view_floats(ctx, u, s0 * job.us, ns * job.us, &pc.uoff);
             pc.mc = (uint32_t)mc;
             pc.ns = (uint32_t)ns;
-            pc.accumulate = m0 > 0;
+            const kw_pipeline *pipe = m0 > 0 ? later : first;
             for (uint64_t y0 = 0; y0 < yg_all; y0 += lim->maxComputeWorkGroupCount[1])
                 for (uint64_t x0 = 0; x0 < xg_all; x0 += lim->maxComputeWorkGroupCount[0]) {
                     const uint64_t gy = min_u64(yg_all - y0, lim->maxComputeWorkGroupCount[1]);
