@@ -1,6 +1,7 @@
 /* op_harness.c - see op_harness.h. */
 #include "op_harness.h"
 #include "op_table.h"
+#include "ops.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -314,4 +315,59 @@ void oh_run(oh_env *env, const oh_case *c)
            finite ? "" : " NON-FINITE");
     if (ok) env->passed++;
     else env->failed++;
+}
+
+int oh_conv_dispatches(oh_env *env, const oh_conv_call *c)
+{
+    kw_ctx *ctx = oh_ctx(env);
+    const kw_op *op = c->op;
+    const uint32_t O = (uint32_t)op->conv.O;
+    kw_op_call call;
+    memset(&call, 0, sizeof call);
+    call.op = op;
+    call.n = c->n;
+    call.in[0] = c->in;
+    call.out = c->out;
+    if (c->res) call.in[2] = call.out;
+    const uint64_t xb = kw_shape_count(c->in) * c->n * 4, yb = kw_shape_count(c->out) * c->n * 4;
+    uint64_t wb = c->weights * 4 * (c->dyn ? c->n : 1), peer_wh = 0;
+    if (op->kw_peer) { /* the warehouse the pairing would read: never run, so the weights' buffer */
+        const kw_assemble_params *a = &op->kw_peer->assemble;
+        peer_wh = (uint64_t)a->M * a->co * a->ci * a->ckh * a->ckw * 4;
+        if (wb < peer_wh) wb = peer_wh;
+    }
+    const uint64_t ub = kw_wino_weights_count(op) * 4;
+    kw_buffer b[8]; /* x, y, weights, scale, bias, residual, transformed weights, scratch */
+    memset(b, 0, sizeof b);
+    if (!c->gemm_only && kw_wino_static_weights(ctx, op, false)) call.derived = kw_view_of(&b[6], 0, ub);
+    const uint64_t sb = kw_op_scratch(ctx, &call); /* from the shapes, as the net plans it */
+    const uint64_t sizes[8] = {xb, yb, wb, 4ull * O, 4ull * O, yb, ub ? ub : 4, sb ? sb : 4};
+    kwvk_result r = KWVK_OK;
+    for (int i = 0; i < 8 && r == KWVK_OK; i++)
+        r = kw_buffer_create(ctx, sizes[i], KW_MEM_DEVICE, &b[i]);
+    call.vin[0] = kw_view_of(&b[0], 0, xb);
+    call.vout = kw_view_of(&b[1], 0, yb);
+    if (c->dyn) {
+        call.in[1] = (kw_shape){(uint32_t)c->weights, 1, 1};
+        call.vin[1] = kw_view_of(&b[2], 0, c->weights * 4 * c->n);
+    } else {
+        call.vt[0] = kw_view_of(&b[2], 0, c->weights * 4);
+    }
+    if (c->scale) call.vt[1] = kw_view_of(&b[3], 0, 4ull * O);
+    if (c->bias) call.vt[2] = kw_view_of(&b[4], 0, 4ull * O);
+    if (c->res) call.vin[2] = kw_view_of(&b[5], 0, yb);
+    if (sb) call.scratch = kw_view_of(&b[7], 0, sb);
+    if (peer_wh) call.peer_wh = kw_view_of(&b[2], 0, peer_wh);
+    kw_rec rec;
+    memset(&rec, 0, sizeof rec);
+    if (r == KWVK_OK) r = kw_rec_begin(ctx, &rec, 0);
+    bool done = true;
+    if (r == KWVK_OK) r = c->gemm_only ? kw_pw_record(&rec, &call, &done) : kw_op_record(&rec, &call);
+    int n = r != KWVK_OK ? -1 : done ? (int)rec.n_dispatches : 0;
+    if (r != KWVK_OK) printf("record failed: %s: %s\n", kwvk_result_name(r), kwvk_last_error());
+    if (!done && rec.n_dispatches) n = -1; /* recorded something, yet left the conv */
+    kw_rec_release(&rec);
+    for (int i = 0; i < 8; i++)
+        kw_buffer_destroy(ctx, &b[i]);
+    return n;
 }

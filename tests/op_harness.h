@@ -34,4 +34,19 @@ void oh_set_tensor(kw_tensor *t, uint32_t ndim, const uint32_t *dims, const floa
 /* The harness's context (for tests that need device facts). */
 kw_ctx *oh_ctx(oh_env *env);
 
+/* One conv2d call to record, not run, for the tests of which path takes a conv. */
+typedef struct oh_conv_call {
+    const kw_op *op;       /* conv2d; op->kw_peer may be a kw_assemble (Winograd-domain pairing) */
+    uint32_t n;            /* batch */
+    kw_shape in, out;      /* per sample */
+    uint64_t weights;      /* weight values, per sample where dyn */
+    bool dyn;              /* per-sample weights (input 1) instead of tensor 0 */
+    bool scale, bias, res; /* epilogue inputs */
+    bool gemm_only;        /* record through the GEMM path alone (kw_pw_record) */
+} oh_conv_call;
+/* Record the call as the net plans and records it (its scratch from kw_op_scratch, device
+ * buffers of the sizes it needs) and return its dispatch count; 0 with gemm_only where the
+ * GEMM path leaves the conv to another path; -1 on an error (printed). */
+int oh_conv_dispatches(oh_env *env, const oh_conv_call *c);
+
 #endif

@@ -113,49 +113,19 @@ static void run_pw(oh_env *env, const pw_desc *d)
  * return its dispatch count: 0 where it leaves the conv to another path, -1 on an error. */
 static int dispatches(oh_env *env, const pw_desc *d)
 {
-    kw_ctx *ctx = oh_ctx(env);
     kw_op op;
     make_op(d, &op);
-    kw_op_call call;
-    memset(&call, 0, sizeof call);
-    call.op = &op;
-    call.n = d->n;
-    call.in[0] = (kw_shape){d->C, d->H, d->W};
-    call.out = out_shape(d);
-    if (d->res) call.in[2] = call.out;
-    const uint64_t xb = kw_shape_count(call.in[0]) * d->n * 4, yb = kw_shape_count(call.out) * d->n * 4;
-    const uint64_t wb = wcount(d) * 4 * (d->dyn ? d->n : 1);
-    kw_buffer b[7];
-    memset(b, 0, sizeof b);
-    const uint64_t sb = kw_op_scratch(ctx, &call); /* from the shapes, as the net plans it */
-    const uint64_t sizes[7] = {xb, yb, wb, 4ull * d->O, 4ull * d->O, yb, sb ? sb : 4};
-    kwvk_result r = KWVK_OK;
-    for (int i = 0; i < 7 && r == KWVK_OK; i++)
-        r = kw_buffer_create(ctx, sizes[i], KW_MEM_DEVICE, &b[i]);
-    call.vin[0] = kw_view_of(&b[0], 0, xb);
-    call.vout = kw_view_of(&b[1], 0, yb);
-    if (d->dyn) {
-        call.in[1] = (kw_shape){(uint32_t)wcount(d), 1, 1};
-        call.vin[1] = kw_view_of(&b[2], 0, wb);
-    } else {
-        call.vt[0] = kw_view_of(&b[2], 0, wb);
-    }
-    if (d->scale) call.vt[1] = kw_view_of(&b[3], 0, 4ull * d->O);
-    if (d->bias) call.vt[2] = kw_view_of(&b[4], 0, 4ull * d->O);
-    if (d->res) call.vin[2] = kw_view_of(&b[5], 0, yb);
-    if (sb) call.scratch = kw_view_of(&b[6], 0, sb);
-    kw_rec rec;
-    memset(&rec, 0, sizeof rec);
-    if (r == KWVK_OK) r = kw_rec_begin(ctx, &rec, 0);
-    bool done = false;
-    if (r == KWVK_OK) r = kw_pw_record(&rec, &call, &done);
-    int n = r != KWVK_OK ? -1 : done ? (int)rec.n_dispatches : 0;
-    if (r != KWVK_OK) printf("record failed: %s: %s\n", kwvk_result_name(r), kwvk_last_error());
-    if (!done && rec.n_dispatches) n = -1; /* recorded something, yet left the conv */
-    kw_rec_release(&rec);
-    for (int i = 0; i < 7; i++)
-        kw_buffer_destroy(ctx, &b[i]);
-    return n;
+    const oh_conv_call c = {.op = &op,
+                            .n = d->n,
+                            .in = {d->C, d->H, d->W},
+                            .out = out_shape(d),
+                            .weights = wcount(d),
+                            .dyn = d->dyn,
+                            .scale = d->scale,
+                            .bias = d->bias,
+                            .res = d->res,
+                            .gemm_only = true};
+    return oh_conv_dispatches(env, &c);
 }
 
 static int check_path(oh_env *env, const char *what, const pw_desc *d, int want)

@@ -90,7 +90,6 @@ static void run_wino(oh_env *env, const wino_desc *d)
 /* Record (not run) the conv of `d` as the net would and return its dispatch count, or -1. */
 static int dispatches(oh_env *env, const wino_desc *d)
 {
-    kw_ctx *ctx = oh_ctx(env);
     kw_op op, peer;
     make_op(d, &op);
     if (d->fused) { /* a kw_assemble of 3x3 kernels of 1x1 cells [O, C], 4 cells */
@@ -107,46 +106,17 @@ static int dispatches(oh_env *env, const wino_desc *d)
                                              .M = 4};
         op.kw_peer = &peer;
     }
-    kw_op_call call;
-    memset(&call, 0, sizeof call);
-    call.op = &op;
-    call.n = d->n;
-    call.in[0] = (kw_shape){d->C, d->H, d->W};
-    call.out = out_shape(d);
-    if (d->res) call.in[2] = call.out;
-    const uint64_t xb = kw_shape_count(call.in[0]) * d->n * 4, yb = kw_shape_count(call.out) * d->n * 4;
-    const uint64_t wb = (uint64_t)d->O * d->C * 9 * 4 * (d->dyn ? d->n : 1), ub = kw_wino_weights_count(&op) * 4;
-    kw_buffer b[8];
-    memset(b, 0, sizeof b);
-    if (kw_wino_static_weights(ctx, &op, false)) call.derived = kw_view_of(&b[6], 0, ub);
-    const uint64_t sb = kw_op_scratch(ctx, &call);
-    const uint64_t sizes[8] = {xb, yb, wb, 4ull * d->O, 4ull * d->O, yb, ub, sb ? sb : 4};
-    kwvk_result r = KWVK_OK;
-    for (int i = 0; i < 8 && r == KWVK_OK; i++)
-        r = kw_buffer_create(ctx, sizes[i], KW_MEM_DEVICE, &b[i]);
-    call.vin[0] = kw_view_of(&b[0], 0, xb);
-    call.vout = kw_view_of(&b[1], 0, yb);
-    if (d->dyn) {
-        call.in[1] = (kw_shape){d->O * d->C * 9, 1, 1};
-        call.vin[1] = kw_view_of(&b[2], 0, wb);
-    } else {
-        call.vt[0] = kw_view_of(&b[2], 0, wb);
-    }
-    if (d->scale) call.vt[1] = kw_view_of(&b[3], 0, 4ull * d->O);
-    if (d->bias) call.vt[2] = kw_view_of(&b[4], 0, 4ull * d->O);
-    if (d->res) call.vin[2] = kw_view_of(&b[5], 0, yb);
-    if (sb) call.scratch = kw_view_of(&b[7], 0, sb);
-    if (d->fused) call.peer_wh = kw_view_of(&b[2], 0, 4ull * d->O * d->C * 4); /* never run */
-    kw_rec rec;
-    memset(&rec, 0, sizeof rec);
-    if (r == KWVK_OK) r = kw_rec_begin(ctx, &rec, 0);
-    if (r == KWVK_OK) r = kw_op_record(&rec, &call);
-    int n = r == KWVK_OK ? (int)rec.n_dispatches : -1;
-    if (r != KWVK_OK) printf("record failed: %s: %s\n", kwvk_result_name(r), kwvk_last_error());
-    kw_rec_release(&rec);
-    for (int i = 0; i < 8; i++)
-        kw_buffer_destroy(ctx, &b[i]);
-    return n;
+    const oh_conv_call c = {.op = &op,
+                            .n = d->n,
+                            .in = {d->C, d->H, d->W},
+                            .out = out_shape(d),
+                            .weights = 9ull * d->O * d->C,
+                            .dyn = d->dyn,
+                            .scale = d->scale,
+                            .bias = d->bias,
+                            .res = d->res,
+                            .gemm_only = false};
+    return oh_conv_dispatches(env, &c);
 }
 
 static int check_path(oh_env *env, const char *what, const wino_desc *d, int want)
