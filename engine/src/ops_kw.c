@@ -11,12 +11,14 @@
  *            zero column -> alpha [s, nlm, M]
  * kw_assemble (docs/kw-math.md section 3): kw_assemble (vec4 warehouse) / kw_assemble1 (scalar), a
  *   GEMM alpha[s] x warehouse batched over the samples: each invocation keeps a register tile
- *   of up to 8 samples x 8 mixture rows (8 pairs in all) x 8 cell elements, so the warehouse
- *   is read once per block of samples, and writes straight in conv2d's weight layout. Where
- *   its reader conv assembles in the Winograd domain (kw_wino_kw_fused), kw_assemble only
- *   copies the attention into the kernel value and the conv records kw_assemble_wino_record
- *   (kw_assemble_wino[_tb]: 9 taps x up to 2 samples x 16 cell elements per invocation, the
- *   F(2x2,3x3) weight transform applied in registers, U written in conv_wino_gemm's layout).
+ *   of up to 18 (sample, mixture row) pairs x 16 cell elements (small assemblies: 9 rows x 8),
+ *   so a warehouse vec4 is loaded once per tile, and writes straight in conv2d's weight
+ *   layout. Where its reader conv assembles in the Winograd domain (kw_wino_kw_fused),
+ *   kw_assemble only copies the attention into the kernel value and the conv records
+ *   kw_assemble_wino_record (kw_assemble_wino[_tb]: 9 taps x up to 2 samples x 16 cell
+ *   elements per invocation, the F(2x2,3x3) weight transform applied in registers, U written
+ *   in conv_wino_gemm's layout). On GPUs both take a tile of 1 sample x up to 9 rows x 4 cell
+ *   elements (kw_gpu_rows).
  *
  * Every binding is a sub-range of the op's views, bound at an offset aligned for the device
  * (the remainder goes to the shader as an element offset). Work is split into several
@@ -491,6 +493,22 @@ typedef struct asm_job {
     bool texel; /* alpha and warehouse through uniform texel buffers (kw_assemble_tb) */
 } asm_job;
 
+/* The register tile of both assemblies on GPUs (kw_ctx.gpu_kernels): one sample x at most 9
+ * mixture rows x 1 vec4 column, 36 accumulators, where lavapipe's tiles hold up to 288 (18 rows
+ * x 4 vec4) or, in the Winograd domain, 144 plus the 64 of the transformed block. A GPU thread
+ * that needs more registers than the hardware gives it spills to memory (NVIDIA: at most 255 a
+ * thread; Arm Mali Valhall: 64 at full occupancy) or runs at low occupancy, while the assembly,
+ * a few multiply-adds per warehouse value, is bound by memory there: what matters is that the
+ * invocations of a subgroup read consecutive warehouse vec4s (one column each), and the GPU's
+ * caches, not registers, serve the re-reads of a warehouse vec4 by other samples and rows.
+ * Rows in groups that divide nlm evenly (9: a 3x3 kernel of single-tap cells; 2: a 1x1
+ * downsample; 20 as 7 + 7 + 6). Chosen from those limits, not measured: no GPU ran it yet. */
+static uint32_t kw_gpu_rows(uint64_t nlm)
+{
+    const uint64_t groups = div_up64(nlm, 9);
+    return (uint32_t)div_up64(nlm, groups);
+}
+
 /* Can `count` floats starting anywhere be a texel view of `texel` bytes per texel? */
 static bool texels_fit(const kw_ctx *ctx, uint64_t count, uint32_t texel)
 {
@@ -548,11 +566,16 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
     /* register tile: SB samples x TR mixture rows (up to 18 (sample, row) pairs) x 4*CV cell
      * elements: each warehouse vec4 loaded serves SB*TR rows. On lavapipe (KW 1x ResNet18,
      * batch 1) up to 18 rows x 4 vec4 took 75-85 ms of assembly, 8 x 4 112 ms, 4 x 8 170 ms.
-     * Small assemblies share one program, 1 x 9 x 2 (see KW_ASM_SMALL_MACS). */
-    const bool small = ctx->asm_small >= 0 ? ctx->asm_small == 1 : job.nlm * M * job.L <= KW_ASM_SMALL_MACS;
+     * Small assemblies share one program, 1 x 9 x 2 (see KW_ASM_SMALL_MACS). The GPU kernels
+     * (kw_ctx.gpu_kernels) take kw_gpu_rows x 1 instead (see there). */
+    const bool small =
+        !ctx->gpu_kernels && (ctx->asm_small >= 0 ? ctx->asm_small == 1 : job.nlm * M * job.L <= KW_ASM_SMALL_MACS);
     uint32_t tr = 9, cv = 2;
     job.sb = 1;
-    if (!small) {
+    if (ctx->gpu_kernels) {
+        tr = kw_gpu_rows(job.nlm);
+        cv = 1;
+    } else if (!small) {
         job.sb = call->n < 8 ? call->n : 8;
         /* mixture rows in nines (3x3 kernels of single-tap cells): 2 samples x 9 rows per tile
          * instead of 8 x 2 (9 rows in 2-row groups computed 10). Batch 8, lavapipe, --profile
@@ -680,7 +703,9 @@ kwvk_result kw_assemble_wino_record(kw_rec *rec, const kw_op *a, uint32_t n, kw_
     const uint32_t M = (uint32_t)ap->M, GO = O / co, GI = Cg / ci;
     if (ap->kh != 3 || ap->kw != 3 || ap->ckh != 1 || ap->ckw != 1 || Op < O || Op % 4)
         return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kw_assemble (Winograd domain): not a 3x3 kernel of 1x1 cells");
-    wasm_job job = {ctx, M, (uint64_t)co * ci, 9ull * GO * GI, alpha_stride, 16ull * Cg * Op, n > 1 ? 2u : 1u, false};
+    const bool gpu = ctx->gpu_kernels; /* one sample x 9 taps x 1 vec4 column (kw_gpu_rows) */
+    const uint32_t sb = n > 1 && !gpu ? 2u : 1u;
+    wasm_job job = {ctx, M, (uint64_t)co * ci, 9ull * GO * GI, alpha_stride, 16ull * Cg * Op, sb, false};
     const bool vec4 = job.L % 4 == 0 && warehouse.offset % 16 == 0;
     const uint64_t one[3] = {1, 1, 1}, total[3] = {M, n, 1};
     job.texel = vec4 && ctx->feat.texel_buffers;
@@ -691,8 +716,9 @@ kwvk_result kw_assemble_wino_record(kw_rec *rec, const kw_op *a, uint32_t n, kw_
                        "kw_assemble (Winograd domain): one sample's U or one warehouse cell cannot be bound "
                        "within the storage range of %llu bytes",
                        (unsigned long long)ctx->max_storage_range);
-    /* register tile: SB samples x 9 taps x 4 vec4 columns, as kw_assemble's 18 x 4 */
-    const uint32_t cv = 4, vec4_o = co % 4 == 0 && ci % 4 == 0 && u.offset % 16 == 0;
+    /* register tile: SB samples x 9 taps x 4 vec4 columns, as kw_assemble's 18 x 4 (GPUs: 1 x 9 x
+     * 1, scalar stores) */
+    const uint32_t cv = gpu ? 1 : 4, vec4_o = !gpu && co % 4 == 0 && ci % 4 == 0 && u.offset % 16 == 0;
     const char *shader = job.texel ? "kw_assemble_wino_tb" : "kw_assemble_wino";
     uint32_t spec[5] = {KW_LS, job.sb, cv, vec4_o, 0};
     kw_pipeline *first, *later = NULL; /* the first warehouse chunk, and those that add to it */
