@@ -18,7 +18,7 @@
  *   kw_assemble_wino_record (kw_assemble_wino[_tb]: 9 taps x up to 2 samples x 16 cell
  *   elements per invocation, the F(2x2,3x3) weight transform applied in registers, U written
  *   in conv_wino_gemm's layout). On GPUs both take a tile of 1 sample x up to 9 rows x 4 cell
- *   elements (kw_gpu_rows).
+ *   elements (KW_GPU_ROWS).
  *
  * Every binding is a sub-range of the op's views, bound at an offset aligned for the device
  * (the remainder goes to the shader as an element offset). Work is split into several
@@ -501,11 +501,14 @@ typedef struct asm_job {
  * a few multiply-adds per warehouse value, is bound by memory there: what matters is that the
  * invocations of a subgroup read consecutive warehouse vec4s (one column each), and the GPU's
  * caches, not registers, serve the re-reads of a warehouse vec4 by other samples and rows.
- * Rows in groups that divide nlm evenly (9: a 3x3 kernel of single-tap cells; 2: a 1x1
- * downsample; 20 as 7 + 7 + 6). Chosen from those limits, not measured: no GPU ran it yet. */
-static uint32_t kw_gpu_rows(uint64_t nlm)
+ * Chosen from those limits, not measured: no GPU ran it yet. */
+#define KW_GPU_ROWS 9u
+
+/* Rows per tile for nlm mixture rows in the fewest tiles of at most `most` rows, as even as
+ * they come (20 rows in tiles of at most 9: 7 + 7 + 6; of at most 18: 10 + 10). */
+static uint32_t even_rows(uint64_t nlm, uint32_t most)
 {
-    const uint64_t groups = div_up64(nlm, 9);
+    const uint64_t groups = div_up64(nlm, most);
     return (uint32_t)div_up64(nlm, groups);
 }
 
@@ -567,13 +570,13 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
      * elements: each warehouse vec4 loaded serves SB*TR rows. On lavapipe (KW 1x ResNet18,
      * batch 1) up to 18 rows x 4 vec4 took 75-85 ms of assembly, 8 x 4 112 ms, 4 x 8 170 ms.
      * Small assemblies share one program, 1 x 9 x 2 (see KW_ASM_SMALL_MACS). The GPU kernels
-     * (kw_ctx.gpu_kernels) take kw_gpu_rows x 1 instead (see there). */
+     * (kw_ctx.gpu_kernels) take KW_GPU_ROWS x 1 instead (see there). */
     const bool small =
         !ctx->gpu_kernels && (ctx->asm_small >= 0 ? ctx->asm_small == 1 : job.nlm * M * job.L <= KW_ASM_SMALL_MACS);
     uint32_t tr = 9, cv = 2;
     job.sb = 1;
     if (ctx->gpu_kernels) {
-        tr = kw_gpu_rows(job.nlm);
+        tr = even_rows(job.nlm, KW_GPU_ROWS);
         cv = 1;
     } else if (!small) {
         job.sb = call->n < 8 ? call->n : 8;
@@ -584,11 +587,8 @@ static kwvk_result assemble_record(kw_rec *rec, const kw_op_call *call)
         if (call->n >= 2 && job.nlm % 9 == 0) job.sb = 2;
         tr = 18 / job.sb;
         cv = 4;
-        if (job.nlm < 64) { /* tr rows that divide nlm evenly: 9 rows (a 3x3 kernel of 1x1 cells)
-                             * as one group of 9, 18 as one of 18, 20 as 10 + 10 */
-            uint32_t groups = (uint32_t)div_up64(job.nlm, tr);
-            tr = (uint32_t)div_up64(job.nlm, groups);
-        }
+        /* 9 rows (a 3x3 kernel of 1x1 cells) as one tile of 9, 18 as one of 18, 20 as 10 + 10 */
+        if (job.nlm < 64) tr = even_rows(job.nlm, tr);
     }
     uint64_t total[3] = {M, call->n, 1}, ch[3];
     /* vec4 warehouse reads when every cell row starts on a vec4 boundary; through texel
@@ -703,7 +703,7 @@ kwvk_result kw_assemble_wino_record(kw_rec *rec, const kw_op *a, uint32_t n, kw_
     const uint32_t M = (uint32_t)ap->M, GO = O / co, GI = Cg / ci;
     if (ap->kh != 3 || ap->kw != 3 || ap->ckh != 1 || ap->ckw != 1 || Op < O || Op % 4)
         return kw_fail(KWVK_ERROR_INVALID_ARGUMENT, "kw_assemble (Winograd domain): not a 3x3 kernel of 1x1 cells");
-    const bool gpu = ctx->gpu_kernels; /* one sample x 9 taps x 1 vec4 column (kw_gpu_rows) */
+    const bool gpu = ctx->gpu_kernels; /* one sample x 9 taps x 1 vec4 column (KW_GPU_ROWS) */
     const uint32_t sb = n > 1 && !gpu ? 2u : 1u;
     wasm_job job = {ctx, M, (uint64_t)co * ci, 9ull * GO * GI, alpha_stride, 16ull * Cg * Op, sb, false};
     const bool vec4 = job.L % 4 == 0 && warehouse.offset % 16 == 0;

@@ -8,7 +8,7 @@
 # not instrument Mesa, now and then reports as a race between barrier_wait and
 # barrier_destroy inside libvulkan_lvp.so (seen once in a fresh-clone CI run). That thread
 # pool is Mesa's, not kwvk's; without it the run compiles every program itself (~12 s
-# instead of ~3 s) and every thread it has is one kwvk or lavapipe's queue makes.
+# instead of ~3 s) and has only kwvk's threads and lavapipe's own.
 # Usage: tests/hostile/tsan.sh [ITER]   env: TSAN_BUILD (build-tsan), JOBS, TSAN_WERROR (ON)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
