@@ -21,7 +21,8 @@
 5. prints the ratios and writes docs/benchmarks.md and docs/benchmarks.png.
 
 The page keeps sections that are measured apart from the main table (SECTIONS: ConvNeXt-Tiny,
-whose runs are long). `--section NAME` measures only that section's models (steps 1-3, PyTorch
+whose runs are long; "arithmetic", the multiply-adds per image counted from the model
+definitions, which times nothing). `--section NAME` measures only that section's models (steps 1-3, PyTorch
 at every batch size, no start-up or ncnn runs) and rewrites only the text between that
 section's markers, with its own command line; the rest of the page and the plot stay as they
 are. A run without --section rewrites the main part and the plot and keeps every section.
@@ -57,6 +58,18 @@ SECTIONS = {
     "convnext": dict(title="ConvNeXt-Tiny", models=["convnext_tiny", "kw1x_convnext_tiny"], batches="1,8",
                      pairs=[("kw1x_convnext_tiny", "convnext_tiny", "KW 1x / static ConvNeXt-Tiny")]),
 }
+# A section that times nothing: the multiply-adds per image, counted from the model definitions.
+COUNT_SECTION = dict(title="Multiply-adds per image (counted, not timed)",
+                     models=MODELS + ["convnext_tiny", "kw1x_convnext_tiny"],
+                     pairs=[(a, b, t) for a, b, t in RATIOS if a != "kw1d4x_resnet18"] +
+                           [("kw1x_convnext_tiny", "convnext_tiny", "")])
+SECTIONS["arithmetic"] = COUNT_SECTION
+# engine/src/ops_wino.c runs a 3x3, stride-1, ungrouped convolution by Winograd F(2x2, 3x3) where
+# it has at least this many input and output channels (WINO_MIN_C, WINO_MIN_O)
+WINO_MIN_CHANNELS = 32
+WINO_SAVING = 36 / 16   # multiplies per 2x2 outputs and input channel: 36 direct, 16 Winograd
+WINO_DOMAIN = 16 / 9    # elements of a Winograd-domain kernel plane per tap
+WINO_TRANSFORM = 84     # multiply-adds of G g G^T for one 3x3 plane (4x3x3 + 4x3x4)
 SECTION_BEGIN = "<!-- tools/bench --section {}: begin -->"
 SECTION_END = "<!-- tools/bench --section {}: end -->"
 SECTION_RE = re.compile(r"<!-- tools/bench --section (\S+): begin -->\n"
@@ -473,6 +486,98 @@ def section_part(name, spec, args, cmd, cold, rows, batches):
     return "\n".join(lines) + "\n"
 
 
+def count_macs(name, size=224):
+    """Multiply-adds per image of the official configuration `name` at size x size, counted
+    from its PyTorch definition (kwvk_py.models) by running it once on zeros:
+    direct - every convolution and linear layer at its textbook cost, plus a KW layer's mixing;
+    run - 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) where kwvk takes that path, and for a
+          KW layer the cheapest of: mixing + direct convolution; mixing in the Winograd domain
+          (16/9 of the mixing) + Winograd convolution; mixing + a per-sample kernel transform +
+          Winograd convolution (kwvk does not use the last; it is the lowest count);
+    mixing - the KW layers' alpha x warehouse products alone (rows x cells x cell size).
+    The KW attention's linear layers count as linear layers."""
+    import torch
+    from torch import nn
+    from kwvk_py import kw, models
+    from kwvk_py.make_fixtures import OFFICIAL
+    net = models.build_model(dict(OFFICIAL[name]))
+    net.eval()
+    tot = dict(direct=0.0, run=0.0, mixing=0.0)
+
+    def conv_hook(mod, _inp, out):
+        kw_layer = isinstance(mod, kw.KWConvNd)
+        if kw_layer:
+            shape, groups, stride, dil = mod.weight_shape, mod.groups, mod.stride, mod.dilation
+        else:
+            shape, groups, stride, dil = mod.weight.shape, mod.groups, mod.stride, mod.dilation
+        o, cg, taps = shape[0], shape[1], 1
+        for k in shape[2:]:
+            taps *= k
+        pixels = out[0, 0].numel()
+        d = float(o * cg * taps * pixels)
+        wino = (tuple(shape[2:]) == (3, 3) and all(v == 1 for v in stride) and all(v == 1 for v in dil)
+                and groups == 1 and cg >= WINO_MIN_CHANNELS and o >= WINO_MIN_CHANNELS)
+        if not kw_layer:
+            tot["direct"] += d
+            tot["run"] += d / WINO_SAVING if wino else d
+            return
+        cells = 1
+        for v in mod.cell_shape[1:]:
+            cells *= v
+        mix = float(mod.groups_out * mod.groups_in * mod.groups_spatial * mod.cell_shape[0] * cells)
+        tot["direct"] += d + mix
+        tot["mixing"] += mix
+        ways = [mix + d]
+        if wino:
+            ways += [mix * WINO_DOMAIN + d / WINO_SAVING, mix + WINO_TRANSFORM * o * cg + d / WINO_SAVING]
+        tot["run"] += min(ways)
+
+    def linear_hook(mod, _inp, out):
+        d = float(mod.in_features * out.numel() / out.shape[0])
+        tot["direct"] += d
+        tot["run"] += d
+
+    for m in net.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, kw.KWConvNd)):
+            m.register_forward_hook(conv_hook)
+        elif isinstance(m, nn.Linear):
+            m.register_forward_hook(linear_hook)
+    with torch.no_grad():
+        net(torch.zeros(1, 3, size, size))
+    return tot
+
+
+def count_part(cmd, spec):
+    """The multiply-add section's text, markers included: counts only, nothing timed."""
+    counts = {n: count_macs(n) for n in spec["models"]}
+    lines = [SECTION_BEGIN.format("arithmetic"), f"## {spec['title']}\n"]
+    lines.append(f"Generated by `{cmd}`: multiply-adds per 224x224 image, counted from the models' "
+                 "PyTorch definitions (the same configurations as the tables above; nothing is timed). "
+                 "*Direct*: every convolution and linear layer at its textbook cost, plus the KW "
+                 "layers' mixing (alpha x warehouse: mixture rows x cells x cell size per sample). *As "
+                 "run*: 3x3 stride-1 convolutions of at least 32 input and output channels by Winograd "
+                 "F(2x2, 3x3), 2.25x fewer multiplies, as kwvk runs them; a KW layer there takes the "
+                 "cheapest of its mixing plus a direct convolution, its mixing in the Winograd domain "
+                 "(16/9 of the mixing) plus a Winograd convolution, or its mixing plus a per-sample "
+                 "kernel transform (84 multiply-adds per 3x3 plane) plus a Winograd convolution (the "
+                 "lowest count; kwvk does not use this one). A kernel mixed per sample cannot be "
+                 "shared by the samples of a batch, so the per-image counts hold at every batch size.\n")
+    lines.append("| model | direct (M) | as run (M) | of which KW mixing (M) |")
+    lines.append("|---|---|---|---|")
+    for n in spec["models"]:
+        c = counts[n]
+        lines.append(f"| {n} | {c['direct'] / 1e6:.0f} | {c['run'] / 1e6:.0f} | "
+                     f"{c['mixing'] / 1e6:.0f} |")
+    lines.append("\n| ratio of counts | direct | as run | target (of the timed ratio, main table) |")
+    lines.append("|---|---|---|---|")
+    for a, b, target in spec["pairs"]:
+        ca, cb = counts[a], counts[b]
+        lines.append(f"| {a} / {b} | {fmt(ca['direct'] / cb['direct'])} | {fmt(ca['run'] / cb['run'])} | "
+                     f"{target or '-'} |")
+    lines.append(SECTION_END.format("arithmetic"))
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(REPO, "build"))
@@ -498,10 +603,6 @@ def main(argv=None):
     spec = SECTIONS[args.section] if args.section else None
     if spec and (args.ncnn_src or args.ncnn_git_dir):
         ap.error("--section runs no ncnn comparison; drop --ncnn-src / --ncnn-git-dir")
-    names = (args.models or ",".join(spec["models"] if spec else MODELS)).split(",")
-    batches_arg = args.batches or (spec["batches"] if spec else "1,8,32")
-    batches = [int(b) for b in batches_arg.split(",")]
-    out = args.out or os.path.join(args.build, "bench")
     notes_path = os.path.splitext(args.doc)[0] + ".notes.md"
     notes = ""
     if os.path.exists(notes_path):
@@ -514,6 +615,16 @@ def main(argv=None):
     head, sections = split_page(old, notes)
     if spec and not head.strip():
         head = "# Benchmarks\n\nThe main table: `tools/bench` (not run yet).\n"
+    if spec is COUNT_SECTION:  # counted, not timed: no model files, no runs
+        part = count_part(command_line(argv), spec)
+        with open(args.doc, "w") as f:
+            f.write(join_page(head, replace_section(sections, args.section, part), notes))
+        print(part)
+        return 0
+    names = (args.models or ",".join(spec["models"] if spec else MODELS)).split(",")
+    batches_arg = args.batches or (spec["batches"] if spec else "1,8,32")
+    batches = [int(b) for b in batches_arg.split(",")]
+    out = args.out or os.path.join(args.build, "bench")
 
     paths = write_models(names, os.path.join(out, "models"))
     cache = os.path.join(out, "cache")
