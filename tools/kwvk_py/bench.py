@@ -22,13 +22,14 @@
 
 The page keeps sections that are measured apart from the main table (SECTIONS: ConvNeXt-Tiny,
 whose runs are long; "arithmetic", the multiply-adds per image counted from the model
-definitions, which times nothing). `--section NAME` measures only that section's models (steps 1-3, PyTorch
-at every batch size, no start-up or ncnn runs) and rewrites only the text between that
-section's markers, with its own command line; the rest of the page and the plot stay as they
-are. A run without --section rewrites the main part and the plot and keeps every section.
+definitions, which times nothing). `--section NAME` measures only that section's models
+(steps 1-3, PyTorch at every batch size, no start-up or ncnn runs) and rewrites only the text
+between that section's markers, with its own command line; the rest of the page and the plot
+stay as they are. A run without --section rewrites the main part and the plot and keeps every section.
 """
 import argparse
 import json
+import math
 import os
 import re
 import shlex
@@ -506,25 +507,17 @@ def count_macs(name, size=224):
 
     def conv_hook(mod, _inp, out):
         kw_layer = isinstance(mod, kw.KWConvNd)
-        if kw_layer:
-            shape, groups, stride, dil = mod.weight_shape, mod.groups, mod.stride, mod.dilation
-        else:
-            shape, groups, stride, dil = mod.weight.shape, mod.groups, mod.stride, mod.dilation
-        o, cg, taps = shape[0], shape[1], 1
-        for k in shape[2:]:
-            taps *= k
-        pixels = out[0, 0].numel()
-        d = float(o * cg * taps * pixels)
-        wino = (tuple(shape[2:]) == (3, 3) and all(v == 1 for v in stride) and all(v == 1 for v in dil)
-                and groups == 1 and cg >= WINO_MIN_CHANNELS and o >= WINO_MIN_CHANNELS)
+        shape = mod.weight_shape if kw_layer else tuple(mod.weight.shape)
+        o, cg = shape[0], shape[1]
+        d = float(math.prod(shape) * out[0, 0].numel())
+        wino = (shape[2:] == (3, 3) and all(v == 1 for v in mod.stride + mod.dilation)
+                and mod.groups == 1 and cg >= WINO_MIN_CHANNELS and o >= WINO_MIN_CHANNELS)
         if not kw_layer:
             tot["direct"] += d
             tot["run"] += d / WINO_SAVING if wino else d
             return
-        cells = 1
-        for v in mod.cell_shape[1:]:
-            cells *= v
-        mix = float(mod.groups_out * mod.groups_in * mod.groups_spatial * mod.cell_shape[0] * cells)
+        # mixture rows x cells x cell size
+        mix = float(mod.attention.num_mixtures * math.prod(mod.cell_shape))
         tot["direct"] += d + mix
         tot["mixing"] += mix
         ways = [mix + d]
